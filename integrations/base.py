@@ -1,0 +1,98 @@
+"""The one typed interface every CRM adapter implements, and the error taxonomy the sync worker acts on.
+
+Vendor types never leave an adapter package: adapters take and return the CRM-neutral records of
+``schemas.crm`` and raise only the errors below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Protocol, runtime_checkable
+
+from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertResult, UserRecord
+
+
+class CRMError(Exception):
+    """Base of every adapter error. Messages carry status, vendor code and request id, never bodies."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+
+
+class Retryable(CRMError):
+    """Transient: 5xx, timeouts, connection errors, HubSpot 429, Salesforce UNABLE_TO_LOCK_ROW."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None,
+                 code: str | None = None, request_id: str | None = None) -> None:
+        super().__init__(message, status=status, code=code, request_id=request_id)
+        self.retry_after = retry_after
+
+
+class RateLimited(Retryable):
+    """HubSpot 429 or Salesforce 403 REQUEST_LIMIT_EXCEEDED: back off, never dead-letter."""
+
+
+class AuthExpired(CRMError):
+    """The session or token expired: refresh once, then fail loudly."""
+
+
+class Rejected(CRMError):
+    """A permanent 4xx for the whole request (bad configuration, invalid payload): do not retry."""
+
+    def __init__(self, message: str, *, code: str, field: str | None = None, status: int | None = None,
+                 request_id: str | None = None) -> None:
+        super().__init__(message, status=status, code=code, request_id=request_id)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """An inbound webhook request as received, for signature verification."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+
+
+@runtime_checkable
+class CRMAdapter(Protocol):
+    """A CRM behind one interface. Every method is safe to retry."""
+
+    name: ClassVar[str]
+    batch_size: ClassVar[int]
+
+    def setup(self) -> list[str]:
+        """Create custom properties/fields idempotently; return what was created."""
+        ...
+
+    def upsert_opportunities(self, records: Sequence[OpportunityRecord]) -> list[UpsertResult]:
+        """Upsert keyed by opportunity id; exactly one result per input, in input order."""
+        ...
+
+    def pull_accounts(self, since: datetime | None) -> Iterator[AccountRecord]: ...
+
+    def pull_users(self, since: datetime | None) -> Iterator[UserRecord]: ...
+
+    def pull_outcomes(self, opportunity_ids: Sequence[str]) -> Iterator[OutcomeRecord]: ...
+
+    def verify_webhook(self, raw: RawRequest) -> list[OutcomeRecord]:
+        """Verify the signature (raise AuthExpired-free ``WebhookRejected`` on failure) and parse outcomes."""
+        ...
+
+    def record_url(self, crm_id: str) -> str: ...
+
+
+class WebhookRejected(Exception):
+    """Signature missing, wrong or outside the replay window; the webhook endpoint answers 401."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
