@@ -1,0 +1,173 @@
+"""Name normalisation for account attribution.
+
+A name is reduced to tokens: Unicode NFKC, casefolded, apostrophes dropped, dotted and slashed abbreviations
+collapsed ("S.A." -> "sa", "A/S" -> "as"), other punctuation split, connectors ("&", "och", "and", ...)
+dropped and legal forms stripped at the edges only. Two spellings are kept: the *strict* one keeps Nordic
+letters (å ä ö ø æ), the *folded* ones map them to ASCII (ö -> o and ö -> oe), because people type both.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.attribution.legal_forms import strip_legal_forms
+
+# Words that join two names; "Lindqvist & Sterner" and "Lindqvist och Sterner" are the same name.
+CONNECTORS = frozenset({"&", "+", "and", "och", "og", "o", "und", "ja", "et", "y", "e", "n"})
+
+_APOSTROPHES = re.compile(r"['’`´ʼ]")
+_DOTTED = re.compile(r"\b(?:\w\.){2,}(?:\w\b)?")
+_SLASHED = re.compile(r"\b(\w{1,2})/(\w{1,2})\b")
+_SPLIT = re.compile(r"[^\w&+]+|_")
+_AMP = re.compile(r"([&+])")
+
+# ASCII folding beyond what NFKD + dropping combining marks gives.
+_FOLD_SPECIAL = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ł": "l"})
+# The German/Danish transliteration people also type: "Samsoe", "Jaervinen", "Aalborg".
+_FOLD_ALT = str.maketrans(
+    {"å": "aa", "ä": "ae", "ö": "oe", "ø": "oe", "æ": "ae", "ü": "ue", "œ": "oe", "ß": "ss", "þ": "th"}
+)
+
+
+def fold(text: str) -> str:
+    """ASCII-fold a casefolded string: å/ä -> a, ö/ø -> o, æ -> ae, é -> e."""
+    text = text.translate(_FOLD_SPECIAL)
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def fold_alt(text: str) -> str:
+    """The transliterating fold: å -> aa, ä -> ae, ö/ø -> oe (then as `fold`)."""
+    return fold(text.translate(_FOLD_ALT))
+
+
+def raw_tokens(text: str) -> list[str]:
+    """Tokens of a name before connector and legal-form handling."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _APOSTROPHES.sub("", text)
+    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+    text = _SLASHED.sub(r"\1\2", text)
+    text = _AMP.sub(r" \1 ", text)
+    return [t for t in _SPLIT.split(text) if t]
+
+
+def _drop_connectors(tokens: list[str]) -> list[str]:
+    kept = [t for t in tokens if t not in CONNECTORS]
+    # A connector at an edge is not a connector ("A & O" keeps its letters; "& Other Stories" its words).
+    return kept if kept else tokens
+
+
+@dataclass(frozen=True, slots=True)
+class NameForms:
+    """The comparison keys of one name."""
+
+    tokens: tuple[str, ...]  # strict tokens, legal forms stripped at the edges, connectors dropped
+    strict: str  # " ".join(tokens)
+    folded: str  # ASCII-folded strict key
+    folded_alt: str  # transliterating fold ("oe" for ö)
+    compact: str  # folded key without spaces ("bike co" == "bikeco")
+    legal_forms: tuple[str, ...]  # what was stripped, for the evidence
+
+
+@lru_cache(maxsize=200_000)
+def name_forms(name: str) -> NameForms:
+    """Normalise a company name into its comparison keys (cached: names repeat)."""
+    tokens = raw_tokens(name)
+    if tokens and tokens[0] == "the" and len(tokens) > 1:
+        tokens = tokens[1:]
+    core, stripped = strip_legal_forms(tokens)
+    core = _drop_connectors(core)
+    strict = " ".join(core)
+    folded = fold(strict)
+    return NameForms(
+        tokens=tuple(core),
+        strict=strict,
+        folded=folded,
+        folded_alt=fold_alt(strict),
+        compact=folded.replace(" ", ""),
+        legal_forms=tuple(stripped),
+    )
+
+
+# Org-unit words that may follow a company name ("Nordkrafts ekonomiavdelning", "Torsvik IT").
+_UNIT_SUFFIXES = (
+    "avdelning",
+    "avdelningen",
+    "avdeling",
+    "avdelingen",
+    "afdeling",
+    "afdelingen",
+    "osasto",
+    "department",
+    "enheten",
+    "kontoret",
+    "ledningen",
+    "styrelsen",
+)
+_UNIT_WORDS = frozenset(
+    {
+        "it",
+        "hr",
+        "ekonomi",
+        "ekonomiavd",
+        "kundtjänst",
+        "kundtjanst",
+        "kundservice",
+        "kundesenter",
+        "kundeservice",
+        "ledning",
+        "styrelse",
+        "inköp",
+        "inkop",
+        "support",
+        "team",
+        "teamet",
+        "office",
+        "kontor",
+        "finance",
+        "finans",
+        "procurement",
+        "helpdesk",
+        "servicedesk",
+        "drift",
+        "driften",
+        "it-avdelningen",
+    }
+)
+
+
+def is_unit_word(token: str) -> bool:
+    """True for an org-unit word such as "ekonomiavdelning", "IT", "kundtjänst"."""
+    return token in _UNIT_WORDS or token.endswith(_UNIT_SUFFIXES)
+
+
+def genitive_base(token: str) -> str | None:
+    """The base of a Nordic/English genitive ("nordkrafts" -> "nordkraft"), or None if it is not one."""
+    if len(token) >= 5 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return None
+
+
+def query_variants(forms: NameForms) -> list[tuple[str, tuple[str, ...]]]:
+    """Token variants of a query name that may name an account: (how, tokens).
+
+    Org-unit words after the name are dropped ("Nordkrafts ekonomiavdelning" -> "nordkrafts") and a
+    genitive -s on the last remaining word is removed ("nordkrafts" -> "nordkraft").
+    """
+    out: list[tuple[str, tuple[str, ...]]] = []
+    tokens = list(forms.tokens)
+    how = ""
+    while len(tokens) > 1 and is_unit_word(tokens[-1]):
+        tokens.pop()
+        how = "org_unit"
+    if how:
+        out.append((how, tuple(tokens)))
+    base = genitive_base(tokens[-1]) if tokens else None
+    if base is not None:
+        out.append(((how + "+" if how else "") + "genitive", (*tokens[:-1], base)))
+    return out

@@ -1,0 +1,135 @@
+"""API keys: ``sp_<prefix>_<secret>``, stored as SHA-256 hashes, shown once, carrying scopes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from app.errors import Forbidden, Unauthorized
+from app.models import ApiKey
+from app.timeutil import utcnow
+
+
+class Scope(StrEnum):
+    signals_write = "signals:write"
+    signals_read = "signals:read"
+    reports_read = "reports:read"
+    admin = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+    contributor_id: uuid.UUID | None
+
+    def has(self, scope: Scope) -> bool:
+        return scope.value in self.scopes or Scope.admin.value in self.scopes
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh (full key, prefix). The prefix finds the row; the hash proves the secret."""
+    prefix = secrets.token_hex(6)
+    return f"sp_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def create_key(session: Session, name: str, scopes: list[str], contributor_id: uuid.UUID | None = None
+               ) -> tuple[ApiKey, str]:
+    raw, prefix = new_key()
+    key = ApiKey(name=name, prefix=prefix, key_hash=hash_key(raw), scopes=sorted(set(scopes)),
+                 contributor_id=contributor_id)
+    session.add(key)
+    session.flush()
+    return key, raw
+
+
+class KeyCache:
+    """Verified keys for a few seconds, so a request does not pay a query for auth. Revocation lags by ``ttl``."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, engine: Engine, raw: str) -> Principal | None:
+        digest = hash_key(raw)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(digest)
+        if hit and hit[0] > now:
+            return hit[1]
+        principal = self._load(engine, raw, digest)
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (now + self.ttl, principal)
+        return principal
+
+    @staticmethod
+    def _load(engine: Engine, raw: str, digest: str) -> Principal | None:
+        parts = raw.split("_")
+        if len(parts) < 3 or parts[0] != "sp":
+            return None
+        with Session(engine) as session:
+            key = session.exec(select(ApiKey).where(ApiKey.prefix == parts[1])).first()
+        if key is None or key.revoked_at is not None or not hmac.compare_digest(key.key_hash, digest):
+            return None
+        return Principal(key.id, key.name, frozenset(key.scopes), key.contributor_id)
+
+
+def revoke(session: Session, prefix_or_id: str) -> ApiKey | None:
+    stmt = select(ApiKey).where(ApiKey.prefix == prefix_or_id)
+    key = session.exec(stmt).first()
+    if key is None:
+        try:
+            key = session.get(ApiKey, uuid.UUID(prefix_or_id))
+        except ValueError:
+            return None
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+    return key
+
+
+def _principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"})
+    principal = request.app.state.key_cache.lookup(request.app.state.engine, token.strip())
+    if principal is None:
+        raise Unauthorized("the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: Scope) -> object:
+    def dependency(request: Request) -> Principal:
+        principal = _principal(request)
+        if not principal.has(scope):
+            raise Forbidden(f"this endpoint needs the scope '{scope.value}'", required_scope=scope.value)
+        return principal
+
+    return Depends(dependency)
+
+
+WriteKey = Annotated[Principal, require(Scope.signals_write)]
+ReadKey = Annotated[Principal, require(Scope.signals_read)]
+ReportsKey = Annotated[Principal, require(Scope.reports_read)]
+AdminKey = Annotated[Principal, require(Scope.admin)]

@@ -1,0 +1,133 @@
+"""The `signal-pipeline` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.settings import Settings, load_settings
+
+cli = typer.Typer(help="signal-pipeline: turn what staff notice at customers into credited CRM opportunities.",
+                  no_args_is_help=True)
+keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+ALL_SCOPES = ("signals:write", "signals:read", "reports:read", "admin")
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    path = settings.sqlite_path
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest migration."""
+    from app.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    typer.echo("database schema is up to date")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes (PostgreSQL only)")] = 1,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="upgrade the schema first")] = True,
+) -> None:
+    """Run the HTTP service."""
+    import uvicorn
+
+    from app.logging import configure_logging
+    from app.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if migrate_first:
+        upgrade(settings.database_url)
+    if workers > 1 and settings.sqlite_path is not None:
+        raise typer.BadParameter("several workers need PostgreSQL; SQLite serves one process", param_hint="--workers")
+    typer.echo(f"signal-pipeline listening on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_config=None, proxy_headers=False)
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="who or what uses the key, e.g. 'jira-bot'")],
+    scopes: Annotated[str, typer.Option(help=f"comma-separated: {', '.join(ALL_SCOPES)}")] = "signals:write",
+    contributor: Annotated[str | None, typer.Option(help="bind the key to a contributor (id or e-mail)")] = None,
+) -> None:
+    """Create an API key and print it (it is shown only this once)."""
+    from app.auth import create_key
+    from app.contributors.service import resolve_contributor
+    from app.db import make_engine, transaction
+
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(ALL_SCOPES))
+    if unknown or not wanted:
+        raise typer.BadParameter(f"unknown scope(s) {unknown}; choose from {', '.join(ALL_SCOPES)}",
+                                 param_hint="--scopes")
+    with transaction(make_engine(_settings().database_url)) as session:
+        contributor_id = resolve_contributor(session, contributor).id if contributor else None
+        _key, raw = create_key(session, name, wanted, contributor_id)
+    typer.echo(raw)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+    from sqlmodel import col, select
+
+    from app.db import make_engine, transaction
+    from app.models import ApiKey
+
+    with transaction(make_engine(_settings().database_url)) as session:
+        for key in session.exec(select(ApiKey).order_by(col(ApiKey.created_at))):
+            state = "revoked" if key.revoked_at else "active"
+            typer.echo(f"{key.prefix}\t{key.name}\t{','.join(key.scopes)}\t{state}\t{key.created_at:%Y-%m-%d}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="the key's prefix (from `keys list`) or id")]) -> None:
+    """Revoke an API key; requests with it fail within seconds."""
+    from app.auth import revoke
+    from app.db import make_engine, transaction
+
+    with transaction(make_engine(_settings().database_url)) as session:
+        key = revoke(session, prefix)
+    if key is None:
+        typer.echo(f"no key with prefix {prefix}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key.prefix} ({key.name})")
+
+
+@cli.command()
+def openapi(
+    out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+) -> None:
+    """Print or write the OpenAPI document generated from the code."""
+    from app.openapi import render
+
+    text = render()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

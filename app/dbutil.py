@@ -1,0 +1,18 @@
+"""Dialect-aware statements that SQLAlchemy spells differently for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """An INSERT supporting ``on_conflict_do_nothing/update`` on the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"

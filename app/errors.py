@@ -1,0 +1,121 @@
+"""Typed application errors, each carrying its HTTP status, rendered as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.common import FieldError, Problem
+
+log = logging.getLogger("signal_pipeline.errors")
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, errors: Sequence[FieldError] | None = None,
+                 headers: dict[str, str] | None = None, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        if code is not None:
+            self.code = code
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.headers = headers
+        self.extra = extra
+
+    def problem(self, instance: str | None = None) -> Problem:
+        return Problem(title=self.title, status=self.status, detail=self.detail, code=self.code,
+                       instance=instance, errors=self.errors, **self.extra)
+
+
+class InvalidInput(AppError):
+    status, code, title = 422, "validation_error", "The request is not valid"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Missing or invalid API key"
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "The API key lacks the required scope"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+def field_errors(errors: Iterable[Any], *, strip: int = 0) -> list[FieldError]:
+    """Pydantic errors as FieldErrors; ``strip`` drops leading location parts such as 'body'."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())][strip:]
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append(FieldError(field=".".join(loc) or "body", reason=msg, code=str(err.get("type", "invalid"))))
+    return out
+
+
+def invalid(field: str, reason: str, code: str = "invalid") -> InvalidInput:
+    return InvalidInput(f"{field}: {reason}", errors=[FieldError(field=field, reason=reason, code=code)])
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem.model_dump(exclude_none=True, mode="json"), status_code=problem.status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(exc.problem(request.url.path), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for e in exc.errors():
+            loc = list(e.get("loc", ()))
+            # "body" is noise to the caller; keep "query"/"path"/"header" as they tell where to look.
+            if loc and loc[0] == "body":
+                loc = loc[1:]
+            errors.append({**e, "loc": loc})
+        fe = field_errors(errors)
+        detail = "; ".join(f"{f.field}: {f.reason}" for f in fe[:5])
+        return problem_response(InvalidInput(detail, errors=fe).problem(request.url.path))
+
+    @app.exception_handler(ValidationError)
+    async def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
+        fe = field_errors(exc.errors())
+        return problem_response(InvalidInput("; ".join(f"{f.field}: {f.reason}" for f in fe[:5]),
+                                             errors=fe).problem(request.url.path))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+        problem = Problem(title=titles.get(exc.status_code, "HTTP error"), status=exc.status_code,
+                          detail=str(exc.detail), instance=request.url.path)
+        return problem_response(problem, dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only the exception type is logged: messages can carry customer text.
+        log.error("unhandled_error", extra={"path": request.url.path, "error_type": type(exc).__name__},
+                  exc_info=exc)
+        return problem_response(Problem(title="Internal server error", status=500, code="internal_error",
+                                        instance=request.url.path))

@@ -1,0 +1,160 @@
+"""HTTP surface of signal intake. Thin: parse, authorise, run the service in one transaction, answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from app import idempotency
+from app.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.auth import ReadKey, WriteKey
+from app.contributors.service import resolve_contributor
+from app.db import transaction
+from app.errors import InvalidInput, field_errors
+from app.accounts.service import resolve_account
+from app.signals import service
+from app.signals.repo import SignalRepo
+from schemas.common import Page
+from schemas.signals import BatchItemResult, BatchResult, SignalBatch, SignalCreate, SignalRead
+
+router = APIRouter(prefix="/v1/signals", tags=["signals"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=255,
+           description="Stripe semantics: a repeat with the same body replays the first answer"),
+]
+REPLAYED = {"Idempotent-Replayed": "true"}
+# A unique-index race (two requests with one source reference) is retried; the loser then answers 200.
+ATTEMPTS = 3
+
+
+def _config(request: Request) -> service.IngestConfig:
+    config: service.IngestConfig = request.app.state.ingest_config
+    return config
+
+
+@router.post(
+    "", status_code=201, response_model=SignalRead,
+    responses={200: {"model": SignalRead, "description": "already stored (same source reference)"},
+               **problems(401, 403, 413, 422)},
+    summary="Report a signal",
+)
+def create_signal(data: SignalCreate, request: Request, engine: EngineDep, key: WriteKey,
+                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    config = _config(request)
+    digest = idempotency.request_hash(data.model_dump(mode="json")) if idempotency_key else ""
+    for attempt in range(ATTEMPTS):
+        try:
+            with transaction(engine) as session:
+                record_id = None
+                if idempotency_key is not None:
+                    record_id, replay = idempotency.begin(session, key.key_id, idempotency_key, "POST",
+                                                          "/v1/signals", digest)
+                    if replay is not None:
+                        return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
+                result = service.ingest(session, config, data, key.key_id)
+                status = 201 if result.created else 200
+                body = result.read.model_dump(mode="json")
+                if record_id is not None:
+                    idempotency.finish(session, record_id, status, body)
+            return JSONResponse(body, status, headers={"Location": f"/v1/signals/{result.signal.id}"})
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@router.post("/batch", response_model=BatchResult, responses=problems(401, 403, 413, 422),
+             summary="Report up to 500 signals; each item succeeds or fails on its own")
+def create_signals_batch(batch: SignalBatch, request: Request, engine: EngineDep, key: WriteKey,
+                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    config = _config(request)
+    parsed: list[SignalCreate | BatchItemResult] = []
+    for index, item in enumerate(batch.signals):
+        try:
+            parsed.append(SignalCreate.model_validate(item))
+        except ValidationError as exc:
+            parsed.append(BatchItemResult(index=index, status=422, errors=field_errors(exc.errors())))
+    digest = idempotency.request_hash(batch.model_dump(mode="json")) if idempotency_key else ""
+    for attempt in range(ATTEMPTS):
+        try:
+            with transaction(engine) as session:
+                record_id = None
+                if idempotency_key is not None:
+                    record_id, replay = idempotency.begin(session, key.key_id, idempotency_key, "POST",
+                                                          "/v1/signals/batch", digest)
+                    if replay is not None:
+                        return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
+                results = [_ingest_item(session, config, i, item, key.key_id) for i, item in enumerate(parsed)]
+                body = BatchResult(
+                    created=sum(r.status == 201 for r in results),
+                    existing=sum(r.status == 200 for r in results),
+                    rejected=sum(r.status == 422 for r in results),
+                    results=results,
+                ).model_dump(mode="json")
+                if record_id is not None:
+                    idempotency.finish(session, record_id, 200, body)
+            return JSONResponse(body, 200)
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest_item(session: Any, config: service.IngestConfig, index: int, item: SignalCreate | BatchItemResult,
+                 key_id: uuid.UUID) -> BatchItemResult:
+    if isinstance(item, BatchItemResult):
+        return item
+    savepoint = session.begin_nested()
+    try:
+        result = service.ingest(session, config, item, key_id)
+    except InvalidInput as exc:
+        savepoint.rollback()
+        return BatchItemResult(index=index, status=422, errors=exc.errors)
+    savepoint.commit()
+    return BatchItemResult(index=index, status=201 if result.created else 200, signal=result.read)
+
+
+@router.get("/{signal_id}", response_model=SignalRead, responses=problems(401, 403, 404))
+def get_signal(signal_id: uuid.UUID, engine: EngineDep, key: ReadKey) -> SignalRead:
+    with transaction(engine) as session:
+        return service.to_read(session, service.get(session, signal_id))
+
+
+@router.get("", response_model=Page[SignalRead], responses=problems(401, 403, 422))
+def list_signals(
+    engine: EngineDep,
+    key: ReadKey,
+    contributor: Annotated[str | None, Query(max_length=254, description="contributor id or e-mail")] = None,
+    account: Annotated[str | None, Query(max_length=100, description="account id or CRM id")] = None,
+    opportunity: uuid.UUID | None = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(pattern="^(attributed|needs_review)$")] = None,
+    observed_from: Annotated[datetime | None, Query(alias="from")] = None,
+    observed_to: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[SignalRead]:
+    before = decode_cursor(cursor)
+    with transaction(engine) as session:
+        contributor_id = resolve_contributor(session, contributor).id if contributor else None
+        account_id = resolve_account(session, account).id if account else None
+        repo = SignalRepo(session)
+        rows = repo.list(contributor_id=contributor_id, account_id=account_id, kind=kind, status=status,
+                         observed_from=observed_from, observed_to=observed_to, opportunity_id=opportunity,
+                         before=before, limit=limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        people, accounts, opps = repo.related(page)
+        items = [
+            service.build_read(s, people[s.contributor_id], accounts.get(s.account_id) if s.account_id else None,
+                               opps.get(s.opportunity_id) if s.opportunity_id else None)
+            for s in page
+        ]
+    return Page(items=items, next_cursor=encode_cursor(page[-1].id) if more else None)

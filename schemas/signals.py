@@ -1,0 +1,180 @@
+"""Wire contracts of the signal intake API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, field_validator, model_validator
+
+from schemas.common import FieldError, Str40, Str100, Str200, Str300, Strict, Text
+from schemas.currency import ISO_4217
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
+_SLUG = r"^[a-z][a-z0-9_]{0,39}$"
+
+Email = Annotated[EmailStr, Field(max_length=254)]
+Slug = Annotated[str, Field(pattern=_SLUG, description="lower-case identifier, e.g. 'support'")]
+
+
+class ContributorRef(Strict):
+    email: Email
+    name: Str200 | None = None
+    function: Slug | None = Field(default=None, description="delivery, support, project, consulting, ...")
+    team: Str100 | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+class CustomerHint(Strict):
+    """Whatever the reporter knows about the customer; at least one field."""
+
+    crm_account_id: Str100 | None = None
+    email: Email | None = None
+    domain: Str300 | None = Field(default=None, description="web domain or URL, e.g. acme.se")
+    name: Str300 | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+    @field_validator("domain")
+    @classmethod
+    def _valid_domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host = value.lower().strip()
+        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host).split("/", 1)[0].split(":", 1)[0].removeprefix("www.")
+        if not _DOMAIN.match(host):
+            raise ValueError("must be a domain name such as acme.se")
+        return host
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> CustomerHint:
+        if not any((self.crm_account_id, self.email, self.domain, self.name)):
+            raise ValueError("give at least one of crm_account_id, email, domain or name")
+        return self
+
+
+class Money(Strict):
+    amount: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. SEK")
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str) -> str:
+        code = value.upper()
+        if code not in ISO_4217:
+            raise ValueError("must be an ISO 4217 currency code such as SEK, EUR or USD")
+        return code
+
+
+class Source(Strict):
+    system: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+    reference: Str200 | None = Field(default=None, description="the tool's own id; a repeat is answered 200")
+    url: Annotated[AnyHttpUrl, Field(max_length=2000)] | None = None
+
+
+class SignalCreate(Strict):
+    contributor: ContributorRef
+    customer: CustomerHint
+    kind: Slug = Field(description="changed_need, new_use_case, inefficiency, expansion, renewal_risk, ...")
+    title: Annotated[Str200, Field(min_length=3)]
+    body: Text
+    value: Money | None = None
+    observed_at: datetime | None = Field(default=None, description="when it was noticed; default now")
+    source: Source
+    opportunity_ref: Str100 | None = Field(
+        default=None, description="an opportunity id or CRM deal id this signal belongs to"
+    )
+
+
+class AccountRef(BaseModel):
+    id: uuid.UUID
+    crm_id: str
+    name: str
+
+
+class CandidateRead(BaseModel):
+    account_id: str
+    name: str
+    score: float
+    method: str
+
+
+class AttributionRead(BaseModel):
+    method: str
+    confidence: float
+    evidence: dict[str, Any] = {}
+    candidates: list[CandidateRead] = []
+
+
+class OpportunityRef(BaseModel):
+    id: uuid.UUID
+    title: str
+    status: str
+    crm_id: str | None = None
+    crm_url: str | None = None
+    match: dict[str, Any] = Field(default_factory=dict, description="why the signal joined: scores, matched signals")
+
+
+class ContributorSummary(BaseModel):
+    id: uuid.UUID
+    email: str | None
+    name: str | None
+    function: str
+    team: str | None
+
+
+class SignalRead(BaseModel):
+    id: uuid.UUID
+    status: Literal["attributed", "needs_review"]
+    kind: str
+    title: str
+    body: str
+    value: Money | None
+    observed_at: datetime
+    received_at: datetime
+    contributor: ContributorSummary
+    customer: dict[str, Any]
+    source: dict[str, Any]
+    account: AccountRef | None
+    attribution: AttributionRead | None
+    opportunity: OpportunityRef | None
+
+
+class SignalBatch(Strict):
+    signals: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=500,
+        description="up to 500 signals, each shaped like the body of POST /v1/signals",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/SignalCreate"}},
+    )
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: Literal[200, 201, 422]
+    signal: SignalRead | None = None
+    errors: list[FieldError] | None = None
+
+
+class BatchResult(BaseModel):
+    created: int
+    existing: int
+    rejected: int
+    results: list[BatchItemResult]
+
+
+class ContributorRead(ContributorSummary):
+    created_at: datetime
+    first_signal_at: datetime | None
+    last_signal_at: datetime | None
+    signal_count: int
