@@ -49,11 +49,17 @@ def new_key() -> tuple[str, str]:
     return f"sp_{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
-def create_key(session: Session, name: str, scopes: list[str], contributor_id: uuid.UUID | None = None
-               ) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session, name: str, scopes: list[str], contributor_id: uuid.UUID | None = None
+) -> tuple[ApiKey, str]:
     raw, prefix = new_key()
-    key = ApiKey(name=name, prefix=prefix, key_hash=hash_key(raw), scopes=sorted(set(scopes)),
-                 contributor_id=contributor_id)
+    key = ApiKey(
+        name=name,
+        prefix=prefix,
+        key_hash=hash_key(raw),
+        scopes=sorted(set(scopes)),
+        contributor_id=contributor_id,
+    )
     session.add(key)
     session.flush()
     return key, raw
@@ -112,7 +118,8 @@ def _principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"})
-    principal = request.app.state.key_cache.lookup(request.app.state.engine, token.strip())
+    cache: KeyCache = request.app.state.key_cache
+    principal = cache.lookup(request.app.state.engine, token.strip())
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
     request.state.principal = principal

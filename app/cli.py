@@ -10,10 +10,14 @@ import typer
 
 from app.settings import Settings, load_settings
 
-cli = typer.Typer(help="signal-pipeline: turn what staff notice at customers into credited CRM opportunities.",
-                  no_args_is_help=True)
+cli = typer.Typer(
+    help="signal-pipeline: turn what staff notice at customers into credited CRM opportunities.",
+    no_args_is_help=True,
+)
 keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+dev_cli = typer.Typer(help="Development helpers for the embedded set-up.", no_args_is_help=True)
+cli.add_typer(dev_cli, name="dev")
 
 ALL_SCOPES = ("signals:write", "signals:read", "reports:read", "admin")
 
@@ -56,8 +60,16 @@ def serve(
     if workers > 1 and settings.sqlite_path is not None:
         raise typer.BadParameter("several workers need PostgreSQL; SQLite serves one process", param_hint="--workers")
     typer.echo(f"signal-pipeline listening on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_config=None, proxy_headers=False)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+    )
 
 
 @keys_cli.command("create")
@@ -74,8 +86,9 @@ def keys_create(
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(ALL_SCOPES))
     if unknown or not wanted:
-        raise typer.BadParameter(f"unknown scope(s) {unknown}; choose from {', '.join(ALL_SCOPES)}",
-                                 param_hint="--scopes")
+        raise typer.BadParameter(
+            f"unknown scope(s) {unknown}; choose from {', '.join(ALL_SCOPES)}", param_hint="--scopes"
+        )
     with transaction(make_engine(_settings().database_url)) as session:
         contributor_id = resolve_contributor(session, contributor).id if contributor else None
         _key, raw = create_key(session, name, wanted, contributor_id)
@@ -97,7 +110,9 @@ def keys_list() -> None:
 
 
 @keys_cli.command("revoke")
-def keys_revoke(prefix: Annotated[str, typer.Argument(help="the key's prefix (from `keys list`) or id")]) -> None:
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="the key's prefix (from `keys list`) or id")],
+) -> None:
     """Revoke an API key; requests with it fail within seconds."""
     from app.auth import revoke
     from app.db import make_engine, transaction
@@ -123,6 +138,25 @@ def openapi(
     else:
         out.write_text(text)
         typer.echo(f"wrote {out}")
+
+
+@dev_cli.command("key")
+def dev_key(
+    file: Annotated[Path, typer.Option(help="where the development key is kept")] = Path("var/dev-api-key"),
+) -> None:
+    """Print the development API key (all scopes), creating it on first use."""
+    from app.auth import create_key
+    from app.db import make_engine, transaction
+
+    if file.exists():
+        typer.echo(file.read_text().strip())
+        return
+    with transaction(make_engine(_settings().database_url)) as session:
+        _key, raw = create_key(session, "development", list(ALL_SCOPES))
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(raw + "\n")
+    file.chmod(0o600)
+    typer.echo(raw)
 
 
 def main() -> None:

@@ -23,8 +23,15 @@ class AppError(Exception):
     code: str = "bad_request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, *, errors: Sequence[FieldError] | None = None,
-                 headers: dict[str, str] | None = None, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or self.title)
         if code is not None:
             self.code = code
@@ -34,8 +41,15 @@ class AppError(Exception):
         self.extra = extra
 
     def problem(self, instance: str | None = None) -> Problem:
-        return Problem(title=self.title, status=self.status, detail=self.detail, code=self.code,
-                       instance=instance, errors=self.errors, **self.extra)
+        return Problem(
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            code=self.code,
+            instance=instance,
+            errors=self.errors,
+            **self.extra,
+        )
 
 
 class InvalidInput(AppError):
@@ -77,8 +91,12 @@ def invalid(field: str, reason: str, code: str = "invalid") -> InvalidInput:
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(problem.model_dump(exclude_none=True, mode="json"), status_code=problem.status,
-                        media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        problem.model_dump(exclude_none=True, mode="json"),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -102,20 +120,29 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _pydantic(request: Request, exc: ValidationError) -> JSONResponse:
         fe = field_errors(exc.errors())
-        return problem_response(InvalidInput("; ".join(f"{f.field}: {f.reason}" for f in fe[:5]),
-                                             errors=fe).problem(request.url.path))
+        return problem_response(
+            InvalidInput("; ".join(f"{f.field}: {f.reason}" for f in fe[:5]), errors=fe).problem(request.url.path)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
-        problem = Problem(title=titles.get(exc.status_code, "HTTP error"), status=exc.status_code,
-                          detail=str(exc.detail), instance=request.url.path)
+        problem = Problem(
+            title=titles.get(exc.status_code, "HTTP error"),
+            status=exc.status_code,
+            detail=str(exc.detail),
+            instance=request.url.path,
+        )
         return problem_response(problem, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Only the exception type is logged: messages can carry customer text.
-        log.error("unhandled_error", extra={"path": request.url.path, "error_type": type(exc).__name__},
-                  exc_info=exc)
-        return problem_response(Problem(title="Internal server error", status=500, code="internal_error",
-                                        instance=request.url.path))
+        log.error(
+            "unhandled_error",
+            extra={"path": request.url.path, "error_type": type(exc).__name__},
+            exc_info=exc,
+        )
+        return problem_response(
+            Problem(title="Internal server error", status=500, code="internal_error", instance=request.url.path)
+        )

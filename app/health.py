@@ -19,19 +19,33 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers and its schema is at the latest migration",
-            responses={503: {"model": Problem}})
+@router.get(
+    "/readyz",
+    summary="The database answers and its schema is at the latest migration",
+    responses={503: {"model": Problem}},
+)
 def readyz(engine: EngineDep) -> JSONResponse:
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
             current = current_revision(conn)
     except sa.exc.SQLAlchemyError:
-        return problem_response(Problem(title="Not ready", status=503, code="database_unreachable",
-                                        detail="the database does not answer"))
+        return problem_response(
+            Problem(
+                title="Not ready",
+                status=503,
+                code="database_unreachable",
+                detail="the database does not answer",
+            )
+        )
     head = head_revision()
     if current != head:
-        return problem_response(Problem(title="Not ready", status=503, code="migrations_pending",
-                                        detail=f"schema at {current}, code expects {head}; run "
-                                               "`signal-pipeline migrate`"))
+        return problem_response(
+            Problem(
+                title="Not ready",
+                status=503,
+                code="migrations_pending",
+                detail=f"schema at {current}, code expects {head}; run `signal-pipeline migrate`",
+            )
+        )
     return JSONResponse({"status": "ready", "database": engine.dialect.name, "schema": head})

@@ -39,13 +39,19 @@ def validate_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidInput(
             "Idempotency-Key must be 1-255 printable characters",
-            errors=[FieldError(field="header.Idempotency-Key", reason="1-255 printable characters",
-                               code="invalid_idempotency_key")],
+            errors=[
+                FieldError(
+                    field="header.Idempotency-Key",
+                    reason="1-255 printable characters",
+                    code="invalid_idempotency_key",
+                )
+            ],
         )
 
 
-def begin(session: Session, api_key_id: uuid.UUID, key: str, method: str, path: str,
-          digest: str) -> tuple[uuid.UUID | None, Replay | None]:
+def begin(
+    session: Session, api_key_id: uuid.UUID, key: str, method: str, path: str, digest: str
+) -> tuple[uuid.UUID | None, Replay | None]:
     """Claim the key. Returns (record id to finish, None) for new work, or (None, replay) for a repeat."""
     validate_key(key)
     new_id = uuid7()
@@ -53,8 +59,9 @@ def begin(session: Session, api_key_id: uuid.UUID, key: str, method: str, path: 
         insert_for(session, IdempotencyRecord)
         .values(id=new_id, api_key_id=api_key_id, key=key, method=method, path=path, request_hash=digest)
         .on_conflict_do_nothing(index_elements=["api_key_id", "key"])
+        .returning(IdempotencyRecord.id)
     )
-    if session.execute(stmt).rowcount == 1:  # type: ignore[attr-defined]
+    if session.execute(stmt).scalar_one_or_none() is not None:
         return new_id, None
     existing = session.exec(
         select(IdempotencyRecord).where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
@@ -63,8 +70,13 @@ def begin(session: Session, api_key_id: uuid.UUID, key: str, method: str, path: 
         raise InvalidInput(
             "this Idempotency-Key was used with a different request; use a new key for a new request",
             code="idempotency_key_reused",
-            errors=[FieldError(field="header.Idempotency-Key", reason="reused with a different body",
-                               code="idempotency_key_reused")],
+            errors=[
+                FieldError(
+                    field="header.Idempotency-Key",
+                    reason="reused with a different body",
+                    code="idempotency_key_reused",
+                )
+            ],
         )
     assert existing.status_code is not None and existing.response_body is not None  # same transaction
     return None, Replay(existing.status_code, existing.response_body)

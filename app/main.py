@@ -39,8 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.key_cache = KeyCache()
     app.state.ingest_config = IngestConfig(
-        kinds=frozenset(settings.signal_kinds), functions=frozenset(settings.contributor_functions),
-        crm=None if settings.crm == "none" else settings.crm, window_days=settings.cluster_window_days,
+        kinds=frozenset(settings.signal_kinds),
+        functions=frozenset(settings.contributor_functions),
+        crm=None if settings.crm == "none" else settings.crm,
+        window_days=settings.cluster_window_days,
     )
     install_error_handlers(app)
     for router in (health_router, signals_router, contributors_router):

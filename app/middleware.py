@@ -86,10 +86,13 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            log.info("http_request", extra={
-                "method": scope["method"],
-                "route": getattr(route, "path", None) or "unmatched",
-                "status": status,
-                "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                "request_id": request_id,
-            })
+            log.info(
+                "http_request",
+                extra={
+                    "method": scope["method"],
+                    "route": getattr(route, "path", None) or "unmatched",
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                    "request_id": request_id,
+                },
+            )

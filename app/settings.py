@@ -14,9 +14,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SIGNAL_PIPELINE_"
 
-DEFAULT_KINDS = ("changed_need", "new_use_case", "inefficiency", "expansion", "renewal_risk", "referral", "other")
+DEFAULT_KINDS = (
+    "changed_need",
+    "new_use_case",
+    "inefficiency",
+    "expansion",
+    "renewal_risk",
+    "referral",
+    "other",
+)
 DEFAULT_FUNCTIONS = (
-    "delivery", "support", "project", "consulting", "engineering", "customer_success", "sales", "other",
+    "delivery",
+    "support",
+    "project",
+    "consulting",
+    "engineering",
+    "customer_success",
+    "sales",
+    "other",
 )
 
 

@@ -17,8 +17,14 @@ from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertR
 class CRMError(Exception):
     """Base of every adapter error. Messages carry status, vendor code and request id, never bodies."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -28,8 +34,15 @@ class CRMError(Exception):
 class Retryable(CRMError):
     """Transient: 5xx, timeouts, connection errors, HubSpot 429, Salesforce UNABLE_TO_LOCK_ROW."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None,
-                 code: str | None = None, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message, status=status, code=code, request_id=request_id)
         self.retry_after = retry_after
 
@@ -45,8 +58,15 @@ class AuthExpired(CRMError):
 class Rejected(CRMError):
     """A permanent 4xx for the whole request (bad configuration, invalid payload): do not retry."""
 
-    def __init__(self, message: str, *, code: str, field: str | None = None, status: int | None = None,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        field: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message, status=status, code=code, request_id=request_id)
         self.field = field
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, field_validator, model_validator
 
-from schemas.common import FieldError, Str40, Str100, Str200, Str300, Strict, Text
+from schemas.common import FieldError, Str100, Str200, Str300, Strict, Text
 from schemas.currency import ISO_4217
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")

@@ -6,11 +6,9 @@ account change) tells it when to reload, so many API workers agree without a cac
 
 from __future__ import annotations
 
-import threading
+from sqlmodel import Session
 
-from sqlmodel import Session, select
-
-from app.models import Account, Counter
+from app.models import Counter
 
 VERSION_COUNTER = "accounts_version"
 

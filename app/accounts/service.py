@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from sqlmodel import Session, select
@@ -13,10 +14,8 @@ from app.models import Account
 def resolve_account(session: Session, ref: str) -> Account:
     """An account by our id or its CRM id; 404 if unknown."""
     account: Account | None = None
-    try:
+    with contextlib.suppress(ValueError):
         account = session.get(Account, uuid.UUID(ref))
-    except ValueError:
-        pass
     if account is None:
         account = session.exec(select(Account).where(Account.crm_id == ref)).first()
     if account is None:

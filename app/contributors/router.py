@@ -38,12 +38,15 @@ def list_contributors(
     with transaction(engine) as session:
         rows = list(session.exec(stmt.order_by(col(Contributor.id).desc()).limit(limit + 1)))
     page = rows[:limit]
-    return Page(items=[ContributorRead.model_validate(c, from_attributes=True) for c in page],
-                next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None)
+    return Page(
+        items=[ContributorRead.model_validate(c, from_attributes=True) for c in page],
+        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
+    )
 
 
 @router.get("/{ref}", response_model=ContributorRead, responses=problems(401, 403, 404))
-def get_contributor(ref: Annotated[str, Path(max_length=254, description="id or e-mail")], engine: EngineDep,
-                    key: ReadKey) -> ContributorRead:
+def get_contributor(
+    ref: Annotated[str, Path(max_length=254, description="id or e-mail")], engine: EngineDep, key: ReadKey
+) -> ContributorRead:
     with transaction(engine) as session:
         return ContributorRead.model_validate(resolve_contributor(session, ref), from_attributes=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-
 from sqlmodel import Session, col, select
 
 from app.dbutil import insert_for
@@ -24,14 +24,19 @@ class OpportunityRepo:
         self.session.exec(select(Account.id).where(Account.id == account_id).with_for_update())
 
     def open_near(self, account_id: uuid.UUID, since: datetime) -> list[Opportunity]:
-        return list(self.session.exec(
-            select(Opportunity).where(
-                Opportunity.account_id == account_id,
-                col(Opportunity.merged_into_id).is_(None),
-                Opportunity.last_seen_at >= since,
-                col(Opportunity.status).in_(("open",)),
-            ).order_by(col(Opportunity.last_seen_at).desc()).limit(50)
-        ))
+        return list(
+            self.session.exec(
+                select(Opportunity)
+                .where(
+                    Opportunity.account_id == account_id,
+                    col(Opportunity.merged_into_id).is_(None),
+                    Opportunity.last_seen_at >= since,
+                    col(Opportunity.status).in_(("open",)),
+                )
+                .order_by(col(Opportunity.last_seen_at).desc())
+                .limit(50)
+            )
+        )
 
     def signals_of(self, opportunity_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Signal]]:
         out: dict[uuid.UUID, list[Signal]] = {i: [] for i in opportunity_ids}
@@ -48,10 +53,8 @@ class OpportunityRepo:
     def by_ref(self, ref: str) -> Opportunity | None:
         """An opportunity named by our id or its CRM id, following merges to the survivor."""
         opp: Opportunity | None = None
-        try:
+        with contextlib.suppress(ValueError):
             opp = self.session.get(Opportunity, uuid.UUID(ref))
-        except ValueError:
-            pass
         if opp is None:
             opp = self.session.exec(select(Opportunity).where(Opportunity.crm_id == ref)).first()
         seen = 0
@@ -61,14 +64,18 @@ class OpportunityRepo:
         return opp
 
     def credits(self, opportunity_id: uuid.UUID) -> list[Credit]:
-        return list(self.session.exec(
-            select(Credit).where(Credit.opportunity_id == opportunity_id).order_by(col(Credit.first_observed_at))
-        ))
+        return list(
+            self.session.exec(
+                select(Credit).where(Credit.opportunity_id == opportunity_id).order_by(col(Credit.first_observed_at))
+            )
+        )
 
     def credits_with_people(self, opportunity_id: uuid.UUID) -> list[tuple[Credit, Contributor]]:
         rows = self.session.exec(
-            select(Credit, Contributor).join(Contributor, col(Contributor.id) == col(Credit.contributor_id))
-            .where(Credit.opportunity_id == opportunity_id).order_by(col(Credit.first_observed_at))
+            select(Credit, Contributor)
+            .join(Contributor, col(Contributor.id) == col(Credit.contributor_id))
+            .where(Credit.opportunity_id == opportunity_id)
+            .order_by(col(Credit.first_observed_at))
         )
         return [(c, p) for c, p in rows]
 
@@ -77,20 +84,29 @@ class OpportunityRepo:
         now = utcnow()
         table = SyncJob.__table__  # type: ignore[attr-defined]
         stmt = insert_for(self.session, table).values(
-            id=uuid7(), opportunity_id=opportunity.id, crm=crm, state="pending",
-            wanted_version=opportunity.version, synced_version=0, attempts=0, next_attempt_at=now,
-            dirty_since=now, updated_at=now,
+            id=uuid7(),
+            opportunity_id=opportunity.id,
+            crm=crm,
+            state="pending",
+            wanted_version=opportunity.version,
+            synced_version=0,
+            attempts=0,
+            next_attempt_at=now,
+            dirty_since=now,
+            updated_at=now,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["opportunity_id", "crm"],
             set_={
                 "wanted_version": stmt.excluded.wanted_version,
                 # A dead job stays dead until a human retries it; everything else becomes due again.
-                "state": sa.case((table.c.state == "dead", "dead"), (table.c.state == "retrying", "retrying"),
-                                 else_="pending"),
+                "state": sa.case(
+                    (table.c.state == "dead", "dead"),
+                    (table.c.state == "retrying", "retrying"),
+                    else_="pending",
+                ),
                 "dirty_since": sa.func.coalesce(table.c.dirty_since, stmt.excluded.dirty_since),
                 "updated_at": stmt.excluded.updated_at,
             },
         )
         self.session.execute(stmt)
-

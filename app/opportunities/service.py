@@ -16,8 +16,13 @@ CO_CONTRIBUTOR = "co_contributor"
 
 def open_opportunity(session: Session, account: Account, signal: Signal) -> Opportunity:
     opp = Opportunity(
-        account_id=account.id, title=signal.title, kinds=[signal.kind], signal_count=0,
-        first_seen_at=signal.observed_at, last_seen_at=signal.observed_at, version=0,
+        account_id=account.id,
+        title=signal.title,
+        kinds=[signal.kind],
+        signal_count=0,
+        first_seen_at=signal.observed_at,
+        last_seen_at=signal.observed_at,
+        version=0,
     )
     session.add(opp)
     session.flush()
@@ -47,8 +52,14 @@ def credit_signal(session: Session, opp: Opportunity, signal: Signal) -> None:
     credits = repo.credits(opp.id)
     mine = next((c for c in credits if c.contributor_id == signal.contributor_id), None)
     if mine is None:
-        mine = Credit(opportunity_id=opp.id, contributor_id=signal.contributor_id, role=CO_CONTRIBUTOR,
-                      first_signal_id=signal.id, first_observed_at=signal.observed_at, signal_count=0)
+        mine = Credit(
+            opportunity_id=opp.id,
+            contributor_id=signal.contributor_id,
+            role=CO_CONTRIBUTOR,
+            first_signal_id=signal.id,
+            first_observed_at=signal.observed_at,
+            signal_count=0,
+        )
         credits.append(mine)
     mine.signal_count += 1
     if signal.observed_at < mine.first_observed_at:

@@ -15,11 +15,16 @@ def attribute(session: Session, hint: CustomerHint, text: str) -> tuple[Account 
     if hint.crm_account_id:
         account = session.exec(select(Account).where(Account.crm_id == hint.crm_account_id)).first()
         if account:
-            return account, {"method": "crm_id", "confidence": 1.0, "evidence": {"crm_id": account.crm_id},
-                             "candidates": []}
+            return account, {
+                "method": "crm_id",
+                "confidence": 1.0,
+                "evidence": {"crm_id": account.crm_id},
+                "candidates": [],
+            }
     return None, {"method": "none", "confidence": 0.0, "evidence": {}, "candidates": []}
 
 
-def cluster(session: Session, signal: Signal, account: Account, window: timedelta
-            ) -> tuple[Opportunity | None, dict[str, Any]]:
+def cluster(
+    session: Session, signal: Signal, account: Account, window: timedelta
+) -> tuple[Opportunity | None, dict[str, Any]]:
     return None, {"reason": "new opportunity"}

@@ -28,23 +28,36 @@ class SignalRepo:
             select(Signal).where(Signal.source_system == system, Signal.source_reference == reference)
         ).first()
 
-    def upsert_contributor(self, email: str, name: str | None, function: str | None, team: str | None,
-                           observed_at: datetime) -> Contributor:
+    def upsert_contributor(
+        self, email: str, name: str | None, function: str | None, team: str | None, observed_at: datetime
+    ) -> Contributor:
         """Insert or refresh the contributor; a later post may add a name, function or team, never erase them."""
         table = Contributor.__table__  # type: ignore[attr-defined]
         stmt = insert_for(self.session, table).values(
-            id=uuid7(), email=email, name=name, function=function or "other", team=team,
-            created_at=utcnow(), first_signal_at=observed_at, last_signal_at=observed_at, signal_count=1,
+            id=uuid7(),
+            email=email,
+            name=name,
+            function=function or "other",
+            team=team,
+            created_at=utcnow(),
+            first_signal_at=observed_at,
+            last_signal_at=observed_at,
+            signal_count=1,
         )
         updates: dict[str, Any] = {
             "signal_count": table.c.signal_count + 1,
             "last_signal_at": sa.func.coalesce(
-                sa.case((table.c.last_signal_at > stmt.excluded.last_signal_at, table.c.last_signal_at),
-                        else_=stmt.excluded.last_signal_at), stmt.excluded.last_signal_at),
+                sa.case(
+                    (table.c.last_signal_at > stmt.excluded.last_signal_at, table.c.last_signal_at),
+                    else_=stmt.excluded.last_signal_at,
+                ),
+                stmt.excluded.last_signal_at,
+            ),
             "first_signal_at": sa.case(
                 (table.c.first_signal_at.is_(None), stmt.excluded.first_signal_at),
                 (table.c.first_signal_at < stmt.excluded.first_signal_at, table.c.first_signal_at),
-                else_=stmt.excluded.first_signal_at),
+                else_=stmt.excluded.first_signal_at,
+            ),
         }
         if name:
             updates["name"] = stmt.excluded.name
@@ -58,9 +71,19 @@ class SignalRepo:
         assert contributor is not None
         return contributor
 
-    def list(self, *, contributor_id: uuid.UUID | None, account_id: uuid.UUID | None, kind: str | None,
-             status: str | None, observed_from: datetime | None, observed_to: datetime | None,
-             opportunity_id: uuid.UUID | None = None, before: uuid.UUID | None, limit: int) -> list[Signal]:
+    def list(
+        self,
+        *,
+        contributor_id: uuid.UUID | None,
+        account_id: uuid.UUID | None,
+        kind: str | None,
+        status: str | None,
+        observed_from: datetime | None,
+        observed_to: datetime | None,
+        opportunity_id: uuid.UUID | None = None,
+        before: uuid.UUID | None,
+        limit: int,
+    ) -> list[Signal]:
         stmt = select(Signal)
         if contributor_id:
             stmt = stmt.where(Signal.contributor_id == contributor_id)
@@ -80,9 +103,11 @@ class SignalRepo:
             stmt = stmt.where(col(Signal.id) < before)
         return list(self.session.exec(stmt.order_by(col(Signal.id).desc()).limit(limit)))
 
-    def related(self, signals: Sequence[Signal]) -> tuple[dict[uuid.UUID, Contributor], dict[uuid.UUID, Account],
-                                                          dict[uuid.UUID, Opportunity]]:
+    def related(
+        self, signals: Sequence[Signal]
+    ) -> tuple[dict[uuid.UUID, Contributor], dict[uuid.UUID, Account], dict[uuid.UUID, Opportunity]]:
         """Contributors, accounts and opportunities of a page of signals, one query each."""
+
         def load(model: Any, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
             if not ids:
                 return {}

@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app import idempotency
+from app.accounts.service import resolve_account
 from app.api import EngineDep, decode_cursor, encode_cursor, problems
 from app.auth import ReadKey, WriteKey
 from app.contributors.service import resolve_contributor
 from app.db import transaction
 from app.errors import InvalidInput, field_errors
-from app.accounts.service import resolve_account
 from app.signals import service
 from app.signals.repo import SignalRepo
 from schemas.common import Page
@@ -27,8 +27,11 @@ router = APIRouter(prefix="/v1/signals", tags=["signals"])
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=255,
-           description="Stripe semantics: a repeat with the same body replays the first answer"),
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Stripe semantics: a repeat with the same body replays the first answer",
+    ),
 ]
 REPLAYED = {"Idempotent-Replayed": "true"}
 # A unique-index race (two requests with one source reference) is retried; the loser then answers 200.
@@ -41,13 +44,22 @@ def _config(request: Request) -> service.IngestConfig:
 
 
 @router.post(
-    "", status_code=201, response_model=SignalRead,
-    responses={200: {"model": SignalRead, "description": "already stored (same source reference)"},
-               **problems(401, 403, 413, 422)},
+    "",
+    status_code=201,
+    response_model=SignalRead,
+    responses={
+        200: {"model": SignalRead, "description": "already stored (same source reference)"},
+        **problems(401, 403, 413, 422),
+    },
     summary="Report a signal",
 )
-def create_signal(data: SignalCreate, request: Request, engine: EngineDep, key: WriteKey,
-                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
+def create_signal(
+    data: SignalCreate,
+    request: Request,
+    engine: EngineDep,
+    key: WriteKey,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     config = _config(request)
     digest = idempotency.request_hash(data.model_dump(mode="json")) if idempotency_key else ""
     for attempt in range(ATTEMPTS):
@@ -55,8 +67,9 @@ def create_signal(data: SignalCreate, request: Request, engine: EngineDep, key: 
             with transaction(engine) as session:
                 record_id = None
                 if idempotency_key is not None:
-                    record_id, replay = idempotency.begin(session, key.key_id, idempotency_key, "POST",
-                                                          "/v1/signals", digest)
+                    record_id, replay = idempotency.begin(
+                        session, key.key_id, idempotency_key, "POST", "/v1/signals", digest
+                    )
                     if replay is not None:
                         return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
                 result = service.ingest(session, config, data, key.key_id)
@@ -71,10 +84,19 @@ def create_signal(data: SignalCreate, request: Request, engine: EngineDep, key: 
     raise AssertionError("unreachable")
 
 
-@router.post("/batch", response_model=BatchResult, responses=problems(401, 403, 413, 422),
-             summary="Report up to 500 signals; each item succeeds or fails on its own")
-def create_signals_batch(batch: SignalBatch, request: Request, engine: EngineDep, key: WriteKey,
-                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    responses=problems(401, 403, 413, 422),
+    summary="Report up to 500 signals; each item succeeds or fails on its own",
+)
+def create_signals_batch(
+    batch: SignalBatch,
+    request: Request,
+    engine: EngineDep,
+    key: WriteKey,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     config = _config(request)
     parsed: list[SignalCreate | BatchItemResult] = []
     for index, item in enumerate(batch.signals):
@@ -88,8 +110,9 @@ def create_signals_batch(batch: SignalBatch, request: Request, engine: EngineDep
             with transaction(engine) as session:
                 record_id = None
                 if idempotency_key is not None:
-                    record_id, replay = idempotency.begin(session, key.key_id, idempotency_key, "POST",
-                                                          "/v1/signals/batch", digest)
+                    record_id, replay = idempotency.begin(
+                        session, key.key_id, idempotency_key, "POST", "/v1/signals/batch", digest
+                    )
                     if replay is not None:
                         return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
                 results = [_ingest_item(session, config, i, item, key.key_id) for i, item in enumerate(parsed)]
@@ -108,8 +131,13 @@ def create_signals_batch(batch: SignalBatch, request: Request, engine: EngineDep
     raise AssertionError("unreachable")
 
 
-def _ingest_item(session: Any, config: service.IngestConfig, index: int, item: SignalCreate | BatchItemResult,
-                 key_id: uuid.UUID) -> BatchItemResult:
+def _ingest_item(
+    session: Any,
+    config: service.IngestConfig,
+    index: int,
+    item: SignalCreate | BatchItemResult,
+    key_id: uuid.UUID,
+) -> BatchItemResult:
     if isinstance(item, BatchItemResult):
         return item
     savepoint = session.begin_nested()
@@ -147,14 +175,26 @@ def list_signals(
         contributor_id = resolve_contributor(session, contributor).id if contributor else None
         account_id = resolve_account(session, account).id if account else None
         repo = SignalRepo(session)
-        rows = repo.list(contributor_id=contributor_id, account_id=account_id, kind=kind, status=status,
-                         observed_from=observed_from, observed_to=observed_to, opportunity_id=opportunity,
-                         before=before, limit=limit + 1)
+        rows = repo.list(
+            contributor_id=contributor_id,
+            account_id=account_id,
+            kind=kind,
+            status=status,
+            observed_from=observed_from,
+            observed_to=observed_to,
+            opportunity_id=opportunity,
+            before=before,
+            limit=limit + 1,
+        )
         page, more = rows[:limit], len(rows) > limit
         people, accounts, opps = repo.related(page)
         items = [
-            service.build_read(s, people[s.contributor_id], accounts.get(s.account_id) if s.account_id else None,
-                               opps.get(s.opportunity_id) if s.opportunity_id else None)
+            service.build_read(
+                s,
+                people[s.contributor_id],
+                accounts.get(s.account_id) if s.account_id else None,
+                opps.get(s.opportunity_id) if s.opportunity_id else None,
+            )
             for s in page
         ]
     return Page(items=items, next_cursor=encode_cursor(page[-1].id) if more else None)

@@ -48,19 +48,24 @@ def check_vocabulary(data: SignalCreate, config: IngestConfig) -> None:
     """Kinds and functions are configurable, so they are checked here rather than in the schema."""
     errors = []
     if data.kind not in config.kinds:
-        errors.append(FieldError(field="kind", code="unknown_kind",
-                                 reason=f"must be one of: {', '.join(sorted(config.kinds))}"))
+        errors.append(
+            FieldError(field="kind", code="unknown_kind", reason=f"must be one of: {', '.join(sorted(config.kinds))}")
+        )
     if data.contributor.function is not None and data.contributor.function not in config.functions:
-        errors.append(FieldError(field="contributor.function", code="unknown_function",
-                                 reason=f"must be one of: {', '.join(sorted(config.functions))}"))
+        errors.append(
+            FieldError(
+                field="contributor.function",
+                code="unknown_function",
+                reason=f"must be one of: {', '.join(sorted(config.functions))}",
+            )
+        )
     if data.observed_at is not None and as_utc(data.observed_at) > utcnow() + FUTURE_TOLERANCE:
         errors.append(FieldError(field="observed_at", code="in_future", reason="must not be in the future"))
     if errors:
         raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in errors), errors=errors)
 
 
-def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_id: uuid.UUID | None
-           ) -> IngestResult:
+def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_id: uuid.UUID | None) -> IngestResult:
     check_vocabulary(data, config)
     repo = SignalRepo(session)
     if data.source.reference is not None:
@@ -73,12 +78,19 @@ def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_i
     contributor = repo.upsert_contributor(c.email, c.name, c.function, c.team, observed_at)
     hint = data.customer.model_dump(exclude_none=True)
     signal = Signal(
-        contributor_id=contributor.id, kind=data.kind, title=data.title, body=data.body,
+        contributor_id=contributor.id,
+        kind=data.kind,
+        title=data.title,
+        body=data.body,
         value_amount=data.value.amount if data.value else None,
         value_currency=data.value.currency if data.value else None,
-        observed_at=observed_at, source_system=data.source.system, source_reference=data.source.reference,
-        source_url=str(data.source.url) if data.source.url else None, customer_hint=hint,
-        opportunity_ref=data.opportunity_ref, api_key_id=api_key_id,
+        observed_at=observed_at,
+        source_system=data.source.system,
+        source_reference=data.source.reference,
+        source_url=str(data.source.url) if data.source.url else None,
+        customer_hint=hint,
+        opportunity_ref=data.opportunity_ref,
+        api_key_id=api_key_id,
     )
     account, attribution = matching.attribute(session, data.customer, f"{data.title}\n{data.body}")
     signal.attribution = attribution
@@ -109,8 +121,13 @@ def get(session: Session, signal_id: uuid.UUID) -> Signal:
     return signal
 
 
-def to_read(session: Session, signal: Signal, contributor: Contributor | None = None,
-            account: Account | None = None, opp: Opportunity | None = None) -> SignalRead:
+def to_read(
+    session: Session,
+    signal: Signal,
+    contributor: Contributor | None = None,
+    account: Account | None = None,
+    opp: Opportunity | None = None,
+) -> SignalRead:
     contributor = contributor or session.get(Contributor, signal.contributor_id)
     assert contributor is not None
     if account is None and signal.account_id:
@@ -120,24 +137,44 @@ def to_read(session: Session, signal: Signal, contributor: Contributor | None = 
     return build_read(signal, contributor, account, opp)
 
 
-def build_read(signal: Signal, contributor: Contributor, account: Account | None,
-               opp: Opportunity | None) -> SignalRead:
+def build_read(
+    signal: Signal, contributor: Contributor, account: Account | None, opp: Opportunity | None
+) -> SignalRead:
     source: dict[str, Any] = {"system": signal.source_system}
     if signal.source_reference:
         source["reference"] = signal.source_reference
     if signal.source_url:
         source["url"] = signal.source_url
     return SignalRead(
-        id=signal.id, status=signal.status,  # type: ignore[arg-type]
-        kind=signal.kind, title=signal.title, body=signal.body,
+        id=signal.id,
+        status=signal.status,
+        kind=signal.kind,
+        title=signal.title,
+        body=signal.body,
         value=Money(amount=signal.value_amount, currency=signal.value_currency)
-        if signal.value_amount is not None and signal.value_currency else None,
-        observed_at=signal.observed_at, received_at=signal.received_at,
-        contributor=ContributorSummary(id=contributor.id, email=contributor.email, name=contributor.name,
-                                       function=contributor.function, team=contributor.team),
-        customer=signal.customer_hint, source=source,
+        if signal.value_amount is not None and signal.value_currency
+        else None,
+        observed_at=signal.observed_at,
+        received_at=signal.received_at,
+        contributor=ContributorSummary(
+            id=contributor.id,
+            email=contributor.email,
+            name=contributor.name,
+            function=contributor.function,
+            team=contributor.team,
+        ),
+        customer=signal.customer_hint,
+        source=source,
         account=AccountRef(id=account.id, crm_id=account.crm_id, name=account.name) if account else None,
         attribution=AttributionRead.model_validate(signal.attribution) if signal.attribution else None,
-        opportunity=OpportunityRef(id=opp.id, title=opp.title, status=opp.status, crm_id=opp.crm_id,
-                                   crm_url=opp.crm_url, match=signal.match) if opp else None,
+        opportunity=OpportunityRef(
+            id=opp.id,
+            title=opp.title,
+            status=opp.status,
+            crm_id=opp.crm_id,
+            crm_url=opp.crm_url,
+            match=signal.match,
+        )
+        if opp
+        else None,
     )

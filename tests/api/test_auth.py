@@ -1,0 +1,106 @@
+"""Guarantee 8: every route needs a key with the right scope; keys are stored hashed; logs carry no secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.auth import Scope
+from tests.conftest import KeyFactory, signal_body
+
+PUBLIC = {"/healthz", "/readyz", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
+
+
+def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every operation in the OpenAPI document except the public probes."""
+    return sorted(
+        (method.upper(), path) for path, ops in app.openapi()["paths"].items() if path not in PUBLIC for method in ops
+    )
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "00000000-0000-7000-8000-000000000000", path)
+
+
+class TestEveryRoute:
+    def test_there_are_protected_routes(self, app: FastAPI) -> None:
+        assert len(protected_routes(app)) >= 5
+
+    def test_without_a_key_is_401(self, app: FastAPI, client: TestClient) -> None:
+        for method, path in protected_routes(app):
+            r = client.request(method, concrete(path), json={})
+            assert r.status_code == 401, (method, path, r.status_code)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.headers.get("www-authenticate") == "Bearer"
+
+    def test_with_a_bad_key_is_401(self, app: FastAPI, client: TestClient) -> None:
+        for method, path in protected_routes(app):
+            for token in ("sp_nope_nope", "garbage", ""):
+                r = client.request(method, concrete(path), json={}, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 401, (method, path, token)
+
+    def test_with_a_wrong_scope_is_403(self, app: FastAPI, client: TestClient, make_key: KeyFactory) -> None:
+        checked = 0
+        for method, path in protected_routes(app):
+            needed = {s.value for s in Scope} - {"admin"}
+            for scope in needed:
+                key = make_key(scope)
+                r = client.request(method, concrete(path), json={}, headers={"Authorization": f"Bearer {key}"})
+                if r.status_code == 403:
+                    assert r.headers["content-type"].startswith("application/problem+json")
+                    assert r.json()["required_scope"] in {s.value for s in Scope}
+                    checked += 1
+            # Every route refuses at least one of the non-admin scopes: none is open to any key.
+            refused = [
+                s
+                for s in needed
+                if client.request(
+                    method, concrete(path), json={}, headers={"Authorization": f"Bearer {make_key(s)}"}
+                ).status_code
+                == 403
+            ]
+            assert refused, (method, path)
+        assert checked > 0
+
+
+class TestKeys:
+    def test_revoked_key_is_refused(
+        self, app: FastAPI, client: TestClient, make_key: KeyFactory, engine: sa.Engine
+    ) -> None:
+        key = make_key("signals:read")
+        app.state.key_cache.ttl = 0
+        assert client.get("/v1/signals", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP"))
+        assert client.get("/v1/signals", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+    def test_keys_are_stored_hashed(self, make_key: KeyFactory, engine: sa.Engine) -> None:
+        raw = make_key("admin")
+        secret = raw.split("_", 2)[2]
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT * FROM api_keys")).all()
+        assert rows and all(secret not in str(tuple(r)) for r in rows)
+
+    def test_admin_implies_every_scope(self, client: TestClient, make_key: KeyFactory) -> None:
+        key = make_key("admin")
+        assert client.get("/v1/signals", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+class TestLogs:
+    def test_no_key_or_customer_text_in_logs(
+        self, client: TestClient, make_key: KeyFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        key = make_key()
+        caplog.set_level(logging.DEBUG)
+        body = signal_body(body="Secret customer detail: budget is 4.2 MSEK", title="Confidential plan")
+        client.post("/v1/signals", json=body, headers={"Authorization": f"Bearer {key}"})
+        client.post("/v1/signals", json={**body, "kind": "bogus"}, headers={"Authorization": f"Bearer {key}"})
+        text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+        assert "http_request" in text  # the access log did run
+        for secret in (key, key.split("_", 2)[2], "4.2 MSEK", "Confidential plan", "anna.berg@ourco.se"):
+            assert secret not in text
