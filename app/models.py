@@ -221,3 +221,42 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=50)
     value: int = 0
+
+
+class CRMUser(SQLModel, table=True):
+    """CRM users (HubSpot owners, Salesforce Users), to map contributor e-mails onto CRM user ids."""
+
+    __tablename__ = "crm_users"
+    __table_args__ = (sa.UniqueConstraint("crm", "crm_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    crm: str = Field(max_length=20)
+    crm_id: str = Field(max_length=100)
+    email: str = Field(max_length=254, index=True)
+    name: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    updated_at: datetime = _created()
+
+
+class SyncCursor(SQLModel, table=True):
+    """Where each incremental CRM pull left off (crash-safe bookmark)."""
+
+    __tablename__ = "sync_cursors"
+
+    crm: str = Field(primary_key=True, max_length=20)
+    stream: str = Field(primary_key=True, max_length=40)  # accounts | users | outcomes
+    position: datetime | None = _ts()
+    updated_at: datetime = _created()
+
+
+class RateBudget(SQLModel, table=True):
+    """A token bucket shared by every worker process through the database (one row per CRM)."""
+
+    __tablename__ = "rate_budgets"
+
+    name: str = Field(primary_key=True, max_length=40)
+    tokens: float = 0.0
+    capacity: float = 0.0
+    refill_per_second: float = 0.0
+    blocked_until: datetime | None = _ts()
+    updated_at: datetime = _created()

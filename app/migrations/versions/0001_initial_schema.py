@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 15:51:56.555108
+Create Date: 2026-11-23 15:55:43.215551
 """
 from collections.abc import Sequence
 
@@ -61,6 +61,36 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_counters'))
+    )
+    op.create_table('crm_users',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('crm', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('crm_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_users')),
+    sa.UniqueConstraint('crm', 'crm_id', name=op.f('uq_crm_users_crm_crm_id'))
+    )
+    with op.batch_alter_table('crm_users', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_users_email'), ['email'], unique=False)
+
+    op.create_table('rate_budgets',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('capacity', sa.Float(), nullable=False),
+    sa.Column('refill_per_second', sa.Float(), nullable=False),
+    sa.Column('blocked_until', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_rate_budgets'))
+    )
+    op.create_table('sync_cursors',
+    sa.Column('crm', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('stream', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('position', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('crm', 'stream', name=op.f('pk_sync_cursors'))
     )
     op.create_table('api_keys',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -256,6 +286,12 @@ def downgrade() -> None:
 
     op.drop_table('opportunities')
     op.drop_table('api_keys')
+    op.drop_table('sync_cursors')
+    op.drop_table('rate_budgets')
+    with op.batch_alter_table('crm_users', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_users_email'))
+
+    op.drop_table('crm_users')
     op.drop_table('counters')
     with op.batch_alter_table('contributors', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contributors_team'))
