@@ -8,11 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.auth import KeyCache
+from app.contributors.router import me_router
 from app.contributors.router import router as contributors_router
 from app.db import make_engine
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.middleware import AccessLog, BodyLimit
+from app.notifications.router import router as subscriptions_router
+from app.opportunities.outcomes_router import router as outcomes_router
+from app.reports.router import router as reports_router
 from app.settings import Settings, get_settings
 from app.signals.router import router as signals_router
 from app.signals.service import IngestConfig
@@ -45,7 +49,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         window_days=settings.cluster_window_days,
     )
     install_error_handlers(app)
-    for router in (health_router, signals_router, contributors_router):
+    for router in (
+        health_router,
+        signals_router,
+        contributors_router,
+        me_router,
+        outcomes_router,
+        reports_router,
+        subscriptions_router,
+    ):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)

@@ -16,6 +16,7 @@ from schemas.common import Page
 from schemas.signals import ContributorRead
 
 router = APIRouter(prefix="/v1/contributors", tags=["contributors"])
+me_router = APIRouter(prefix="/v1/me", tags=["contributors"])
 
 
 @router.get("", response_model=Page[ContributorRead], responses=problems(401, 403, 422))
