@@ -8,7 +8,15 @@ from datetime import timedelta
 from rapidfuzz import fuzz
 
 from app.clustering.model import ClusterDecision, ClusterSettings, OpportunityCandidate, SignalText
-from app.clustering.similarity import SignalFeatures, features, ignore_words, linkage, pair_similarity
+from app.clustering.similarity import (
+    SignalFeatures,
+    account_discounts,
+    centroid_linkage,
+    features,
+    ignore_words,
+    linkage,
+    pair_similarity,
+)
 
 DEFAULT_SETTINGS = ClusterSettings()
 
@@ -85,11 +93,17 @@ def decide(
             reason=f"re-post of {earlier.id} by the same contributor (text similarity {ratio:.0f}/100)",
         )
 
+    eligible = [c for c in candidates if c.signals and _within_window(new, c, settings)]
+    member_features = {c.id: [features(s, ignore) for s in c.signals] for c in eligible}
+    discounts: dict[str, dict[str, float]] = {}
+    if settings.contrast_within_account and len(eligible) > 1:
+        discounts = account_discounts(
+            {cid: frozenset(t for f in fs for t in f.vector) for cid, fs in member_features.items()}
+        )
     scores: dict[str, float] = {}
-    for c in candidates:
-        if not c.signals or not _within_window(new, c, settings):
-            continue
-        scores[c.id] = round(linkage(nf, (features(s, ignore) for s in c.signals), settings), 4)
+    for c in eligible:
+        link = centroid_linkage if settings.linkage == "centroid" else linkage
+        scores[c.id] = round(link(nf, member_features[c.id], settings, discounts.get(c.id)), 4)
 
     if not scores:
         return ClusterDecision(None, None, 0.0, (), {}, "no open opportunity of this account within the window")
@@ -109,8 +123,8 @@ def decide(
         )
     cand = next(c for c in candidates if c.id == best_id)
     matched = tuple(
-        s.id for s in cand.signals
-        if pair_similarity(nf, features(s, ignore), settings) >= settings.join_threshold
+        s.id for s, f in zip(cand.signals, member_features[best_id], strict=True)
+        if pair_similarity(nf, f, settings, discounts.get(best_id)) >= settings.join_threshold
     )
     return ClusterDecision(
         best_id, None, best, matched, scores,

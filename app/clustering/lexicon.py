@@ -83,12 +83,19 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "hr": ("hr", "personalavdelning", "hr-chef"),
     "headcount": ("headcount", "personalstyrka", "bemanning", "manning"),
     "turnover": ("turnover", "personalomsättning"),
-    "country": ("country", "countries", "land", "länder", "land"),
+    "country": ("country", "countries", "land", "länder"),
     "norway": ("norway", "norwegian", "norge", "norsk", "norska", "norske", "nok"),
     "sweden": ("sweden", "swedish", "sverige", "svensk", "svenska", "sek"),
     "denmark": ("denmark", "danish", "danmark", "dansk", "danska", "dkk"),
     "finland": ("finland", "finnish", "finsk", "finska", "suomi"),
     "germany": ("germany", "german", "tyskland", "tysk", "tyska", "deutschland"),
+    "uk": ("uk", "britain", "british", "england", "english market", "storbritannien"),
+    "usa": ("usa", "us market", "american", "amerikansk", "amerikanska"),
+    "poland": ("poland", "polish", "polen", "polsk", "polska"),
+    "baltics": ("estonia", "estonian", "latvia", "lithuania", "estland", "lettland", "litauen", "baltikum"),
+    "netherlands": ("netherlands", "dutch", "holland", "nederländerna", "nederlandsk"),
+    "france": ("france", "french", "frankrike", "fransk", "franska"),
+    "iceland": ("iceland", "icelandic", "isländsk"),
     "technician": ("technician", "technicians", "tekniker", "servicetekniker", "montör"),
     "work_order": ("work order", "workorder", "arbetsorder", "arbeidsordre", "serviceorder"),
     "paper": ("paper", "papper", "papir", "pappersblankett"),
@@ -242,4 +249,51 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "booking": ("booking", "book", "bokning", "boka", "booking system"),
     "portal": ("portal", "portals", "portalen", "webbportal"),
     "site_visit": ("site visit", "site visits", "platsbesök", "befaring"),
+}
+
+
+# Concepts that place a signal in a country or market. Two signals that both name places, and no place in
+# common, are about different geographies (Norway vs Denmark) and so, usually, different opportunities.
+PLACE_CONCEPTS = frozenset(
+    {"norway", "sweden", "denmark", "finland", "germany", "uk", "usa", "poland", "baltics", "netherlands",
+     "france", "iceland"}
+)
+
+# Cities and regions that place a signal in a country (Nordic and nearby markets): "the Bergen office" is
+# Norway even when the text never says so.
+PLACE_NAMES: dict[str, str] = {
+    **dict.fromkeys(
+        ("oslo", "bergen", "trondheim", "stavanger", "ålesund", "tromsø", "bodø", "kristiansand", "drammen",
+         "fredrikstad", "sandnes", "haugesund", "molde", "sogn", "hordaland", "rogaland", "finnmark",
+         "lofoten", "narvik", "hammerfest", "arendal", "skien", "lillehammer", "hamar"),
+        "norway",
+    ),
+    **dict.fromkeys(
+        ("københavn", "copenhagen", "aarhus", "århus", "odense", "aalborg", "esbjerg", "randers", "kolding",
+         "horsens", "vejle", "roskilde", "herning", "silkeborg", "fredericia", "jylland", "jutland",
+         "sjælland", "fyn", "bornholm", "skagen", "hirtshals", "thyborøn"),
+        "denmark",
+    ),
+    **dict.fromkeys(
+        ("helsinki", "helsingfors", "espoo", "tampere", "tammerfors", "vantaa", "oulu", "uleåborg", "turku",
+         "åbo", "jyväskylä", "lahti", "kuopio", "pori", "joensuu", "lappeenranta", "vaasa", "vasa", "rovaniemi"),
+        "finland",
+    ),
+    **dict.fromkeys(
+        ("stockholm", "göteborg", "gothenburg", "malmö", "uppsala", "västerås", "örebro", "linköping",
+         "helsingborg", "jönköping", "norrköping", "lund", "umeå", "gävle", "borås", "sundsvall", "luleå",
+         "karlstad", "växjö", "halmstad", "kiruna", "skåne", "norrland", "gotland"),
+        "sweden",
+    ),
+    **dict.fromkeys(
+        ("hamburg", "berlin", "munich", "münchen", "frankfurt", "cologne", "köln", "bremen", "kiel",
+         "stuttgart", "düsseldorf", "hannover", "leipzig", "dresden", "rostock", "lübeck"),
+        "germany",
+    ),
+    **dict.fromkeys(("london", "manchester", "birmingham", "edinburgh", "glasgow", "aberdeen", "leeds"), "uk"),
+    **dict.fromkeys(("tallinn", "riga", "vilnius", "tartu"), "baltics"),
+    **dict.fromkeys(("warsaw", "warszawa", "gdansk", "gdańsk", "krakow", "kraków", "szczecin"), "poland"),
+    **dict.fromkeys(("amsterdam", "rotterdam", "utrecht", "eindhoven"), "netherlands"),
+    **dict.fromkeys(("paris", "lyon", "marseille", "toulouse"), "france"),
+    **dict.fromkeys(("reykjavik", "reykjavík"), "iceland"),
 }

@@ -52,7 +52,10 @@ class ClusterSettings:
     window_days: int = 60
     repost_window_hours: int = 72
     repost_min_ratio: float = 90.0  # rapidfuzz ratio (0..100) of the normalised title+body
-    join_threshold: float = 0.20
+    join_threshold: float = 0.15
     margin: float = 0.04  # the best candidate must beat the runner-up by this much
     direction_penalty: float = 0.35  # multiplier when one signal is a risk and the other an opportunity
     same_kind_bonus: float = 0.03
+    geography_penalty: float = 0.5  # multiplier when both name countries/markets and share none
+    linkage: str = "centroid"  # "centroid" or "average" (mean pairwise similarity)
+    contrast_within_account: bool = True  # discount terms shared by several open opportunities

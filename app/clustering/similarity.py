@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from app.clustering.lexicon import PLACE_CONCEPTS
 from app.clustering.model import ClusterSettings, SignalText
-from app.clustering.text import comparable_text, cosine, fold, normalise, terms_of, tokenize
+from app.clustering.text import comparable_text, fold, normalise, terms_of, tokenize
 
 # Kinds that report something going wrong with what the customer already buys from us, versus kinds that
 # report a chance to sell more. A risk and an opening are different opportunities even in the same words.
 RISK_KINDS = frozenset({"renewal_risk"})
 OPENING_KINDS = frozenset({"changed_need", "new_use_case", "inefficiency", "expansion", "referral"})
+
+_PLACE_TERMS = frozenset("c:" + p for p in PLACE_CONCEPTS)
 
 
 def polarity(kind: str) -> int:
@@ -32,6 +35,7 @@ class SignalFeatures:
     text_key: str  # normalised title+body for re-post detection
     polarity: int
     kind: str
+    places: frozenset[str]  # countries/markets named
 
 
 def ignore_words(account_names: Iterable[str]) -> frozenset[str]:
@@ -49,25 +53,93 @@ def ignore_words(account_names: Iterable[str]) -> frozenset[str]:
 @lru_cache(maxsize=8192)
 def features(signal: SignalText, ignore: frozenset[str] = frozenset()) -> SignalFeatures:
     """Evidence of ``signal``; cached, so re-scoring an opportunity's signals costs a dict lookup."""
+    vector = normalise(terms_of(signal.title, signal.body, ignore=ignore))
     return SignalFeatures(
-        vector=normalise(terms_of(signal.title, signal.body, ignore=ignore)),
+        vector=vector,
         text_key=comparable_text(signal.title, signal.body),
         polarity=polarity(fold(signal.kind)),
         kind=fold(signal.kind),
+        places=frozenset(t for t in vector if t in _PLACE_TERMS),
     )
 
 
-def pair_similarity(a: SignalFeatures, b: SignalFeatures, settings: ClusterSettings) -> float:
-    """Similarity of two signals in [0, 1]: weighted-term cosine, adjusted by their kinds."""
-    sim = cosine(a.vector, b.vector)
+def pair_similarity(
+    a: SignalFeatures,
+    b: SignalFeatures,
+    settings: ClusterSettings,
+    discount: Mapping[str, float] | None = None,
+) -> float:
+    """Similarity of two signals in [0, 1]: weighted-term cosine, adjusted by kinds and places.
+
+    ``discount`` scales down terms that also describe other opportunities of the same account.
+    """
+    x, y = (a.vector, b.vector) if len(a.vector) <= len(b.vector) else (b.vector, a.vector)
+    if discount:
+        sim = sum(v * y[k] * discount.get(k, 1.0) for k, v in x.items() if k in y)
+    else:
+        sim = sum(v * y[k] for k, v in x.items() if k in y)
     if a.polarity * b.polarity < 0:
         sim *= settings.direction_penalty
     elif a.kind == b.kind:
         sim += settings.same_kind_bonus
+    if a.places and b.places and not (a.places & b.places):
+        sim *= settings.geography_penalty
     return min(sim, 1.0)
 
 
-def linkage(new: SignalFeatures, members: Iterable[SignalFeatures], settings: ClusterSettings) -> float:
+def linkage(
+    new: SignalFeatures,
+    members: Iterable[SignalFeatures],
+    settings: ClusterSettings,
+    discount: Mapping[str, float] | None = None,
+) -> float:
     """Average linkage: the mean similarity of ``new`` to every member, so one look-alike cannot chain."""
-    sims = [pair_similarity(new, m, settings) for m in members]
+    sims = [pair_similarity(new, m, settings, discount) for m in members]
     return sum(sims) / len(sims) if sims else 0.0
+
+
+def centroid_linkage(
+    new: SignalFeatures,
+    members: Sequence[SignalFeatures],
+    settings: ClusterSettings,
+    discount: Mapping[str, float] | None = None,
+) -> float:
+    """Similarity of ``new`` to the opportunity's centroid (the normalised sum of its members' vectors),
+    times the members' mean kind/place adjustment. Like average linkage it scores the whole opportunity."""
+    if not members:
+        return 0.0
+    centroid: dict[str, float] = {}
+    for m in members:
+        for k, v in m.vector.items():
+            centroid[k] = centroid.get(k, 0.0) + v
+    centroid = normalise(centroid)
+    d = discount or {}
+    sim = sum(v * centroid[k] * d.get(k, 1.0) for k, v in new.vector.items() if k in centroid)
+    factor = 0.0
+    bonus = 0.0
+    for m in members:
+        f = 1.0
+        if new.polarity * m.polarity < 0:
+            f *= settings.direction_penalty
+        elif new.kind == m.kind:
+            bonus += settings.same_kind_bonus
+        if new.places and m.places and not (new.places & m.places):
+            f *= settings.geography_penalty
+        factor += f
+    return min(1.0, sim * factor / len(members) + bonus / len(members))
+
+
+def account_discounts(candidate_terms: Mapping[str, frozenset[str]]) -> dict[str, dict[str, float]]:
+    """Per candidate, a discount for each term by how many *other* candidates also use it.
+
+    Terms every opportunity of the account shares (its products, its sites) tell them apart poorly; a term
+    in k other candidates counts 1/(1+k).
+    """
+    counts: dict[str, int] = {}
+    for terms in candidate_terms.values():
+        for t in terms:
+            counts[t] = counts.get(t, 0) + 1
+    out: dict[str, dict[str, float]] = {}
+    for cid, terms in candidate_terms.items():
+        out[cid] = {t: 1.0 / counts[t] for t in terms if counts[t] > 1}
+    return out

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from app.clustering.lexicon import CONCEPTS, STOPWORDS_EN, STOPWORDS_SV, WEAK_WORDS
+from app.clustering.lexicon import CONCEPTS, PLACE_NAMES, STOPWORDS_EN, STOPWORDS_SV, WEAK_WORDS
 
 STEM_LENGTH = 6
 MAX_PHRASE_WORDS = 3
@@ -92,7 +92,8 @@ def _lexicon() -> _Lexicon:
             words.setdefault(e, concept)
             if len(e) >= MIN_COMPOUND_PART + 1 and "-" not in e:
                 parts.setdefault(e, concept)
-                parts.setdefault(stem(e, "sv"), concept)
+                if len(stem(e, "sv")) >= STEM_LENGTH:
+                    parts.setdefault(stem(e, "sv"), concept)
     ordered = tuple(sorted(((p, c) for p, c in parts.items() if len(p) >= MIN_COMPOUND_PART + 1),
                            key=lambda pc: -len(pc[0])))
     return _Lexicon(words=words, phrases=phrases, compound_parts=ordered)
@@ -209,14 +210,19 @@ def terms_of(
         for part in parts:
             if part in ignore or part in STOPWORDS_EN or part in STOPWORDS_SV:
                 continue
+            place = PLACE_NAMES.get(part)
+            if place:
+                add("c:" + place, weights.concept * tw)
             s = stem(part, lang)
             if len(s) < 2:
                 continue
-            add("w:" + s, base * tw)
             concept = lex.words.get(part) or lex.words.get(s)
             if concept:
+                # the concept alone, so a Swedish and an English wording of it weigh the same
                 add("c:" + concept, max(base, weights.concept) * tw)
-            elif lang == "sv" or len(part) >= 10:
+                continue
+            add("w:" + s, base * tw)
+            if lang == "sv" or len(part) >= 10:
                 for c in _compound_concepts(part):
                     add("c:" + c, weights.concept * tw * 0.8)
     return out
