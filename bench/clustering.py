@@ -28,14 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.clustering import (  # noqa: E402
+from app.clustering import (
     ClusterSettings,
     OpportunityCandidate,
     SignalText,
     decide,
     features,
 )
-from app.clustering.text import cosine, normalise, terms_of  # noqa: E402
+from app.clustering.text import cosine, normalise, terms_of
 
 DATA = Path("/work/shared/data/signals-dev")
 BENCH_DATA = Path(__file__).resolve().parent / "data"
@@ -59,8 +59,12 @@ def load_scorer() -> ModuleType:
 
 def to_signal(r: Row) -> SignalText:
     return SignalText(
-        id=r["signal_id"], contributor=r["contributor_email"], kind=r["kind"], title=r["title"],
-        body=r["body"], observed_at=datetime.fromisoformat(r["observed_at"].replace("Z", "+00:00")),
+        id=r["signal_id"],
+        contributor=r["contributor_email"],
+        kind=r["kind"],
+        title=r["title"],
+        body=r["body"],
+        observed_at=datetime.fromisoformat(r["observed_at"].replace("Z", "+00:00")),
     )
 
 
@@ -70,7 +74,11 @@ def account_names(accounts: dict[str, Row], account_id: str) -> list[str]:
 
 
 def replay(
-    rows: Sequence[Row], accounts: dict[str, Row], settings: ClusterSettings, *, use_names: bool = True,
+    rows: Sequence[Row],
+    accounts: dict[str, Row],
+    settings: ClusterSettings,
+    *,
+    use_names: bool = True,
 ) -> tuple[list[Row], dict[str, int]]:
     """Predictions for ``rows`` (any subset of signals-dev) and counts of the decisions taken."""
     opps: dict[str, list[OpportunityCandidate]] = {}
@@ -107,10 +115,12 @@ def clustering_figures(scorer: ModuleType, preds: list[Row], gold: list[Row]) ->
 
 
 def fmt(c: dict[str, float]) -> str:
-    return (f"pairwise P {c['pairwise_precision']:.3f} R {c['pairwise_recall']:.3f} "
-            f"F1 {c['pairwise_f1']:.3f} | B3 P {c['bcubed_precision']:.3f} R {c['bcubed_recall']:.3f} "
-            f"F1 {c['bcubed_f1']:.3f} | pairs pred {int(c['predicted_pairs'])} true {int(c['true_pairs'])}"
-            f"/{int(c['gold_pairs'])}")
+    return (
+        f"pairwise P {c['pairwise_precision']:.3f} R {c['pairwise_recall']:.3f} "
+        f"F1 {c['pairwise_f1']:.3f} | B3 P {c['bcubed_precision']:.3f} R {c['bcubed_recall']:.3f} "
+        f"F1 {c['bcubed_f1']:.3f} | pairs pred {int(c['predicted_pairs'])} true {int(c['true_pairs'])}"
+        f"/{int(c['gold_pairs'])}"
+    )
 
 
 def objective(c: dict[str, float]) -> float:
@@ -119,8 +129,9 @@ def objective(c: dict[str, float]) -> float:
     return c["bcubed_f1"] - 2 * shortfall
 
 
-def tuned_threshold(scorer: ModuleType, rows: list[Row], accounts: dict[str, Row], base: ClusterSettings,
-                    use_names: bool) -> float:
+def tuned_threshold(
+    scorer: ModuleType, rows: list[Row], accounts: dict[str, Row], base: ClusterSettings, use_names: bool
+) -> float:
     best_t, best_v = THRESHOLDS[0], -1.0
     for t in THRESHOLDS:
         preds, _ = replay(rows, accounts, replace(base, join_threshold=t), use_names=use_names)
@@ -130,8 +141,15 @@ def tuned_threshold(scorer: ModuleType, rows: list[Row], accounts: dict[str, Row
     return best_t
 
 
-def held_out(scorer: ModuleType, gold: list[Row], accounts: dict[str, Row], base: ClusterSettings,
-             use_names: bool, folds: Callable[[str], int], n_folds: int) -> tuple[dict[str, float], list[float]]:
+def held_out(
+    scorer: ModuleType,
+    gold: list[Row],
+    accounts: dict[str, Row],
+    base: ClusterSettings,
+    use_names: bool,
+    folds: Callable[[str], int],
+    n_folds: int,
+) -> tuple[dict[str, float], list[float]]:
     """Tune the threshold on the other folds' accounts, predict the held-out fold, score all together."""
     all_preds: list[Row] = []
     chosen: list[float] = []
@@ -157,8 +175,10 @@ def bench_dev(args: argparse.Namespace, base: ClusterSettings) -> None:
         with open(args.write, "w", encoding="utf-8") as f:
             for p in preds:
                 f.write(json.dumps(p) + "\n")
-    print(f"== signals-dev: {len(gold)} signals, {base.linkage} linkage, window {base.window_days} d, threshold "
-          f"{base.join_threshold}, margin {base.margin}, account names {'ignored' if use_names else 'kept'}")
+    print(
+        f"== signals-dev: {len(gold)} signals, {base.linkage} linkage, window {base.window_days} d, threshold "
+        f"{base.join_threshold}, margin {base.margin}, account names {'ignored' if use_names else 'kept'}"
+    )
     print(f"decisions: {counts}")
     print("default  ", fmt(clustering_figures(scorer, preds, gold)))
     if args.only == "dev-quick":
@@ -174,8 +194,10 @@ def bench_dev(args: argparse.Namespace, base: ClusterSettings) -> None:
     account_ids = sorted({r["gold_account_id"] or r["signal_id"] for r in gold})
     index = {a: i for i, a in enumerate(account_ids)}
     loo, chosen = held_out(scorer, gold, accounts, base, use_names, lambda a: index[a], len(account_ids))
-    print(f"-- leave-one-account-out (threshold tuned on the other {len(account_ids) - 1} groups): "
-          f"thresholds chosen {min(chosen):.2f}..{max(chosen):.2f} (median {statistics.median(chosen):.2f})")
+    print(
+        f"-- leave-one-account-out (threshold tuned on the other {len(account_ids) - 1} groups): "
+        f"thresholds chosen {min(chosen):.2f}..{max(chosen):.2f} (median {statistics.median(chosen):.2f})"
+    )
     print("  ", fmt(loo))
 
     def half(seed: str) -> Callable[[str], int]:
@@ -218,8 +240,11 @@ def bench_restaurants() -> None:
         best_f = [max(range(len(fv)), key=lambda i, j=j: sims[i][j]) for j in range(len(zv))]  # type: ignore[misc]
         print(f"== restaurants {split}: {len(fod)} Fodors x {len(zag)} Zagat records, {len(gold)} true pairs")
         for t in (0.3, 0.4, 0.5, 0.6):
-            pred = {(fod[i]["record_id"], zag[j]["record_id"]) for i, j in enumerate(best_z)
-                    if best_f[j] == i and sims[i][j] >= t}
+            pred = {
+                (fod[i]["record_id"], zag[j]["record_id"])
+                for i, j in enumerate(best_z)
+                if best_f[j] == i and sims[i][j] >= t
+            }
             tp = len(pred & gold)
             p = tp / len(pred) if pred else 0.0
             r = tp / len(gold) if gold else 0.0
@@ -271,8 +296,13 @@ def main() -> None:
     ap.add_argument("--only", choices=["dev", "dev-quick", "restaurants", "speed"])
     ap.add_argument("--write", help="write the default predictions to this JSONL file")
     args = ap.parse_args()
-    base = replace(ClusterSettings(), window_days=args.window_days, join_threshold=args.threshold,
-                   margin=args.margin, linkage=args.linkage)
+    base = replace(
+        ClusterSettings(),
+        window_days=args.window_days,
+        join_threshold=args.threshold,
+        margin=args.margin,
+        linkage=args.linkage,
+    )
     if args.only in (None, "dev", "dev-quick"):
         bench_dev(args, base)
     if args.only in (None, "restaurants"):

@@ -78,8 +78,12 @@ def decide(
     named = _named_candidate(new, candidates)
     if named is not None:
         return ClusterDecision(
-            opportunity_id=named.id, repost_of=None, score=1.0, matched_signal_ids=(),
-            scores={named.id: 1.0}, reason=f"payload names opportunity {new.opportunity_ref}",
+            opportunity_id=named.id,
+            repost_of=None,
+            score=1.0,
+            matched_signal_ids=(),
+            scores={named.id: 1.0},
+            reason=f"payload names opportunity {new.opportunity_ref}",
         )
 
     ignore = ignore_words(account_names)
@@ -88,8 +92,11 @@ def decide(
     if repost is not None:
         cand, earlier, ratio = repost
         return ClusterDecision(
-            opportunity_id=cand.id, repost_of=earlier.id, score=ratio / 100.0,
-            matched_signal_ids=(earlier.id,), scores={cand.id: ratio / 100.0},
+            opportunity_id=cand.id,
+            repost_of=earlier.id,
+            score=ratio / 100.0,
+            matched_signal_ids=(earlier.id,),
+            scores={cand.id: ratio / 100.0},
             reason=f"re-post of {earlier.id} by the same contributor (text similarity {ratio:.0f}/100)",
         )
 
@@ -113,20 +120,33 @@ def decide(
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     if best < settings.join_threshold:
         return ClusterDecision(
-            None, None, best, (), scores,
+            None,
+            None,
+            best,
+            (),
+            scores,
             f"best match {best_id} scores {best:.2f}, below the join threshold {settings.join_threshold:.2f}",
         )
     if best - runner_up < settings.margin:
         return ClusterDecision(
-            None, None, best, (), scores,
+            None,
+            None,
+            best,
+            (),
+            scores,
             f"ambiguous: {best_id} scores {best:.2f} and the runner-up {runner_up:.2f}",
         )
     cand = next(c for c in candidates if c.id == best_id)
     matched = tuple(
-        s.id for s, f in zip(cand.signals, member_features[best_id], strict=True)
+        s.id
+        for s, f in zip(cand.signals, member_features[best_id], strict=True)
         if pair_similarity(nf, f, settings, discounts.get(best_id)) >= settings.join_threshold
     )
     return ClusterDecision(
-        best_id, None, best, matched, scores,
+        best_id,
+        None,
+        best,
+        matched,
+        scores,
         f"matches {best_id} as a whole (average similarity {best:.2f}, runner-up {runner_up:.2f})",
     )

@@ -7,6 +7,8 @@ deliberately generic: words a signal about any customer might use, never names f
 
 from __future__ import annotations
 
+# fmt: off
+
 STOPWORDS_EN = frozenset(
     """
     a about above after again against all almost also am an and any are around as at be because been before
@@ -18,7 +20,7 @@ STOPWORDS_EN = frozenset(
     through to too under until up upon us very via was we were what when where which while who whom whose why
     will with within without would yet you your yours yourself yourselves i'd i'm it's they're we'd we're
     we'll don't doesn't can't isn't aren't wasn't weren't won't
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 STOPWORDS_SV = frozenset(
@@ -30,7 +32,7 @@ STOPWORDS_SV = frozenset(
     mycket något någon några inga ingen inget än ju då dock även samt kring ut upp in över här dit där
     ha hade haft kunna kunde måste bör borde skall sådan sådant sådana vilka varje eftersom ifall fast
     redan alltså just lite ganska ens genom emellan mellan innan än tills
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 # Words that carry little evidence about which opportunity a signal belongs to: reporting verbs, generic
@@ -46,7 +48,7 @@ WEAK_WORDS = frozenset(
     sak saker sätt arbete team personer någon vecka veckor månad månader år dag dagar vi oss kunde
     could should make made take took use used using going go help hjälp göra gör gjort ta tar tog använda
     använder also mm ca about around roughly approximately ungefär runt cirka omkring
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 # Each entry: one concept, the words that express it. Words are written in their base form; the stemmer
@@ -297,3 +299,4 @@ PLACE_NAMES: dict[str, str] = {
     **dict.fromkeys(("paris", "lyon", "marseille", "toulouse"), "france"),
     **dict.fromkeys(("reykjavik", "reykjavík"), "iceland"),
 }
+# fmt: on

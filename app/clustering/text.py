@@ -20,16 +20,17 @@ STEM_LENGTH = 6
 MAX_PHRASE_WORDS = 3
 MIN_COMPOUND_PART = 4
 
-_WORD_RE = re.compile(r"[^\W_]+(?:[-'’/][^\W_]+)*", re.UNICODE)
+_WORD_RE = re.compile(r"[^\W_]+(?:[-'\u2019/][^\W_]+)*", re.UNICODE)
 # "1 200", "52,000", "38 000 000": thousands separators inside numbers, joined before tokenising.
 _THOUSANDS_RE = re.compile(r"(?<![\d.,])(\d{1,3})(?:[ \u00a0\u202f,](\d{3}))+(?![\d,]*\d)")
 _SENTENCE_END_RE = re.compile(r"[.!?:;]\s*$|^\s*$")
 
 _SUFFIXES_EN = ("ations", "ation", "ings", "ing", "ied", "ies", "ed", "es", "ly", "s")
-_SUFFIXES_SV = (
-    "heterna", "hetens", "heten", "heter", "arnas", "ernas", "ornas", "andet", "arens", "ingar", "ingen",
-    "ering", "ande", "arna", "erna", "orna", "aste", "ning", "ade", "are", "ast", "ens", "ern", "het", "ets",
-    "an", "ad", "at", "en", "ar", "er", "or", "as", "es", "et", "a", "e", "s",
+_SUFFIXES_SV = tuple(
+    """
+    heterna hetens heten heter arnas ernas ornas andet arens ingar ingen ering ande arna erna orna aste ning ade are
+    ast ens ern het ets an ad at en ar er or as es et a e s
+    """.split()  # noqa: SIM905
 )
 
 
@@ -49,8 +50,8 @@ def _cognate_spelling(stem: str) -> str:
 
 def stem(word: str, lang: str) -> str:
     """A light stem: strip one common inflectional suffix, then cut to ``STEM_LENGTH`` characters."""
-    w = word.strip("'’-")
-    if w.endswith(("'s", "’s")):
+    w = word.strip("'\u2019-")
+    if w.endswith(("'s", "\u2019s")):
         w = w[:-2]
     suffixes = _SUFFIXES_SV if lang == "sv" else _SUFFIXES_EN
     for suffix in suffixes:
@@ -94,8 +95,9 @@ def _lexicon() -> _Lexicon:
                 parts.setdefault(e, concept)
                 if len(stem(e, "sv")) >= STEM_LENGTH:
                     parts.setdefault(stem(e, "sv"), concept)
-    ordered = tuple(sorted(((p, c) for p, c in parts.items() if len(p) >= MIN_COMPOUND_PART + 1),
-                           key=lambda pc: -len(pc[0])))
+    ordered = tuple(
+        sorted(((p, c) for p, c in parts.items() if len(p) >= MIN_COMPOUND_PART + 1), key=lambda pc: -len(pc[0]))
+    )
     return _Lexicon(words=words, phrases=phrases, compound_parts=ordered)
 
 
@@ -128,7 +130,7 @@ def tokenize(text: str, *, in_title: bool = False) -> list[Token]:
         before = text[max(0, m.start() - 3) : m.start()]
         sentence_start = m.start() == 0 or bool(_SENTENCE_END_RE.search(before))
         capital = raw[:1].isupper() and not sentence_start
-        tokens.append(Token(text=fold(raw).strip("'’"), capitalised_mid_sentence=capital, in_title=in_title))
+        tokens.append(Token(text=fold(raw).strip("'\u2019"), capitalised_mid_sentence=capital, in_title=in_title))
     return tokens
 
 
