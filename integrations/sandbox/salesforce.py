@@ -131,9 +131,7 @@ def create_salesforce_sandbox(
             return _error(401, "INVALID_SESSION_ID", "Session expired or invalid", headers())
         if fault is not None and fault.kind is FaultKind.server_error:
             status = fault.status or 500
-            code = str(
-                fault.extra.get("error_code", "UNKNOWN_EXCEPTION" if status >= 500 else "UNABLE_TO_LOCK_ROW")
-            )
+            code = str(fault.extra.get("error_code", "UNKNOWN_EXCEPTION" if status >= 500 else "UNABLE_TO_LOCK_ROW"))
             message = str(fault.extra.get("message", "An unexpected error occurred. ErrorId: 1234-5678 (-1)"))
             hdrs = headers()
             if fault.retry_after is not None:
@@ -142,9 +140,7 @@ def create_salesforce_sandbox(
         if fault is not None and fault.kind is FaultKind.latency:
             await asyncio.sleep(fault.seconds)
         body = await request.body()
-        reply = _dispatch(
-            st, request.method, path, body, request.headers.get("content-type", ""), request.query_params
-        )
+        reply = _dispatch(st, request.method, path, body, request.headers.get("content-type", ""), request.query_params)
         if fault is not None and fault.kind is FaultKind.timeout_after_commit:
             # The work is committed; the answer arrives after the client has given up.
             await asyncio.sleep(fault.seconds or 5.0)
@@ -244,11 +240,7 @@ def _route(
             return _Reply(201)
 
         return upload
-    if (
-        n == 4
-        and method == "GET"
-        and parts[3] in ("successfulResults", "failedResults", "unprocessedrecords")
-    ):
+    if n == 4 and method == "GET" and parts[3] in ("successfulResults", "failedResults", "unprocessedrecords"):
         return lambda b, c, p: _Reply(200, text=st.job_results(parts[2], parts[3]))
     return None
 
@@ -262,9 +254,7 @@ def _query(st: SalesforceSandboxState, params: Any, version: str) -> _Reply:
 
 def _custom_field(st: SalesforceSandboxState, body: Any) -> _Reply:
     if not isinstance(body, dict) or not isinstance(body.get("FullName"), str):
-        raise RequestError(
-            400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [FullName]", ["FullName"]
-        )
+        raise RequestError(400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [FullName]", ["FullName"])
     crm_id = st.create_custom_field(body["FullName"], body.get("Metadata") or {})
     return _Reply(201, {"id": crm_id, "success": True, "errors": [], "warnings": [], "infos": []})
 
@@ -276,19 +266,13 @@ def _composite(st: SalesforceSandboxState, body: Any, version: str) -> _Reply:
     subs = body["compositeRequest"]
     if len(subs) > _MAX_COMPOSITE_SUBREQUESTS:
         raise RequestError(400, "INVALID_BATCH_REQUEST", "Composite requests can hold at most 25 subrequests")
-    heavy = sum(
-        1 for s in subs if "/composite/sobjects" in str(s.get("url")) or "/query" in str(s.get("url"))
-    )
+    heavy = sum(1 for s in subs if "/composite/sobjects" in str(s.get("url")) or "/query" in str(s.get("url")))
     if heavy > _MAX_COMPOSITE_COLLECTIONS_OR_QUERIES:
-        raise RequestError(
-            400, "INVALID_BATCH_REQUEST", "At most 5 subrequests may be sObject Collections or queries"
-        )
+        raise RequestError(400, "INVALID_BATCH_REQUEST", "At most 5 subrequests may be sObject Collections or queries")
     all_or_none = bool(body.get("allOrNone", False))
     with st.lock:
         snapshot = (
-            st.objects
-            if not all_or_none
-            else {k: {i: dict(r) for i, r in v.items()} for k, v in st.objects.items()}
+            st.objects if not all_or_none else {k: {i: dict(r) for i, r in v.items()} for k, v in st.objects.items()}
         )
         out: list[dict[str, Any]] = []
         failed = False
@@ -324,9 +308,7 @@ def _composite(st: SalesforceSandboxState, body: Any, version: str) -> _Reply:
                     "transaction failed.",
                 }
             ]
-            out = [
-                o if o["httpStatusCode"] >= 400 else {**o, "body": rolled, "httpStatusCode": 400} for o in out
-            ]
+            out = [o if o["httpStatusCode"] >= 400 else {**o, "body": rolled, "httpStatusCode": 400} for o in out]
     return _Reply(200, {"compositeResponse": out})
 
 

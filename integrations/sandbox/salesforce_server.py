@@ -7,6 +7,7 @@ nothing in the request path is rewritten.
 
 from __future__ import annotations
 
+import logging
 import socket
 import tempfile
 import threading
@@ -71,6 +72,8 @@ def run_salesforce_sandbox(
         try:
             yield RunningSalesforceSandbox(f"https://{host}:{port}", str(ca_file), st)
         finally:
+            # Clients keep pooled keep-alive connections open; uvicorn reports cutting them as an error.
+            logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
             server.should_exit = True
             thread.join(timeout=5)
             sock.close()
@@ -86,9 +89,7 @@ class HttpSalesforceControl:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(
-            method, f"{self.base_url}/_sandbox{path}", timeout=self.timeout, **kwargs
-        )
+        response = self.http.request(method, f"{self.base_url}/_sandbox{path}", timeout=self.timeout, **kwargs)
         response.raise_for_status()
         return response.json()
 
@@ -100,9 +101,7 @@ class HttpSalesforceControl:
 
     def seed_account(self, name: str, domain: str | None = None, owner_email: str | None = None) -> str:
         return str(
-            self._call(
-                "POST", "/accounts", json={"name": name, "domain": domain, "owner_email": owner_email}
-            )["id"]
+            self._call("POST", "/accounts", json={"name": name, "domain": domain, "owner_email": owner_email})["id"]
         )
 
     def seed_user(self, email: str, name: str | None = None) -> str:

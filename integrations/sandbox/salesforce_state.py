@@ -125,9 +125,7 @@ class RecordError(Exception):
 class RequestError(Exception):
     """A whole-request failure, rendered as Salesforce's ``[{"message","errorCode"}]`` with a status."""
 
-    def __init__(
-        self, status: int, error_code: str, message: str, fields: Iterable[str] | None = None
-    ) -> None:
+    def __init__(self, status: int, error_code: str, message: str, fields: Iterable[str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
@@ -234,14 +232,10 @@ class SalesforceSandboxState:
         self.username = username
         self.password = password
         self.security_token = security_token
-        self.daily_api_limit = daily_api_limit
-        self.query_page_size = query_page_size
-        self.bulk_polls_in_progress = bulk_polls_in_progress
+        self._initial_limits = (daily_api_limit, query_page_size, bulk_polls_in_progress)
         self.external_id_field = external_id_field
         self._initial_custom_fields = dict(
-            DEFAULT_OPPORTUNITY_CUSTOM_FIELDS
-            if opportunity_custom_fields is None
-            else opportunity_custom_fields
+            DEFAULT_OPPORTUNITY_CUSTOM_FIELDS if opportunity_custom_fields is None else opportunity_custom_fields
         )
         self._initial_stages = tuple(stages)
         self.reset()
@@ -250,6 +244,8 @@ class SalesforceSandboxState:
 
     def reset(self) -> None:
         with self.lock:
+            # Tests tune these on a live sandbox; reset puts the constructor's values back.
+            self.daily_api_limit, self.query_page_size, self.bulk_polls_in_progress = self._initial_limits
             self._ids = itertools.count(1)
             self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
             self.schema: dict[str, dict[str, FieldSpec]] = _standard_schema()
@@ -380,9 +376,7 @@ class SalesforceSandboxState:
         with self.lock:
             self.tokens.discard(token or "")
 
-    def take_fault(
-        self, path: str, kinds: Iterable[FaultKind], *, explicit_only: bool = False
-    ) -> Fault | None:
+    def take_fault(self, path: str, kinds: Iterable[FaultKind], *, explicit_only: bool = False) -> Fault | None:
         """Consume one use of the first fault of these kinds that applies to ``path``."""
         wanted = set(kinds)
         with self.lock:
@@ -482,9 +476,7 @@ class SalesforceSandboxState:
             )
             return self._new_id("CustomField")
 
-    def _add_custom_field(
-        self, sobject: str, name: str, ftype: str, *, ext: bool, unique: bool | None = None
-    ) -> None:
+    def _add_custom_field(self, sobject: str, name: str, ftype: str, *, ext: bool, unique: bool | None = None) -> None:
         self.schema[sobject][name] = FieldSpec(
             name, ftype, external_id=ext, unique=ext if unique is None else unique, custom=True
         )
@@ -513,9 +505,7 @@ class SalesforceSandboxState:
             for rec, value in zip(records, values, strict=True):
                 try:
                     if value in dupes:
-                        raise RecordError(
-                            "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", []
-                        )
+                        raise RecordError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [])
                     crm_id, created = self._upsert_one(sobject, ext_field, rec)
                     results.append({"id": crm_id, "success": True, "errors": [], "created": created})
                 except RecordError as err:
@@ -546,12 +536,9 @@ class SalesforceSandboxState:
             self.objects = snapshot
             rolled_back = RecordError(
                 "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                "Record rolled back because not all records were valid and the request was using AllOrNone "
-                "header",
+                "Record rolled back because not all records were valid and the request was using AllOrNone header",
             ).as_json()
-            results = [
-                r if not r["success"] else {"success": False, "errors": [rolled_back]} for r in results
-            ]
+            results = [r if not r["success"] else {"success": False, "errors": [rolled_back]} for r in results]
         return results
 
     def _collection_body(self, body: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -605,15 +592,11 @@ class SalesforceSandboxState:
         for name, value in raw.items():
             spec = specs[name]
             if not spec.createable:
-                raise RecordError(
-                    "INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {name}.", [name]
-                )
+                raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {name}.", [name])
             values[name] = self._coerce(sobject, name, value)
         missing = [name for name in _REQUIRED_ON_CREATE.get(sobject, ()) if values.get(name) in (None, "")]
         if missing:
-            raise RecordError(
-                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
-            )
+            raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
         self._check_references(sobject, values)
         if sobject == "Opportunity":
             self._check_stage(values["StageName"])
@@ -648,9 +631,7 @@ class SalesforceSandboxState:
         for name, value in raw.items():
             spec = specs[name]
             if not spec.updateable:
-                raise RecordError(
-                    "INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {name}.", [name]
-                )
+                raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {name}.", [name])
             values[name] = self._coerce(sobject, name, value)
         for name in _REQUIRED_ON_CREATE.get(sobject, ()):
             if name in values and values[name] in (None, ""):
@@ -666,9 +647,7 @@ class SalesforceSandboxState:
         for name, value in values.items():
             target = specs[name].reference_to
             if target and value is not None and value not in self.objects[target]:
-                raise RecordError(
-                    "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {name}", [name]
-                )
+                raise RecordError("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {name}", [name])
 
     def _check_stage(self, stage: Any) -> None:
         known = self.stages.get(str(stage))
@@ -697,13 +676,9 @@ class SalesforceSandboxState:
                     return value.lower() == "true"
                 return bool(value)
         except ValueError as exc:
-            raise RecordError(
-                "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name]
-            ) from exc
+            raise RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name]) from exc
         if not isinstance(value, str | int | float | bool):
-            raise RecordError(
-                "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name]
-            )
+            raise RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name])
         return value
 
     def _find_by(self, sobject: str, name: str, value: Any) -> dict[str, Any] | None:
@@ -785,9 +760,7 @@ class SalesforceSandboxState:
             try:
                 rows = [self._with_derived(parsed.sobject, r) for r in self.objects[parsed.sobject].values()]
                 rows = [
-                    r
-                    for r in rows
-                    if all(matches(self._resolve(parsed.sobject, r, c.field), c) for c in parsed.where)
+                    r for r in rows if all(matches(self._resolve(parsed.sobject, r, c.field), c) for c in parsed.where)
                 ]
                 if parsed.order_by:
                     key = parsed.order_by
@@ -814,9 +787,7 @@ class SalesforceSandboxState:
                 raise RequestError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
             return self._page(stored[1], int(offset), api_version, cursor)
 
-    def _page(
-        self, rows: list[dict[str, Any]], offset: int, api_version: str, cursor: str | None
-    ) -> dict[str, Any]:
+    def _page(self, rows: list[dict[str, Any]], offset: int, api_version: str, cursor: str | None) -> dict[str, Any]:
         page = rows[offset : offset + self.query_page_size]
         body: dict[str, Any] = {"totalSize": len(rows), "done": True, "records": page}
         if offset + self.query_page_size < len(rows):
@@ -824,14 +795,10 @@ class SalesforceSandboxState:
                 cursor = self._new_id("QueryLocator")[:15]
                 self.query_cursors[cursor] = (api_version, rows)
             body["done"] = False
-            body["nextRecordsUrl"] = (
-                f"/services/data/v{api_version}/query/{cursor}-{offset + self.query_page_size}"
-            )
+            body["nextRecordsUrl"] = f"/services/data/v{api_version}/query/{cursor}-{offset + self.query_page_size}"
         return body
 
-    def _render(
-        self, sobject: str, row: Mapping[str, Any], fields: Iterable[str], api_version: str
-    ) -> dict[str, Any]:
+    def _render(self, sobject: str, row: Mapping[str, Any], fields: Iterable[str], api_version: str) -> dict[str, Any]:
         out: dict[str, Any] = {
             "attributes": {
                 "type": sobject,
@@ -963,14 +930,10 @@ class SalesforceSandboxState:
                     raw[name] = None if value == "#N/A" else value
                 try:
                     unknown = [
-                        n
-                        for n in raw
-                        if n not in self.schema[job.object] or (n == "Id" and job.operation != "update")
+                        n for n in raw if n not in self.schema[job.object] or (n == "Id" and job.operation != "update")
                     ]
                     if unknown:
-                        raise RecordError(
-                            "INVALID_FIELD", f"No such column '{unknown[0]}' on entity", unknown
-                        )
+                        raise RecordError("INVALID_FIELD", f"No such column '{unknown[0]}' on entity", unknown)
                     if job.operation == "insert":
                         crm_id, created = self._create_one(job.object, raw), True
                     elif job.operation == "upsert":
@@ -983,9 +946,7 @@ class SalesforceSandboxState:
                             raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
                         self._update_one(job.object, row, raw)
                         crm_id, created = str(row["Id"]), False
-                    job.successful.append(
-                        {"sf__Id": crm_id, "sf__Created": "true" if created else "false", **csv_row}
-                    )
+                    job.successful.append({"sf__Id": crm_id, "sf__Created": "true" if created else "false", **csv_row})
                 except RecordError as err:
                     fields = ",".join(err.fields)
                     job.failed.append(
@@ -1044,9 +1005,7 @@ def _standard_schema() -> dict[str, dict[str, FieldSpec]]:
             FieldSpec("Probability", DOUBLE, createable=False, updateable=False),
         ),
         "OpportunityTeamMember": fields(
-            FieldSpec(
-                "OpportunityId", REFERENCE, updateable=False, nillable=False, reference_to="Opportunity"
-            ),
+            FieldSpec("OpportunityId", REFERENCE, updateable=False, nillable=False, reference_to="Opportunity"),
             FieldSpec("UserId", REFERENCE, updateable=False, nillable=False, reference_to="User"),
             FieldSpec("TeamMemberRole", PICKLIST),
             FieldSpec("OpportunityAccessLevel", PICKLIST),

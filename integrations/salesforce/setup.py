@@ -1,0 +1,72 @@
+"""The custom Opportunity fields the adapter needs, checked by describe and created by the Tooling API.
+
+Creating a field with ``POST tooling/sobjects/CustomField`` is idempotent here because only missing fields
+are created. A real org also needs field-level security for the integration user (a permission set):
+the Tooling API does not grant it, so a freshly created field can still be invisible to the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from integrations.salesforce.config import SalesforceConfig
+
+
+@dataclass(frozen=True)
+class CustomFieldSpec:
+    name: str  # API name, ending in __c
+    label: str
+    metadata_type: str  # Tooling API CustomField type: Text, LongTextArea, Number, DateTime, Email
+    external_id: bool = False
+
+    def tooling_body(self, sobject: str = "Opportunity") -> dict[str, Any]:
+        metadata: dict[str, Any] = {"label": self.label, "type": self.metadata_type}
+        if self.metadata_type == "Text":
+            metadata["length"] = 255
+        elif self.metadata_type == "LongTextArea":
+            metadata.update(length=131072, visibleLines=3)
+        elif self.metadata_type == "Number":
+            metadata.update(precision=18, scale=0)
+        if self.external_id:
+            metadata.update(externalId=True, unique=True, caseSensitive=True)
+        return {"FullName": f"{sobject}.{self.name}", "Metadata": metadata}
+
+
+def custom_field_specs(config: SalesforceConfig) -> list[CustomFieldSpec]:
+    """The fields the adapter writes, external id first."""
+    f = config.fields
+    return [
+        CustomFieldSpec(f.external_id, "Signal Pipeline Id", "Text", external_id=True),
+        CustomFieldSpec(f.originator_email, "Signal Originator Email", "Email"),
+        CustomFieldSpec(f.originator_function, "Signal Originator Function", "Text"),
+        CustomFieldSpec(f.contributors, "Signal Contributors", "LongTextArea"),
+        CustomFieldSpec(f.contributor_functions, "Signal Contributor Functions", "LongTextArea"),
+        CustomFieldSpec(f.signal_count, "Signal Count", "Number"),
+        CustomFieldSpec(f.kinds, "Signal Kinds", "LongTextArea"),
+        CustomFieldSpec(f.first_seen, "Signal First Seen", "DateTime"),
+        CustomFieldSpec(f.source_links, "Signal Source Links", "LongTextArea"),
+    ]
+
+
+def sandbox_field_types(config: SalesforceConfig) -> dict[str, str]:
+    """The same fields as describe types, for seeding a sandbox org with the adapter's field names."""
+    types = {"Text": "string", "LongTextArea": "textarea", "Number": "double", "DateTime": "datetime", "Email": "email"}
+    return {spec.name: types[spec.metadata_type] for spec in custom_field_specs(config)}
+
+
+@dataclass(frozen=True)
+class SetupCheck:
+    """What describe says about the custom fields."""
+
+    missing: tuple[CustomFieldSpec, ...]
+    external_id_usable: bool  # the key field exists and is External ID + Unique
+
+
+def check_fields(describe: Mapping[str, Any], config: SalesforceConfig) -> SetupCheck:
+    existing = {str(f.get("name")): f for f in describe.get("fields") or [] if isinstance(f, Mapping)}
+    missing = tuple(spec for spec in custom_field_specs(config) if spec.name not in existing)
+    key = existing.get(config.fields.external_id)
+    usable = key is None or (bool(key.get("externalId")) and bool(key.get("unique")))
+    return SetupCheck(missing, usable)
