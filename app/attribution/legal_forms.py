@@ -46,19 +46,27 @@ COMPOUND_FORM_ENDINGS = (
 
 
 @cache
-def _trailing_forms() -> tuple[frozenset[tuple[str, ...]], int]:
+def _trailing_forms() -> tuple[frozenset[tuple[str, ...]], int, frozenset[str]]:
     text = resources.files("app.attribution").joinpath("data/legal_forms.txt").read_text("utf-8")
-    forms = {
-        tuple(line.split())
-        for line in text.splitlines()
-        if line.strip() and not line.startswith("#")
-    }
+    forms = {tuple(line.split()) for line in text.splitlines() if line.strip() and not line.startswith("#")}
     forms |= {tuple(f.split()) for f in LEADING_FORMS}
-    return frozenset(forms), max(len(f) for f in forms)
+    return frozenset(forms), max(len(f) for f in forms), frozenset(f[-1] for f in forms)
+
+
+@cache
+def legal_form_words() -> frozenset[str]:
+    """Every word that ends some legal form ("ab", "oy", "kg", "aktiebolag", ...)."""
+    return _trailing_forms()[2]
 
 
 def _is_compound_form(token: str) -> bool:
     return len(token) > 12 and token.endswith(COMPOUND_FORM_ENDINGS)
+
+
+def _keeps_a_name(rest: list[str]) -> bool:
+    """What would remain is still a name: not only digits ("AS 24") nor a lone connector."""
+    text = "".join(t for t in rest if t not in ("&", "+"))
+    return len(text) >= 2 and not text.isdigit()
 
 
 def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
@@ -66,15 +74,29 @@ def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
 
     Returns (core tokens, stripped forms).
     """
-    forms, longest = _trailing_forms()
+    forms, longest, last_words = _trailing_forms()
     core = list(tokens)
     stripped: list[str] = []
     changed = True
     while changed and len(core) > 1:
         changed = False
         # trailing: longest form first ("gmbh & co kg" before "kg")
+        last = core[-1]
+        first = core[0]
+        if (
+            last not in last_words
+            and not _is_compound_form(last)
+            and first not in LEADING_FORMS
+            and not _is_compound_form(first)
+            and first != "a"
+        ):
+            break
         for n in range(min(longest, len(core) - 1), 0, -1):
             tail = tuple(core[-n:])
+            if core[-n - 1] in ("&", "+"):
+                continue  # "Bike & Co", "Lynk & Co": the connector makes it part of the brand
+            if not _keeps_a_name(core[:-n]):
+                continue
             if tail in forms or (n == 1 and _is_compound_form(tail[0])):
                 stripped.append(" ".join(tail))
                 del core[-n:]
@@ -86,6 +108,8 @@ def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
             if n >= len(core):
                 continue
             head = " ".join(core[:n])
+            if not _keeps_a_name(core[n:]):
+                continue
             if head in LEADING_FORMS or (n == 1 and _is_compound_form(head)):
                 stripped.append(head)
                 del core[:n]

@@ -46,14 +46,29 @@ def fold_alt(text: str) -> str:
     return fold(text.translate(_FOLD_ALT))
 
 
+def _prepare(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        text = _APOSTROPHES.sub("", text)
+    elif "'" in text or "`" in text:
+        text = _APOSTROPHES.sub("", text)
+    if "." in text:
+        text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+    if "/" in text:
+        text = _SLASHED.sub(r"\1\2", text)
+    if "&" in text or "+" in text:
+        text = _AMP.sub(r" \1 ", text)
+    return text
+
+
 def raw_tokens(text: str) -> list[str]:
     """Tokens of a name before connector and legal-form handling."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _APOSTROPHES.sub("", text)
-    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
-    text = _SLASHED.sub(r"\1\2", text)
-    text = _AMP.sub(r" \1 ", text)
-    return [t for t in _SPLIT.split(text) if t]
+    return [t for t in _SPLIT.split(_prepare(text).casefold()) if t]
+
+
+def original_tokens(text: str) -> list[str]:
+    """Tokens as `raw_tokens` splits them, with their original case (to tell "Skifte" from "skifte")."""
+    return [t for t in _SPLIT.split(_prepare(text)) if t]
 
 
 def _drop_connectors(tokens: list[str]) -> list[str]:

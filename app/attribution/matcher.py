@@ -1,0 +1,639 @@
+"""Account attribution: decide which account a signal is about, and say why.
+
+The cascade, first decisive step wins: explicit CRM account id -> the customer's e-mail or web domain ->
+exact normalised name or alias -> fuzzy name with a margin over the runner-up -> abstain with suggestions.
+Pure and DB-free: the service builds an `AccountIndex` once and keeps it current with `upsert`/`remove`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from app.attribution.domains import domain_chain, host_of, is_mail_provider, registrable_domain
+from app.attribution.normalize import (
+    CONNECTORS,
+    NameForms,
+    fold,
+    fold_alt,
+    genitive_base,
+    name_forms,
+    query_variants,
+    raw_tokens,
+)
+
+METHODS = ("crm_id", "email_domain", "web_domain", "exact_name", "alias", "fuzzy_name", "none")
+
+# Kinds of name an account is known by; a lower rank is the stronger claim.
+_NAME, _LEGAL, _ALIAS = 0, 1, 2
+_KIND_LABEL = {_NAME: "name", _LEGAL: "legal_name", _ALIAS: "alias"}
+
+# Fuzzy acceptance (tuned on NSI dev, checked on NSI val and signals-dev: see bench/matching.py).
+FUZZY_MIN_SCORE = 90.0
+FUZZY_MIN_MARGIN = 6.0
+FUZZY_MIN_LENGTH = 5
+_BLOCK_POSTING_CAP = 400  # a token shared by more keys than this is too common to block on
+_FUZZY_POOL_CAP = 600
+
+# Words that may follow a name without naming a different organisation ("PureGym Danmark", "Volvo Group").
+QUALIFIER_WORDS = frozenset(
+    {
+        "sverige", "sweden", "norge", "norway", "noreg", "danmark", "denmark", "suomi", "finland", "island",
+        "iceland", "nordic", "nordics", "norden", "scandinavia", "skandinavien", "skandinavia", "europe",
+        "europa", "international", "global", "group", "gruppen", "groupe", "koncernen", "konsernet",
+        "konsern", "koncern", "konserni", "holding", "holdings", "deutschland", "germany", "uk", "usa",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    """One account of the directory as the matcher sees it."""
+
+    id: str
+    crm_id: str | None
+    name: str
+    legal_name: str | None = None
+    aliases: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    country: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerHint:
+    """What a signal says about its customer; any field may be missing."""
+
+    crm_account_id: str | None = None
+    email: str | None = None
+    domain: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    account_id: str
+    name: str
+    score: float
+    method: str
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The decision, its method and confidence, JSON-serialisable evidence and up to 3 other candidates."""
+
+    account_id: str | None
+    method: str
+    confidence: float
+    evidence: dict[str, object]
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass
+class _Keyed:
+    """Exact keys and fuzzy keys one account contributed, so that `remove` can take them back."""
+
+    exact: list[str] = field(default_factory=list)
+    fuzzy: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _NameMatch:
+    account_ids: tuple[str, ...]  # one: decided; several: ambiguous; none: no match
+    method: str
+    score: float  # 0..100
+    margin: float
+    evidence: dict[str, object]
+    suggestions: tuple[Candidate, ...]
+
+
+def _forms_keys(forms: NameForms) -> list[str]:
+    """The exact-lookup keys of a name, strongest level first, prefixed by level."""
+    keys = [f"s:{forms.strict}", f"f:{forms.folded}"]
+    if forms.folded_alt != forms.folded:
+        keys.append(f"f:{forms.folded_alt}")
+    keys.append(f"c:{forms.compact}")
+    keys.append(_set_key(forms.folded.split()))
+    return keys
+
+
+def _set_key(words: Iterable[str]) -> str:
+    """Word-order-free key: "oslo bysykkel" == "bysykkel oslo"."""
+    return "t:" + " ".join(sorted(set(words)))
+
+
+def _tokens_keys(tokens: tuple[str, ...]) -> list[str]:
+    strict = " ".join(tokens)
+    folded = fold(strict)
+    keys = [f"s:{strict}", f"f:{folded}"]
+    alt = fold_alt(strict)
+    if alt != folded:
+        keys.append(f"f:{alt}")
+    keys.append(f"c:{folded.replace(' ', '')}")
+    keys.append(_set_key(folded.split()))
+    return keys
+
+
+class AccountIndex:
+    """In-memory lookup structures over the account directory; build once, update incrementally."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, AccountEntry] = {}
+        self._by_crm: dict[str, str] = {}
+        self._domains: dict[str, set[str]] = {}
+        self._exact: dict[str, dict[str, int]] = {}  # level-prefixed key -> {account id: best kind}
+        self._fuzzy: dict[str, dict[str, int]] = {}  # folded key -> {account id: best kind}
+        self._token_post: dict[str, set[str]] = {}  # folded token -> folded keys
+        self._prefix_post: dict[str, set[str]] = {}  # first 4 letters of a folded token -> folded keys
+        self._prefix: dict[str, set[str]] = {}  # proper leading words of a name ("flying tiger") -> accounts
+        self._name_tokens: dict[str, list[frozenset[str]]] = {}  # folded word sets of name and legal name
+        self._keyed: dict[str, _Keyed] = {}
+
+    @classmethod
+    def build(cls, entries: Iterable[AccountEntry]) -> AccountIndex:
+        index = cls()
+        for entry in entries:
+            index.upsert(entry)
+        return index
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, account_id: object) -> bool:
+        return account_id in self._entries
+
+    def get(self, account_id: str) -> AccountEntry | None:
+        return self._entries.get(account_id)
+
+    def upsert(self, entry: AccountEntry) -> None:
+        """Add an account or replace it (all its names, aliases and domains) by id."""
+        if entry.id in self._entries:
+            self.remove(entry.id)
+        self._entries[entry.id] = entry
+        keyed = _Keyed()
+        self._keyed[entry.id] = keyed
+        if entry.crm_id:
+            self._by_crm[entry.crm_id] = entry.id
+        for value in entry.domains:
+            host = host_of(value.strip().lower())
+            if host is None or is_mail_provider(host):
+                continue  # a CRM record carrying a gmail.com "domain" must not capture every gmail sender
+            self._domains.setdefault(host, set()).add(entry.id)
+            keyed.domains.append(host)
+        names = [(entry.name, _NAME)]
+        if entry.legal_name:
+            names.append((entry.legal_name, _LEGAL))
+        names.extend((a, _ALIAS) for a in entry.aliases if a)
+        name_sets: list[frozenset[str]] = []
+        for name, kind in names:
+            forms = name_forms(name)
+            if not forms.strict:
+                continue
+            for key in _forms_keys(forms):
+                self._add_exact(key, entry.id, kind, keyed)
+            words = forms.folded.split()
+            self._add_exact(_set_key(words), entry.id, kind, keyed)
+            for folded in {forms.folded, forms.folded_alt}:
+                self._add_fuzzy(folded, entry.id, kind, keyed)
+            if kind != _ALIAS:
+                name_sets.append(frozenset(words))
+                for n in range(1, len(words)):
+                    prefix = " ".join(words[:n])
+                    self._prefix.setdefault(prefix, set()).add(entry.id)
+                    keyed.prefixes.append(prefix)
+        self._name_tokens[entry.id] = name_sets
+
+    def _add_exact(self, key: str, account_id: str, kind: int, keyed: _Keyed) -> None:
+        slot = self._exact.setdefault(key, {})
+        slot[account_id] = min(kind, slot.get(account_id, kind))
+        keyed.exact.append(key)
+
+    def _add_fuzzy(self, folded: str, account_id: str, kind: int, keyed: _Keyed) -> None:
+        slot = self._fuzzy.get(folded)
+        if slot is None:
+            slot = self._fuzzy[folded] = {}
+            for token in folded.split():
+                self._token_post.setdefault(token, set()).add(folded)
+                if len(token) >= 4:
+                    self._prefix_post.setdefault(token[:4], set()).add(folded)
+        slot[account_id] = min(kind, slot.get(account_id, kind))
+        keyed.fuzzy.append(folded)
+
+    def remove(self, account_id: str) -> None:
+        """Forget an account; unknown ids are ignored."""
+        entry = self._entries.pop(account_id, None)
+        keyed = self._keyed.pop(account_id, None)
+        if entry is None or keyed is None:
+            return
+        if entry.crm_id and self._by_crm.get(entry.crm_id) == account_id:
+            del self._by_crm[entry.crm_id]
+        for host in keyed.domains:
+            _discard(self._domains, host, account_id)
+        for prefix in keyed.prefixes:
+            _discard(self._prefix, prefix, account_id)
+        self._name_tokens.pop(account_id, None)
+        for key in keyed.exact:
+            slot = self._exact.get(key)
+            if slot is not None:
+                slot.pop(account_id, None)
+                if not slot:
+                    del self._exact[key]
+        for folded in keyed.fuzzy:
+            fslot = self._fuzzy.get(folded)
+            if fslot is None:
+                continue
+            fslot.pop(account_id, None)
+            if not fslot:
+                del self._fuzzy[folded]
+                for token in folded.split():
+                    _discard(self._token_post, token, folded)
+                    if len(token) >= 4:
+                        _discard(self._prefix_post, token[:4], folded)
+
+    # ------------------------------------------------------------------ lookups
+    def by_crm_id(self, crm_id: str) -> str | None:
+        crm_id = crm_id.strip()
+        found = self._by_crm.get(crm_id)
+        if found is None and crm_id in self._entries:
+            found = crm_id
+        return found
+
+    def by_host(self, host: str) -> tuple[str, set[str]] | None:
+        for domain in domain_chain(host):
+            ids = self._domains.get(domain)
+            if ids:
+                return domain, ids
+        return None
+
+    def exact(self, key: str) -> dict[str, int]:
+        return self._exact.get(key, {})
+
+    def prefix_of(self, words: str) -> set[str]:
+        """Accounts whose name or legal name begins with these folded words (and goes on)."""
+        return self._prefix.get(words, set())
+
+    def name_within(self, account_id: str, words: frozenset[str] | set[str]) -> bool:
+        """True when every word of the account's name (or of its legal name) is among `words`."""
+        return any(n <= words for n in self._name_tokens.get(account_id, ()))
+
+    def fuzzy_pool(self, folded: str) -> list[str]:
+        """Blocking: the folded keys that share a token or a 4-letter token prefix with the query."""
+        pool: set[str] = set()
+        for token in folded.split():
+            posting = self._token_post.get(token)
+            if posting and len(posting) <= _BLOCK_POSTING_CAP:
+                pool |= posting
+            if len(token) >= 4:
+                pre = self._prefix_post.get(token[:4])
+                if pre and len(pre) <= _BLOCK_POSTING_CAP:
+                    pool |= pre
+            if len(pool) > _FUZZY_POOL_CAP:
+                break
+        compact = folded.replace(" ", "")
+        if len(compact) >= 4:
+            pre = self._prefix_post.get(compact[:4])
+            if pre and len(pre) <= _BLOCK_POSTING_CAP:
+                pool |= pre
+        return list(pool)
+
+    def fuzzy_accounts(self, folded: str) -> dict[str, int]:
+        return self._fuzzy.get(folded, {})
+
+    def display_name(self, account_id: str) -> str:
+        entry = self._entries.get(account_id)
+        return entry.name if entry else account_id
+
+
+def _discard(mapping: dict[str, set[str]], key: str, value: str) -> None:
+    values = mapping.get(key)
+    if values is not None:
+        values.discard(value)
+        if not values:
+            del mapping[key]
+
+
+# ---------------------------------------------------------------------- name matching
+def _strongest(hits: dict[str, int]) -> tuple[list[str], int]:
+    best = min(hits.values())
+    return sorted(a for a, k in hits.items() if k == best), best
+
+
+def _scored(query: str, key: str) -> float:
+    score = max(fuzz.ratio(query, key), fuzz.token_sort_ratio(query, key))
+    return float(max(score, fuzz.ratio(query.replace(" ", ""), key.replace(" ", ""))))
+
+
+def _fuzzy_scores(index: AccountIndex, folded: str) -> list[tuple[str, float, str]]:
+    """(account id, best score, matched key) per account, best first."""
+    pool = index.fuzzy_pool(folded)
+    if not pool:
+        return []
+    found = process.extract(folded, pool, scorer=_fuzz_scorer, limit=25, score_cutoff=60)
+    best: dict[str, tuple[float, str]] = {}
+    for key, score, _ in found:
+        for account_id in index.fuzzy_accounts(key):
+            if account_id not in best or score > best[account_id][0]:
+                best[account_id] = (float(score), key)
+    return sorted(((a, s, k) for a, (s, k) in best.items()), key=lambda t: (-t[1], t[0]))
+
+
+def _fuzz_scorer(query: str, key: str, **_: object) -> float:
+    return _scored(query, key)
+
+
+def _suggestions(index: AccountIndex, scores: list[tuple[str, float, str]], skip: str | None = None) -> tuple[
+    Candidate, ...
+]:
+    out = [
+        Candidate(a, index.display_name(a), round(s / 100.0, 3), "fuzzy_name")
+        for a, s, _ in scores
+        if a != skip
+    ]
+    return tuple(out[:3])
+
+
+def _exact_candidates(index: AccountIndex, ids: Iterable[str], method: str) -> tuple[Candidate, ...]:
+    return tuple(Candidate(a, index.display_name(a), 1.0, method) for a in sorted(ids))[:3]
+
+
+def match_name(index: AccountIndex, name: str) -> _NameMatch:
+    """Exact (name, alias; strict, folded, compact; org-unit and genitive variants), then fuzzy."""
+    forms = name_forms(name)
+    evidence: dict[str, object] = {"name": name, "normalised": forms.strict, "folded": forms.folded}
+    if forms.legal_forms:
+        evidence["legal_forms_stripped"] = list(forms.legal_forms)
+    if not forms.strict:
+        return _NameMatch((), "none", 0.0, 0.0, evidence, ())
+    variants: list[tuple[str, tuple[str, ...]]] = [("as_given", forms.tokens), *query_variants(forms)]
+    qualifier_stripped = list(forms.tokens)
+    while len(qualifier_stripped) > 1 and fold(qualifier_stripped[-1]) in QUALIFIER_WORDS:
+        qualifier_stripped.pop()
+    if len(qualifier_stripped) < len(forms.tokens):
+        variants.append(("qualifier", tuple(qualifier_stripped)))
+    for how, tokens in variants:
+        keys = _forms_keys(forms) if how == "as_given" else _tokens_keys(tokens)
+        for key in keys:
+            hits = index.exact(key)
+            if not hits:
+                continue
+            ids, kind = _strongest(hits)
+            method = "alias" if kind == _ALIAS else "exact_name"
+            evidence.update({"matched_key": key[2:], "key_level": _LEVELS[key[0]], "variant": how,
+                             "matched_as": _KIND_LABEL[kind]})
+            if len(ids) > 1:
+                evidence["ambiguous"] = ids
+                return _NameMatch(tuple(ids), method, 100.0, 0.0, evidence,
+                                  _exact_candidates(index, ids, method))
+            others = sorted(set(hits) - set(ids))
+            if others:
+                evidence["weaker_claims"] = others
+            return _NameMatch((ids[0],), method, 100.0, 100.0, evidence, ())
+    return _fuzzy_name(index, forms, variants, evidence)
+
+
+_LEVELS = {"s": "strict", "f": "folded", "c": "compact", "t": "word_order"}
+
+
+def _fuzzy_name(
+    index: AccountIndex,
+    forms: NameForms,
+    variants: list[tuple[str, tuple[str, ...]]],
+    evidence: dict[str, object],
+) -> _NameMatch:
+    scores = _fuzzy_scores(index, forms.folded)
+    # (a) The query is the beginning of exactly one account's name ("Flying Tiger", "Sjöbergs").
+    for how, tokens in variants:
+        if how == "qualifier":
+            continue
+        words = fold(" ".join(tokens))
+        if len(words.replace(" ", "")) < FUZZY_MIN_LENGTH:
+            continue
+        owners = sorted(index.prefix_of(words))
+        if len(owners) == 1:
+            evidence.update({"rule": "name_prefix", "matched_key": words, "variant": how})
+            return _NameMatch((owners[0],), "fuzzy_name", 88.0, 12.0, evidence,
+                              _suggestions(index, scores, owners[0]))
+        if len(owners) > 1:
+            evidence.update({"rule": "name_prefix", "matched_key": words, "ambiguous": owners[:10]})
+            return _NameMatch(tuple(owners), "fuzzy_name", 88.0, 0.0, evidence,
+                              _exact_candidates(index, owners, "fuzzy_name"))
+    # (b) The query begins with an account's whole name and goes on ("Vodafone Shop", "Coop Sverige").
+    contained = _containing(index, forms.folded.split())
+    if contained is not None:
+        ids, key = contained
+        evidence.update({"rule": "contains_name", "matched_key": key})
+        if len(ids) == 1:
+            return _NameMatch((ids[0],), "fuzzy_name", 90.0, 10.0, evidence, _suggestions(index, scores, ids[0]))
+        evidence["ambiguous"] = ids
+        return _NameMatch(tuple(ids), "fuzzy_name", 90.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
+    # (c) Spelling: best fuzzy score, with a margin over the runner-up account.
+    if not scores:
+        return _NameMatch((), "none", 0.0, 0.0, evidence, ())
+    top_id, top_score, top_key = scores[0]
+    runner_up = scores[1][1] if len(scores) > 1 else 0.0
+    margin = top_score - runner_up
+    evidence.update({"fuzzy_key": top_key, "fuzzy_score": round(top_score, 1), "margin": round(margin, 1)})
+    if len(forms.compact) < FUZZY_MIN_LENGTH:
+        evidence["fuzzy_rejected"] = "too_short"
+    elif top_score < FUZZY_MIN_SCORE:
+        evidence["fuzzy_rejected"] = "low_score"
+    elif margin < FUZZY_MIN_MARGIN:
+        evidence["fuzzy_rejected"] = "small_margin"
+    else:
+        return _NameMatch((top_id,), "fuzzy_name", top_score, margin, evidence,
+                          _suggestions(index, scores, skip=top_id))
+    return _NameMatch((), "none", top_score, margin, evidence, _suggestions(index, scores))
+
+
+def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] | None:
+    """Accounts whose whole name (or legal name) is the query's first words, longest name first."""
+    for size in range(len(words) - 1, 0, -1):
+        head = words[:size]
+        if sum(len(w) for w in head) < 3:
+            break
+        key = _set_key(head)
+        found = sorted(a for a, kind in index.exact(key).items() if kind != _ALIAS)
+        if found:
+            return found, key[2:]
+    return None
+
+
+# ---------------------------------------------------------------------- text as weak evidence
+def text_mentions(index: AccountIndex, text: str) -> dict[str, list[str]]:
+    """Accounts whose multi-word name/alias, or capitalised distinctive one-word name, occurs in the text."""
+    original = [t for t in _split_original(text)]
+    tokens = [t for t in raw_tokens(text)]
+    if len(original) != len(tokens):  # casefolding changed the split; compare without the case check
+        original = tokens
+    pairs = [(fold(t), o) for t, o in zip(tokens, original, strict=True) if t not in CONNECTORS]
+    found: dict[str, list[str]] = {}
+    for i in range(len(pairs)):
+        for n in (4, 3, 2, 1):
+            window = pairs[i : i + n]
+            if len(window) < n:
+                continue
+            words = [w for w, _ in window]
+            for variant in (words, [*words[:-1], genitive_base(words[-1]) or ""]):
+                key = " ".join(variant)
+                hits = index.exact(f"f:{key}")
+                if not hits:
+                    continue
+                if n == 1 and (len(key) < 5 or not window[0][1][:1].isupper()):
+                    continue  # a lower-case common word ("skifte") is not a company mention
+                for account_id in hits:
+                    found.setdefault(account_id, []).append(key)
+    return found
+
+
+def _split_original(text: str) -> list[str]:
+    import unicodedata
+
+    from app.attribution.normalize import _AMP, _APOSTROPHES, _DOTTED, _SLASHED, _SPLIT
+
+    text = unicodedata.normalize("NFKC", text)
+    text = _APOSTROPHES.sub("", text)
+    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+    text = _SLASHED.sub(r"\1\2", text)
+    text = _AMP.sub(r" \1 ", text)
+    return [t for t in _SPLIT.split(text) if t]
+
+
+# ---------------------------------------------------------------------- the cascade
+def _confidence_fuzzy(score: float, margin: float) -> float:
+    base = 0.55 + 0.25 * max(0.0, (score - FUZZY_MIN_SCORE) / (100.0 - FUZZY_MIN_SCORE))
+    return round(min(0.85, base + 0.1 * min(margin, 20.0) / 20.0), 3)
+
+
+def _related(index: AccountIndex, a: str, b: str) -> bool:
+    """Two accounts whose names begin with the same word (a group and its subsidiary, typically)."""
+    ea, eb = index.get(a), index.get(b)
+    if ea is None or eb is None:
+        return False
+    ta, tb = name_forms(ea.name).tokens, name_forms(eb.name).tokens
+    return bool(ta and tb and fold(ta[0]) == fold(tb[0]))
+
+
+def attribute(hint: CustomerHint, index: AccountIndex, *, text: str | None = None) -> Attribution:
+    """Decide the account a customer hint (plus optional signal text) is about; abstain when unsure."""
+    evidence: dict[str, object] = {}
+
+    # 1. Explicit CRM account id.
+    if hint.crm_account_id and hint.crm_account_id.strip():
+        found = index.by_crm_id(hint.crm_account_id)
+        if found is not None:
+            evidence["crm_account_id"] = hint.crm_account_id.strip()
+            return Attribution(found, "crm_id", 1.0, evidence, ())
+        evidence["crm_account_id_unknown"] = hint.crm_account_id.strip()
+
+    # 2. The customer's own domains.
+    domain_hits: list[tuple[str, str, list[str]]] = []  # (method, matched domain, account ids)
+    unknown_corporate: list[str] = []
+    for method, value in (("email_domain", hint.email), ("web_domain", hint.domain)):
+        if not value or not value.strip():
+            continue
+        field_name = "email" if method == "email_domain" else "domain"
+        host = host_of(value)
+        if host is None:
+            evidence[f"{field_name}_invalid"] = True
+            continue
+        if is_mail_provider(host):
+            evidence[f"{field_name}_ignored"] = {"host": host, "reason": "mail_provider"}
+            continue
+        hit = index.by_host(host)
+        if hit is None:
+            reg = registrable_domain(host)
+            evidence[f"{field_name}_unknown"] = reg or host
+            unknown_corporate.append(reg or host)
+            continue
+        matched, ids = hit
+        domain_hits.append((method, matched, sorted(ids)))
+        evidence[f"{field_name}_matched"] = {"host": host, "domain": matched, "accounts": sorted(ids)}
+
+    name_match = match_name(index, hint.name) if hint.name and hint.name.strip() else None
+    if name_match is not None:
+        evidence["name_match"] = {"method": name_match.method, "accounts": list(name_match.account_ids),
+                                  **name_match.evidence}
+
+    if domain_hits:
+        return _decide_with_domains(index, domain_hits, name_match, evidence)
+
+    # 3./4. Name: exact or alias, then fuzzy with a margin.
+    if name_match is not None and len(name_match.account_ids) == 1:
+        (account_id,) = name_match.account_ids
+        entry = index.get(account_id)
+        if name_match.method == "fuzzy_name":
+            if unknown_corporate and entry is not None and entry.domains:
+                # The customer writes from a domain this account does not have: another organisation.
+                evidence["fuzzy_rejected"] = "domain_not_the_accounts"
+                return _abstain(index, evidence, name_match.suggestions or _one(index, account_id, name_match))
+            conf = _confidence_fuzzy(name_match.score, name_match.margin)
+            return Attribution(account_id, "fuzzy_name", conf, evidence, name_match.suggestions)
+        conf = 0.95 if name_match.method == "exact_name" else 0.9
+        if unknown_corporate:
+            conf -= 0.1
+        return Attribution(account_id, name_match.method, conf, evidence, name_match.suggestions)
+    if name_match is not None and len(name_match.account_ids) > 1:
+        evidence["abstain_reason"] = "ambiguous_name"
+        return _abstain(index, evidence, name_match.suggestions)
+
+    # 5. Text as weak evidence, only when the hint names nothing at all.
+    if text and name_match is None and not unknown_corporate:
+        mentions = text_mentions(index, text)
+        if mentions:
+            evidence["text_mentions"] = {a: sorted(set(k)) for a, k in sorted(mentions.items())}
+        if len(mentions) == 1:
+            ((account_id, keys),) = mentions.items()
+            evidence["source"] = "text"
+            return Attribution(account_id, "exact_name", 0.6, evidence, ())
+        if len(mentions) > 1:
+            evidence["abstain_reason"] = "text_names_several_accounts"
+            return _abstain(index, evidence, _exact_candidates(index, mentions, "exact_name"))
+
+    evidence.setdefault("abstain_reason", "no_match")
+    return _abstain(index, evidence, name_match.suggestions if name_match else ())
+
+
+def _one(index: AccountIndex, account_id: str, match: _NameMatch) -> tuple[Candidate, ...]:
+    return (Candidate(account_id, index.display_name(account_id), round(match.score / 100.0, 3), match.method),)
+
+
+def _abstain(index: AccountIndex, evidence: dict[str, object], suggestions: tuple[Candidate, ...]) -> Attribution:
+    return Attribution(None, "none", 0.0, evidence, suggestions[:3])
+
+
+def _decide_with_domains(
+    index: AccountIndex,
+    domain_hits: list[tuple[str, str, list[str]]],
+    name_match: _NameMatch | None,
+    evidence: dict[str, object],
+) -> Attribution:
+    by_domain: dict[str, str] = {}  # account id -> method that found it (e-mail first)
+    for method, _, ids in domain_hits:
+        for account_id in ids:
+            by_domain.setdefault(account_id, method)
+    named = name_match.account_ids if name_match is not None else ()
+    if len(by_domain) == 1:
+        ((account_id, method),) = by_domain.items()
+        if name_match is not None and len(named) == 1 and named[0] != account_id:
+            other = named[0]
+            if name_match.method == "exact_name" and _related(index, account_id, other):
+                # A subsidiary's people often write from the group's domain ("Torsvik Marin" at torsvik.com);
+                # the account's own full name is the more specific claim.
+                evidence["domain_overridden_by_name"] = {"domain_account": account_id, "name_account": other}
+                return Attribution(other, "exact_name", 0.8, evidence, _exact_candidates(index, [account_id],
+                                                                                         method))
+            evidence["name_disagrees"] = other
+            return Attribution(account_id, method, 0.85, evidence, _exact_candidates(index, [other],
+                                                                                     name_match.method))
+        conf = 0.99 if account_id in named else 0.97
+        return Attribution(account_id, method, conf, evidence, ())
+    # Several accounts share the domain(s): let the name choose among them, or abstain.
+    chosen = [a for a in named if a in by_domain]
+    if len(chosen) == 1 and name_match is not None:
+        evidence["domain_shared_name_decides"] = sorted(by_domain)
+        return Attribution(chosen[0], by_domain[chosen[0]], 0.9, evidence, ())
+    evidence["abstain_reason"] = "domain_shared_by_accounts"
+    return _abstain(index, evidence, _exact_candidates(index, by_domain, "email_domain"))
