@@ -1,0 +1,555 @@
+"""HubSpot behind the ``CRMAdapter`` interface, through the real hubspot-api-client.
+
+Write path (steady state, at most 2 calls per 100 records):
+
+* **New records** (``is_new``): ``batch/create`` with every property, seller fields included, and the
+  deal→company association inline: one call per 100. Creation is guarded by the unique property holding our
+  opportunity id, so a create retried after a timeout-after-commit *fails* for the deal that exists instead of
+  duplicating it, and — unlike an upsert — it cannot reset a stage the seller changed in between. Such
+  conflicts are resolved by a ``batch/read`` on the unique property and an update of our own properties only.
+* **Existing records**: ``batch/upsert`` keyed by the unique property with only the service's own
+  properties (guarantee 5: seller fields are never sent again), then a v4 association ``batch/create`` for
+  deal→company pairs this process has not asserted yet (idempotent; covers a changed company).
+
+A whole-batch 400/409 is bisected so one bad record of 100 yields 99 results and one rejection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from hubspot.crm.associations.v4 import (
+    AssociationSpec as V4AssociationSpec,
+)
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicAssociationMultiPost,
+    PublicAssociationMultiPost,
+)
+from hubspot.crm.associations.v4 import (
+    PublicObjectId as V4PublicObjectId,
+)
+from hubspot.crm.companies import Filter, FilterGroup, PublicObjectSearchRequest
+from hubspot.crm.deals import (
+    AssociationSpec,
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
+    PublicAssociationsForObject,
+    PublicObjectId,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectBatchInputForCreate,
+    SimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectId,
+)
+
+from integrations.base import RawRequest, Retryable, WebhookRejected
+from integrations.hubspot import mapping
+from integrations.hubspot.client import HubSpotApis, WholeBatchRejected, call, error_info
+from integrations.hubspot.config import HubSpotConfig
+from integrations.hubspot.setup import ensure_deal_properties
+from integrations.hubspot.webhook import parse_deal_changes, verify_signature_v3
+from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertResult, UserRecord
+
+T = TypeVar("T")
+HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
+SEARCH_PAGE = 200
+SEARCH_WINDOW = 10_000  # HubSpot refuses to page a search past 10,000 results
+_CONFLICT_CODES = frozenset({"CONFLICT", "DUPLICATE_UNIQUE_VALUE", "OBJECT_ALREADY_EXISTS"})
+_MISSING_CODES = frozenset({"REQUIRED_PROPERTY", "PROPERTY_REQUIRED", "REQUIRED_FIELD"})
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class HubSpotAdapter:
+    """The HubSpot CRM adapter. Safe to share between threads; every method is safe to retry."""
+
+    name: ClassVar[str] = "hubspot"
+    batch_size: ClassVar[int] = 100
+
+    def __init__(self, config: HubSpotConfig, apis: HubSpotApis | None = None) -> None:
+        self.config = config
+        self._apis = apis or HubSpotApis.build(config)
+        self._timeout = (config.connect_timeout, config.read_timeout)
+        self._lock = threading.Lock()
+        self._owners: tuple[float, dict[str, str], dict[str, str]] | None = None  # (at, email->id, id->email)
+        self._stages: tuple[float, dict[tuple[str, str], mapping.StageInfo]] | None = None
+        self._associated: set[tuple[str, str]] = set()  # (deal id, company id) asserted by this process
+
+    # ---- plumbing ----------------------------------------------------------------------------------------
+
+    def _call(self, op: str, fn: Callable[..., T], *args: Any, batch_write: bool = False, **kwargs: Any) -> T:
+        return call(
+            op,
+            lambda: fn(*args, _request_timeout=self._timeout, **kwargs),
+            default_retry_after=self.config.default_retry_after,
+            batch_write=batch_write,
+        )
+
+    def record_url(self, crm_id: str) -> str:
+        return self.config.record_url_template.format(portal_id=self.config.portal_id or "0", crm_id=crm_id)
+
+    def setup(self) -> list[str]:
+        """Create the ``signal_pipeline`` group and our deal properties if missing; check pipeline and stage."""
+        return ensure_deal_properties(
+            self._apis, self.config, lambda op, fn: call(op, fn, default_retry_after=self.config.default_retry_after)
+        )
+
+    # ---- owners and pipelines (cached) ------------------------------------------------------------------
+
+    def _owner_maps(self) -> tuple[dict[str, str], dict[str, str]]:
+        with self._lock:
+            cached = self._owners
+        if cached and time.monotonic() - cached[0] < self.config.owner_cache_seconds:
+            return cached[1], cached[2]
+        by_email: dict[str, str] = {}
+        by_id: dict[str, str] = {}
+        for user in self._owners_pages(archived=False):
+            by_email[user.email] = user.crm_id
+            by_id[user.crm_id] = user.email
+        with self._lock:
+            self._owners = (time.monotonic(), by_email, by_id)
+        return by_email, by_id
+
+    def _owners_pages(self, *, archived: bool) -> Iterator[UserRecord]:
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 100, "archived": archived}
+            if after:
+                kwargs["after"] = after
+            page = self._call("owners.get_page", self._apis.owners.get_page, **kwargs)
+            for owner in page.results or []:
+                user = mapping.user_from_owner(owner)
+                if user is not None:
+                    yield user
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return
+
+    def _stage_map(self, *, refresh: bool = False) -> dict[tuple[str, str], mapping.StageInfo]:
+        with self._lock:
+            cached = self._stages
+        if cached and not refresh and time.monotonic() - cached[0] < self.config.pipeline_cache_seconds:
+            return cached[1]
+        pipelines = self._call("pipelines.get_all", self._apis.pipelines.get_all, "deals")
+        stages = mapping.stage_info(pipelines.results or [])
+        with self._lock:
+            self._stages = (time.monotonic(), stages)
+        return stages
+
+    # ---- upsert ------------------------------------------------------------------------------------------
+
+    def upsert_opportunities(self, records: Sequence[OpportunityRecord]) -> list[UpsertResult]:
+        """Create new deals / update our properties on existing ones; one result per input, in input order."""
+        if not records:
+            return []
+        latest: dict[str, OpportunityRecord] = {}
+        for r in records:  # duplicates in one batch make HubSpot refuse it; send the newest version once
+            if r.opportunity_id not in latest or r.version >= latest[r.opportunity_id].version:
+                latest[r.opportunity_id] = r
+        unique = list(latest.values())
+        collaborators = self._collaborators(unique)
+        results: dict[str, UpsertResult] = {}
+        size = self.config.batch_size
+        for chunk in _chunks([r for r in unique if r.is_new], size):
+            results.update(self._create(chunk, collaborators, depth=0))
+        for chunk in _chunks([r for r in unique if not r.is_new], size):
+            results.update(self._update(chunk, collaborators))
+        return [results[r.opportunity_id] for r in records]
+
+    def _collaborators(self, records: Sequence[OpportunityRecord]) -> dict[str, list[str]]:
+        by_email, _ = self._owner_maps()
+        return {r.opportunity_id: mapping.collaborator_ids(r, by_email) for r in records}
+
+    def _ok(self, record: OpportunityRecord, crm_id: str, created: bool) -> UpsertResult:
+        return UpsertResult(
+            opportunity_id=record.opportunity_id, crm_id=crm_id, created=created, url=self.record_url(crm_id)
+        )
+
+    @staticmethod
+    def _rejected(record: OpportunityRecord, code: str, field: str | None, message: str) -> UpsertResult:
+        return UpsertResult(
+            opportunity_id=record.opportunity_id, error_code=code, error_field=field, error_message=message
+        )
+
+    def _association_types(self) -> list[AssociationSpec]:
+        return [
+            AssociationSpec(association_category=HUBSPOT_DEFINED, association_type_id=self.config.association_type_id)
+        ]
+
+    def _create(
+        self, chunk: Sequence[OpportunityRecord], collaborators: dict[str, list[str]], *, depth: int
+    ) -> dict[str, UpsertResult]:
+        names = self.config.properties
+        inputs = [
+            SimplePublicObjectBatchInputForCreate(
+                properties={
+                    **mapping.seller_properties(r, self.config),
+                    **mapping.own_properties(r, names, collaborators[r.opportunity_id]),
+                },
+                associations=[
+                    PublicAssociationsForObject(to=PublicObjectId(id=r.account_crm_id), types=self._association_types())
+                ]
+                if r.account_crm_id
+                else [],
+                object_write_trace_id=r.opportunity_id,
+            )
+            for r in chunk
+        ]
+        try:
+            resp = self._call(
+                "deals.batch.create",
+                self._apis.deals_batch.create,
+                BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
+                batch_write=True,
+            )
+        except WholeBatchRejected as exc:
+            if exc.code in _CONFLICT_CODES or exc.status == 409:
+                # Some of these deals exist already (a retried create): find which, never search.
+                if depth > 1:
+                    raise Retryable(
+                        "HubSpot deals.batch.create: repeated unique-value conflicts",
+                        status=exc.status,
+                        code=exc.code,
+                        request_id=exc.request_id,
+                    ) from None
+                return self._resolve_existing(chunk, collaborators, depth=depth + 1)
+            return self._bisect(chunk, exc, lambda part: self._create(part, collaborators, depth=depth))
+        by_key = {r.opportunity_id: r for r in chunk}
+        out: dict[str, UpsertResult] = {}
+        for obj in resp.results or []:
+            key = obj.object_write_trace_id or (obj.properties or {}).get(names.opportunity_id)
+            record = by_key.get(key or "")
+            if record is not None:
+                out[record.opportunity_id] = self._ok(record, str(obj.id), created=True)
+                if record.account_crm_id:
+                    self._remember_association(str(obj.id), record.account_crm_id)
+        conflicts: list[OpportunityRecord] = []
+        for err in getattr(resp, "errors", None) or []:
+            record = self._error_record(err, by_key)
+            if record is None:
+                continue
+            info = error_info(0, err.to_dict())
+            code = info.code or err.category or "UNKNOWN"
+            if code in _CONFLICT_CODES or err.category == "CONFLICT":
+                conflicts.append(record)
+            else:
+                out[record.opportunity_id] = self._rejected(
+                    record,
+                    code,
+                    info.field,
+                    _describe_record_error("deals.batch.create", err.category, code, info.field),
+                )
+        if conflicts:
+            if depth > 1:
+                raise Retryable("HubSpot deals.batch.create: repeated unique-value conflicts", code="CONFLICT")
+            out.update(self._update(conflicts, collaborators, assert_association=True))
+        self._check_complete("deals.batch.create", chunk, out)
+        return out
+
+    def _resolve_existing(
+        self, chunk: Sequence[OpportunityRecord], collaborators: dict[str, list[str]], *, depth: int
+    ) -> dict[str, UpsertResult]:
+        existing = {oid for oid, _ in self._read_by_key([r.opportunity_id for r in chunk], ())}
+        out: dict[str, UpsertResult] = {}
+        present = [r for r in chunk if r.opportunity_id in existing]
+        missing = [r for r in chunk if r.opportunity_id not in existing]
+        if present:
+            out.update(self._update(present, collaborators, assert_association=True))
+        if missing:
+            out.update(self._create(missing, collaborators, depth=depth))
+        return out
+
+    def _update(
+        self,
+        chunk: Sequence[OpportunityRecord],
+        collaborators: dict[str, list[str]],
+        *,
+        assert_association: bool = False,
+    ) -> dict[str, UpsertResult]:
+        """Upsert only our own properties; the deal's seller fields stay as the seller left them."""
+        names = self.config.properties
+        with_collab = self.config.collaborators_on_update
+        inputs = [
+            SimplePublicObjectBatchInputUpsert(
+                id_property=names.opportunity_id,
+                id=r.opportunity_id,
+                properties=mapping.own_properties(r, names, collaborators[r.opportunity_id] if with_collab else None),
+                object_write_trace_id=r.opportunity_id,
+            )
+            for r in chunk
+        ]
+        try:
+            resp = self._call(
+                "deals.batch.upsert",
+                self._apis.deals_batch.upsert,
+                BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs),
+                batch_write=True,
+            )
+        except WholeBatchRejected as exc:
+            return self._bisect(
+                chunk, exc, lambda part: self._update(part, collaborators, assert_association=assert_association)
+            )
+        by_key = {r.opportunity_id: r for r in chunk}
+        out: dict[str, UpsertResult] = {}
+        created_bare: list[tuple[OpportunityRecord, str]] = []
+        for obj in resp.results or []:
+            key = obj.object_write_trace_id or (obj.properties or {}).get(names.opportunity_id)
+            record = by_key.get(key or "")
+            if record is None:
+                continue
+            out[record.opportunity_id] = self._ok(record, str(obj.id), created=bool(obj.new))
+            if obj.new:
+                created_bare.append((record, str(obj.id)))
+        recreate: list[OpportunityRecord] = []
+        for err in getattr(resp, "errors", None) or []:
+            record = self._error_record(err, by_key)
+            if record is None:
+                continue
+            info = error_info(0, err.to_dict())
+            code = info.code or err.category or "UNKNOWN"
+            if code in _MISSING_CODES:
+                recreate.append(record)  # the deal is gone (deleted by a seller): nothing left to protect
+            else:
+                out[record.opportunity_id] = self._rejected(
+                    record,
+                    code,
+                    info.field,
+                    _describe_record_error("deals.batch.upsert", err.category, code, info.field),
+                )
+        if created_bare:
+            self._fill_seller_fields(created_bare)
+        if recreate:
+            out.update(self._create(recreate, collaborators, depth=2))
+        self._check_complete("deals.batch.upsert", chunk, out)
+        self._associate(
+            [(r, out[r.opportunity_id]) for r in chunk if r.opportunity_id not in {x.opportunity_id for x in recreate}],
+            force=assert_association,
+            out=out,
+        )
+        return out
+
+    def _fill_seller_fields(self, created: list[tuple[OpportunityRecord, str]]) -> None:
+        """An upsert of our properties created a deal (the portal allows bare deals): give it its seller
+        fields now. It was created this instant, so no seller can have touched them."""
+        inputs = [
+            SimplePublicObjectBatchInput(id=crm_id, properties=mapping.seller_properties(r, self.config))
+            for r, crm_id in created
+        ]
+        self._call(
+            "deals.batch.update", self._apis.deals_batch.update, BatchInputSimplePublicObjectBatchInput(inputs=inputs)
+        )
+
+    def _remember_association(self, deal_id: str, company_id: str) -> None:
+        with self._lock:
+            if len(self._associated) > 100_000:
+                self._associated.clear()  # a bounded cache; forgetting only costs a re-assertion
+            self._associated.add((deal_id, company_id))
+
+    def _associate(
+        self, pairs: Sequence[tuple[OpportunityRecord, UpsertResult]], *, force: bool, out: dict[str, UpsertResult]
+    ) -> None:
+        with self._lock:
+            todo = [
+                (r, res)
+                for r, res in pairs
+                if res.ok
+                and r.account_crm_id
+                and res.crm_id
+                and (force or (res.crm_id, r.account_crm_id) not in self._associated)
+            ]
+        for chunk in _chunks(todo, self.config.batch_size):
+            inputs = [
+                PublicAssociationMultiPost(
+                    _from=V4PublicObjectId(id=res.crm_id),
+                    to=V4PublicObjectId(id=r.account_crm_id),
+                    types=[
+                        V4AssociationSpec(
+                            association_category=HUBSPOT_DEFINED, association_type_id=self.config.association_type_id
+                        )
+                    ],
+                )
+                for r, res in chunk
+            ]
+            resp = self._call(
+                "associations.batch.create",
+                self._apis.associations_batch.create,
+                "deals",
+                "companies",
+                BatchInputPublicAssociationMultiPost(inputs=inputs),
+            )
+            done = {(str(x.from_object_id), str(x.to_object_id)) for x in resp.results or []}
+            for r, res in chunk:
+                assert res.crm_id is not None and r.account_crm_id is not None
+                if (res.crm_id, r.account_crm_id) in done:
+                    self._remember_association(res.crm_id, r.account_crm_id)
+                else:
+                    # The deal is written; only its company link failed. Keep the CRM id, flag the error.
+                    out[r.opportunity_id] = res.model_copy(
+                        update={
+                            "error_code": "ASSOCIATION_FAILED",
+                            "error_field": "associations",
+                            "error_message": "HubSpot associations.batch.create refused the deal->company link",
+                        }
+                    )
+
+    def _bisect(
+        self,
+        chunk: Sequence[OpportunityRecord],
+        exc: WholeBatchRejected,
+        send: Callable[[Sequence[OpportunityRecord]], dict[str, UpsertResult]],
+    ) -> dict[str, UpsertResult]:
+        if len(chunk) == 1:
+            return {chunk[0].opportunity_id: self._rejected(chunk[0], exc.code or "REJECTED", exc.field, str(exc))}
+        mid = len(chunk) // 2
+        return {**send(chunk[:mid]), **send(chunk[mid:])}
+
+    @staticmethod
+    def _error_record(err: Any, by_key: dict[str, OpportunityRecord]) -> OpportunityRecord | None:
+        ctx = err.context or {}
+        for key in (*(ctx.get("objectWriteTraceId") or []), *(ctx.get("ids") or [])):
+            if key in by_key:
+                return by_key[key]
+        return None
+
+    @staticmethod
+    def _check_complete(op: str, chunk: Sequence[OpportunityRecord], out: dict[str, UpsertResult]) -> None:
+        # A malformed batch can come back COMPLETE with no results (rudder#5147): never take that as success.
+        missing = [r.opportunity_id for r in chunk if r.opportunity_id not in out]
+        if missing:
+            raise Retryable(
+                f"HubSpot {op}: {len(missing)} of {len(chunk)} inputs had neither result nor error",
+                code="INCOMPLETE_BATCH",
+            )
+
+    # ---- reads -------------------------------------------------------------------------------------------
+
+    def _read_by_key(self, opportunity_ids: Sequence[str], properties: Sequence[str]) -> Iterator[tuple[str, Any]]:
+        """(opportunity id, SDK deal) for those that exist, by batch read on the unique property."""
+        names = self.config.properties
+        props = sorted({names.opportunity_id, *properties})
+        for chunk in _chunks(list(dict.fromkeys(opportunity_ids)), self.config.batch_size):
+            body = BatchReadInputSimplePublicObjectId(
+                id_property=names.opportunity_id,
+                properties=props,
+                properties_with_history=[],
+                inputs=[SimplePublicObjectId(id=i) for i in chunk],
+            )
+            resp = self._call("deals.batch.read", self._apis.deals_batch.read, body)
+            for obj in resp.results or []:
+                key = (obj.properties or {}).get(names.opportunity_id)
+                if key:
+                    yield key, obj
+
+    def pull_outcomes(self, opportunity_ids: Sequence[str]) -> Iterator[OutcomeRecord]:
+        """Current outcome of each deal that exists; won/lost from the pipelines API's stage metadata."""
+        deals = list(self._read_by_key(opportunity_ids, mapping.OUTCOME_PROPERTIES))
+        yield from self._outcomes(obj for _, obj in deals)
+
+    def _outcomes(self, deals: Any) -> Iterator[OutcomeRecord]:
+        stages = self._stage_map()
+        for obj in deals:
+            props = obj.properties or {}
+            key = (props.get("pipeline") or self.config.pipeline_id, props.get("dealstage") or "")
+            if props.get("dealstage") and key not in stages:
+                stages = self._stage_map(refresh=True)  # a stage added since we cached the pipelines
+            outcome = mapping.outcome_from_deal(str(obj.id), props, stages, self.config)
+            if outcome is not None:
+                yield outcome
+
+    def pull_users(self, since: datetime | None) -> Iterator[UserRecord]:
+        """HubSpot owners (active, then archived as inactive). ``since`` is ignored: owners are few."""
+        yield from self._owners_pages(archived=False)
+        yield from self._owners_pages(archived=True)
+
+    def pull_accounts(self, since: datetime | None) -> Iterator[AccountRecord]:
+        """Companies; all of them without ``since``, else those modified at or after it, oldest first."""
+        _, owner_emails = self._owner_maps()
+        props = list(mapping.COMPANY_PROPERTIES)
+        if since is None:
+            after: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"limit": 100, "properties": props, "archived": False}
+                if after:
+                    kwargs["after"] = after
+                page = self._call("companies.get_page", self._apis.companies_basic.get_page, **kwargs)
+                for obj in page.results or []:
+                    yield mapping.account_from_company(str(obj.id), obj.properties or {}, owner_emails)
+                after = page.paging.next.after if page.paging and page.paging.next else None
+                if not after:
+                    return
+        yield from self._search_companies_since(since, props, owner_emails)
+
+    def _search_companies_since(
+        self, since: datetime, props: list[str], owner_emails: dict[str, str]
+    ) -> Iterator[AccountRecord]:
+        cursor, seen = since, set[str]()
+        while True:
+            offset, last_modified, progressed = 0, cursor, False
+            while True:
+                req = PublicObjectSearchRequest(
+                    filter_groups=[
+                        FilterGroup(
+                            filters=[
+                                Filter(
+                                    property_name="hs_lastmodifieddate", operator="GTE", value=mapping.epoch_ms(cursor)
+                                )
+                            ]
+                        )
+                    ],
+                    sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                    properties=props,
+                    limit=SEARCH_PAGE,
+                    after=str(offset),
+                )
+                page = self._call("companies.search", self._apis.companies_search.do_search, req)
+                for obj in page.results or []:
+                    account = mapping.account_from_company(str(obj.id), obj.properties or {}, owner_emails)
+                    if account.updated_at and account.updated_at > last_modified:
+                        last_modified = account.updated_at
+                    if account.crm_id not in seen:
+                        seen.add(account.crm_id)
+                        progressed = True
+                        yield account
+                nxt = page.paging.next.after if page.paging and page.paging.next else None
+                if not nxt:
+                    return
+                offset = int(nxt)
+                if offset + SEARCH_PAGE > SEARCH_WINDOW:
+                    break  # restart the window from the newest modification seen so far
+            if not progressed or last_modified == cursor:
+                return
+            cursor = last_modified
+
+    # ---- webhooks ----------------------------------------------------------------------------------------
+
+    def verify_webhook(self, raw: RawRequest) -> list[OutcomeRecord]:
+        """Verify the v3 signature, then report the *current* outcome of each deal the events name.
+
+        Reading current state (one batch read per 100 deals) makes replays and out-of-order deliveries
+        harmless. Deals without our opportunity id are ignored. Raises WebhookRejected on a bad signature.
+        """
+        if not self.config.client_secret:
+            raise WebhookRejected("no client secret configured")
+        verify_signature_v3(raw, self.config.client_secret, tolerance_seconds=self.config.webhook_tolerance_seconds)
+        deal_ids = list(dict.fromkeys(c.deal_id for c in parse_deal_changes(raw.body)))
+        props = sorted({self.config.properties.opportunity_id, *mapping.OUTCOME_PROPERTIES})
+        deals: list[Any] = []
+        for chunk in _chunks(deal_ids, self.config.batch_size):
+            body = BatchReadInputSimplePublicObjectId(
+                properties=props, properties_with_history=[], inputs=[SimplePublicObjectId(id=i) for i in chunk]
+            )
+            deals.extend(self._call("deals.batch.read", self._apis.deals_batch.read, body).results or [])
+        return list(self._outcomes(deals))
+
+
+def _describe_record_error(op: str, category: str | None, code: str, field: str | None) -> str:
+    where = f" on {field}" if field else ""
+    return f"HubSpot {op}: {category or 'error'}/{code}{where}"
