@@ -85,11 +85,14 @@ class HttpSalesforceControl:
     def __init__(self, base_url: str, verify: str | bool = True, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
-        self.http.verify = verify
+        self.verify = verify
         self.timeout = timeout
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, f"{self.base_url}/_sandbox{path}", timeout=self.timeout, **kwargs)
+        # verify per request: REQUESTS_CA_BUNDLE would otherwise override a Session-level CA file.
+        response = self.http.request(
+            method, f"{self.base_url}/_sandbox{path}", timeout=self.timeout, verify=self.verify, **kwargs
+        )
         response.raise_for_status()
         return response.json()
 
