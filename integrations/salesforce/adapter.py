@@ -105,13 +105,14 @@ class SalesforceAdapter:
         #: Parsed ``Sforce-Limit-Info`` of the last response: {"api-usage": Usage(used, total)}.
         self.api_usage: Mapping[str, Any] = {}
         self.login_count = 0
+        self._static_token_spent = False  # a configured session_id is used until it first expires
 
     # ------------------------------------------------------------------ session handling
 
     def _client(self) -> Salesforce:
         with self._lock:
             if self._sf is None:
-                if self.config.session_id and self._instance_url and self.login_count == 0:
+                if self.config.session_id and self._instance_url and not self._static_token_spent:
                     token, instance = self.config.session_id, self._instance_url
                 else:
                     token, instance = self._login()
@@ -165,6 +166,7 @@ class SalesforceAdapter:
         except _SessionExpired:
             with self._lock:
                 self._sf = None
+                self._static_token_spent = True
             if not self.config.can_login:
                 raise AuthExpired(
                     f"Salesforce {what}: HTTP 401 INVALID_SESSION_ID", status=401, code="INVALID_SESSION_ID"

@@ -34,6 +34,7 @@ from integrations.sandbox.control import Fault, FaultKind
 from integrations.sandbox.salesforce_state import (
     DEFAULT_STAGES,
     OpportunityStage,
+    RecordError,
     RequestError,
     SalesforceSandboxState,
 )
@@ -145,6 +146,15 @@ def create_salesforce_sandbox(
             # The work is committed; the answer arrives after the client has given up.
             await asyncio.sleep(fault.seconds or 5.0)
         return reply.response(headers())
+
+    @app.exception_handler(RecordError)
+    async def record_error(request: Request, exc: RecordError) -> Response:
+        # Only control endpoints get here (e.g. set_stage to an unknown stage); API routes answer per record.
+        return JSONResponse([exc.as_json()], status_code=400)
+
+    @app.exception_handler(KeyError)
+    async def unknown_record(request: Request, exc: KeyError) -> Response:
+        return JSONResponse([{"errorCode": "NOT_FOUND", "message": "No such record"}], status_code=404)
 
     _control_routes(app, st)
     return app, st

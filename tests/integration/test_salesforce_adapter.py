@@ -226,6 +226,18 @@ class TestErrors:
         with pytest.raises(AuthExpired):
             env.adapter.upsert_opportunities([opportunity(1)])
 
+    def test_configured_session_id_is_replaced_by_oauth_once_it_expires(
+        self, sandbox: RunningSalesforceSandbox
+    ) -> None:
+        sandbox.state.reset()
+        token = sandbox.state.issue_token()
+        env = make_env(sandbox, session_id=token, instance_url=sandbox.base_url)
+        assert env.adapter.upsert_opportunities([opportunity(0)])[0].ok
+        assert env.adapter.login_count == 0
+        sandbox.state.expire_sessions()
+        assert env.adapter.upsert_opportunities([opportunity(1)])[0].ok
+        assert env.adapter.login_count == 1
+
     def test_server_error_is_retryable(self, env: SalesforceEnv) -> None:
         env.control.add_fault(Fault(FaultKind.server_error, status=503))
         with pytest.raises(Retryable) as err:
