@@ -185,7 +185,8 @@ def call(op: str, fn: Callable[[], T], *, default_retry_after: float, batch_writ
         ) from None
     except urllib3.exceptions.HTTPError as exc:
         reason = getattr(exc, "reason", exc)
-        timeout = isinstance(exc, urllib3.exceptions.TimeoutError) or isinstance(
+        # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x, but it means "refused"
+        timeout = not isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(
             reason, urllib3.exceptions.TimeoutError
         )
         raise Retryable(

@@ -93,9 +93,7 @@ def create_hubspot_sandbox(
         adm = st.admit(request.method, path, request.headers.get("authorization"))
         headers = {**adm.headers, "X-HubSpot-Correlation-Id": error_body("", "")["correlationId"]}
         if adm.error is not None:
-            return JSONResponse(
-                adm.error.body, status_code=adm.error.status, headers={**headers, **adm.error.headers}
-            )
+            return JSONResponse(adm.error.body, status_code=adm.error.status, headers={**headers, **adm.error.headers})
         if adm.delay_before:
             await asyncio.sleep(adm.delay_before)
         response = await call_next(request)

@@ -455,6 +455,11 @@ class HubSpotSandboxState:
         with self.lock:
             self._apply(self.deals[crm_id], dict(props), source="CRM_UI")
 
+    def seed_deal(self, **props: str) -> str:
+        """Create a deal as a seller would in HubSpot's UI (no validation); return its id."""
+        with self.lock:
+            return self._create_deal(dict(props)).id
+
     def delete_deal(self, crm_id: str) -> None:
         with self.lock:
             deal = self.deals.pop(crm_id)
@@ -479,9 +484,7 @@ class HubSpotSandboxState:
         with self.lock:
             self.calls.append((method, path))
             self._daily += 1
-            token = (
-                authorization[7:].strip() if authorization and authorization.startswith("Bearer ") else None
-            )
+            token = authorization[7:].strip() if authorization and authorization.startswith("Bearer ") else None
             if self._take_fault(path, FaultKind.expired_session) or (token and token in self.expired_tokens):
                 return Admission(
                     error=HubSpotHTTPError(
@@ -509,9 +512,7 @@ class HubSpotSandboxState:
                 return Admission(
                     error=HubSpotHTTPError(
                         status,
-                        error_body(
-                            "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE", "internal error"
-                        ),
+                        error_body("INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE", "internal error"),
                         headers,
                     )
                 )
@@ -521,13 +522,9 @@ class HubSpotSandboxState:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = _num(fault.retry_after)
                 daily = fault.extra.get("policy") == "DAILY"
-                return Admission(
-                    error=HubSpotHTTPError(429, _rate_body(daily, self.config.portal_id), headers)
-                )
+                return Admission(error=HubSpotHTTPError(429, _rate_body(daily, self.config.portal_id), headers))
             if self._daily > self.config.daily_limit:
-                return Admission(
-                    error=HubSpotHTTPError(429, _rate_body(True, self.config.portal_id), headers)
-                )
+                return Admission(error=HubSpotHTTPError(429, _rate_body(True, self.config.portal_id), headers))
             bucket = _bucket(path)
             if bucket is not None:
                 budget, window = (
@@ -549,9 +546,7 @@ class HubSpotSandboxState:
                             policyName="SECONDLY",
                         )
                         return Admission(error=HubSpotHTTPError(429, body, headers))
-                    return Admission(
-                        error=HubSpotHTTPError(429, _rate_body(False, self.config.portal_id), headers)
-                    )
+                    return Admission(error=HubSpotHTTPError(429, _rate_body(False, self.config.portal_id), headers))
             delay = 0.0
             fault = self._take_fault(path, FaultKind.latency)
             if fault:
@@ -653,9 +648,7 @@ class HubSpotSandboxState:
                     error_body(
                         "VALIDATION_ERROR",
                         f"Missing required fields: {missing}",
-                        errors=[
-                            {"message": "Required", "code": "REQUIRED_FIELD", "context": {"field": missing}}
-                        ],
+                        errors=[{"message": "Required", "code": "REQUIRED_FIELD", "context": {"field": missing}}],
                     ),
                 )
             name = str(body["name"])
@@ -676,8 +669,7 @@ class HubSpotSandboxState:
             unique = bool(body.get("hasUniqueValue", False))
             if (
                 unique
-                and sum(p.has_unique_value for p in self.deal_properties.values())
-                >= self.config.max_unique_properties
+                and sum(p.has_unique_value for p in self.deal_properties.values()) >= self.config.max_unique_properties
             ):
                 raise HubSpotHTTPError(
                     400,
@@ -731,15 +723,11 @@ class HubSpotSandboxState:
             self.deal_groups[str(name)] = group
             return group
 
-    def owners_page(
-        self, *, email: str | None, after: str | None, limit: int, archived: bool
-    ) -> dict[str, Any]:
+    def owners_page(self, *, email: str | None, after: str | None, limit: int, archived: bool) -> dict[str, Any]:
         with self.lock:
             if limit < 1 or limit > 500:
                 raise HubSpotHTTPError(400, error_body("VALIDATION_ERROR", "limit must be between 1 and 500"))
-            owners = sorted(
-                (o for o in self.owners.values() if o.archived == archived), key=lambda o: int(o.id)
-            )
+            owners = sorted((o for o in self.owners.values() if o.archived == archived), key=lambda o: int(o.id))
             if email:
                 owners = [o for o in owners if o.email.lower() == email.lower()]
             return _page([o.to_wire() for o in owners], after, limit)
@@ -832,20 +820,14 @@ class HubSpotSandboxState:
         if "pipeline" in props or "dealstage" in props:
             pipeline = self._pipeline(merged.get("pipeline") or "default")
             if pipeline is None:
-                return _prop_error(
-                    "INVALID_OPTION", "pipeline", "pipeline was not one of the allowed options"
-                )
+                return _prop_error("INVALID_OPTION", "pipeline", "pipeline was not one of the allowed options")
             if merged.get("dealstage") and merged["dealstage"] not in {s.id for s in pipeline.stages}:
-                return _prop_error(
-                    "INVALID_OPTION", "dealstage", "dealstage was not one of the allowed options"
-                )
+                return _prop_error("INVALID_OPTION", "dealstage", "dealstage was not one of the allowed options")
         if props.get("hubspot_owner_id") and props["hubspot_owner_id"] not in self.owners:
             return _prop_error("INVALID_OWNER_ID", "hubspot_owner_id", "owner id is not valid")
         for oid in str(props.get("hs_all_collaborator_owner_ids") or "").split(";"):
             if oid and oid not in self.owners:
-                return _prop_error(
-                    "INVALID_OWNER_ID", "hs_all_collaborator_owner_ids", "owner id is not valid"
-                )
+                return _prop_error("INVALID_OWNER_ID", "hs_all_collaborator_owner_ids", "owner id is not valid")
         if existing is None:
             # UNVERIFIED exact code; HubSpot refuses deals without a name and stage.
             for required in ("dealname", "dealstage"):
@@ -854,12 +836,7 @@ class HubSpotSandboxState:
         for name, value in props.items():
             prop = self.deal_properties[name]
             owner = self.unique_index.get((name, value))
-            if (
-                prop.has_unique_value
-                and value
-                and owner is not None
-                and (existing is None or owner != existing.id)
-            ):
+            if prop.has_unique_value and value and owner is not None and (existing is None or owner != existing.id):
                 return record_error(
                     "CONFLICT",
                     f"A deal with {name}={value} already exists. Existing ID: {owner}",
@@ -911,15 +888,11 @@ class HubSpotSandboxState:
     def _derive(self, deal: Record) -> None:
         pipeline = self._pipeline(deal.properties.get("pipeline") or "default")
         stage = (
-            next((s for s in pipeline.stages if s.id == deal.properties.get("dealstage")), None)
-            if pipeline
-            else None
+            next((s for s in pipeline.stages if s.id == deal.properties.get("dealstage")), None) if pipeline else None
         )
         if stage is not None:
             deal.properties["hs_is_closed"] = "true" if stage.is_closed else "false"
-            deal.properties["hs_is_closed_won"] = (
-                "true" if stage.is_closed and stage.probability == 1.0 else "false"
-            )
+            deal.properties["hs_is_closed_won"] = "true" if stage.is_closed and stage.probability == 1.0 else "false"
             deal.properties["hs_deal_stage_probability"] = f"{stage.probability:.1f}"
 
     def _create_deal(self, props: dict[str, str]) -> Record:
@@ -1002,18 +975,14 @@ class HubSpotSandboxState:
             for inp in inputs:
                 id_prop = str(inp.get("idProperty") or default_id_prop or "")
                 if not id_prop or not inp.get("id"):
-                    raise HubSpotHTTPError(
-                        400, error_body("VALIDATION_ERROR", "id and idProperty are required")
-                    )
+                    raise HubSpotHTTPError(400, error_body("VALIDATION_ERROR", "id and idProperty are required"))
                 self._unique_prop(id_prop)
                 keyed.append((id_prop, str(inp["id"])))
             dupes = sorted({v for (_, v) in keyed if sum(1 for _, w in keyed if w == v) > 1})
             if dupes:
                 raise HubSpotHTTPError(
                     400,
-                    error_body(
-                        "VALIDATION_ERROR", f"Duplicate IDs found in batch input: {dupes}. IDs must be unique"
-                    ),
+                    error_body("VALIDATION_ERROR", f"Duplicate IDs found in batch input: {dupes}. IDs must be unique"),
                 )
             errors, whole = self._fault_errors(path, inputs, [v for _, v in keyed])
             for i, inp in enumerate(inputs):
@@ -1073,9 +1042,7 @@ class HubSpotSandboxState:
             conflicts = {i: e for i, e in errors.items() if e["category"] == "CONFLICT"}
             if conflicts and self.config.create_conflict_mode == "batch":
                 first = conflicts[min(conflicts)]
-                raise HubSpotHTTPError(
-                    409, error_body("CONFLICT", first["message"], context=first["context"])
-                )
+                raise HubSpotHTTPError(409, error_body("CONFLICT", first["message"], context=first["context"]))
             if whole:
                 self._reject_or_raise([{}] * len(inputs), errors)
             self._reject_or_raise(inputs, errors)
@@ -1150,8 +1117,7 @@ class HubSpotSandboxState:
                 errors.append(
                     record_error(
                         "OBJECT_NOT_FOUND",
-                        "Could not get some deals objects, they may be deleted or not exist. "
-                        "Check that ids are valid.",
+                        "Could not get some deals objects, they may be deleted or not exist. Check that ids are valid.",
                         context={"ids": missing},
                     )
                 )
@@ -1168,17 +1134,14 @@ class HubSpotSandboxState:
         self.associations.add((deal_id, company_id, type_id))
         self.associations.add((deal_id, company_id, DEAL_TO_COMPANY))
 
-    def associations_create(
-        self, from_type: str, to_type: str, body: dict[str, Any]
-    ) -> tuple[int, dict[str, Any]]:
+    def associations_create(self, from_type: str, to_type: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             if _object_type(from_type) != DEALS or _object_type(to_type) != COMPANIES:
                 raise HubSpotHTTPError(
                     400,
                     error_body(
                         "VALIDATION_ERROR",
-                        f"The sandbox supports deal to company associations only, not "
-                        f"{from_type} to {to_type}",
+                        f"The sandbox supports deal to company associations only, not {from_type} to {to_type}",
                     ),
                 )
             inputs = self._check_batch(body.get("inputs"), self.config.association_batch_limit)

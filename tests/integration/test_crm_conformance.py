@@ -35,9 +35,7 @@ def make_record(
         currency="EUR",
         close_date=(T0 + timedelta(days=60)).date(),
         originator=ContributorCredit(email="dana.delivery@example.com", function="delivery", role="originator"),
-        contributors=(
-            ContributorCredit(email="sam.support@example.com", function="support", role="co_contributor"),
-        ),
+        contributors=(ContributorCredit(email="sam.support@example.com", function="support", role="co_contributor"),),
         signal_count=2,
         kinds=("expansion", "new_use_case"),
         first_seen_at=T0,
@@ -47,8 +45,9 @@ def make_record(
 
 
 def as_existing(record: OpportunityRecord, result: UpsertResult, **changes: Any) -> OpportunityRecord:
-    return record.model_copy(update={"is_new": False, "crm_id": result.crm_id, "version": record.version + 1,
-                                     **changes})
+    return record.model_copy(
+        update={"is_new": False, "crm_id": result.crm_id, "version": record.version + 1, **changes}
+    )
 
 
 def seed(env: Any) -> tuple[str, str]:
@@ -107,8 +106,10 @@ def test_reupsert_never_duplicates_nor_overwrites_seller_fields(crm_env: Any) ->
     crm_env.control.set_stage(first[0].crm_id, stage(crm_env, "open"), amount=98765.0)
     before = {o.crm_id: o.properties for o in crm_env.control.opportunities()}
 
-    again = [as_existing(r, res, name="Renamed by us", amount=Decimal("1"), signal_count=5)
-             for r, res in zip(records, first, strict=True)]
+    again = [
+        as_existing(r, res, name="Renamed by us", amount=Decimal("1"), signal_count=5)
+        for r, res in zip(records, first, strict=True)
+    ]
     second = crm_env.adapter.upsert_opportunities(again)
 
     assert [r.crm_id for r in second] == [r.crm_id for r in first]
@@ -124,9 +125,18 @@ def test_reupsert_never_duplicates_nor_overwrites_seller_fields(crm_env: Any) ->
 
 SELLER_KEYS = {
     # HubSpot
-    "dealname", "dealstage", "amount", "closedate", "hubspot_owner_id", "pipeline",
+    "dealname",
+    "dealstage",
+    "amount",
+    "closedate",
+    "hubspot_owner_id",
+    "pipeline",
     # Salesforce
-    "Name", "StageName", "Amount", "CloseDate", "OwnerId",
+    "Name",
+    "StageName",
+    "Amount",
+    "CloseDate",
+    "OwnerId",
 }
 
 
@@ -227,8 +237,10 @@ def test_pull_outcomes_maps_won_and_lost_by_stage_metadata(crm_env: Any) -> None
     crm_env.control.set_stage(results[0].crm_id, stage(crm_env, "won"), amount=5000.0)
     crm_env.control.set_stage(results[1].crm_id, stage(crm_env, "lost"))
 
-    outcomes = {o.opportunity_id: o for o in crm_env.adapter.pull_outcomes(
-        [r.opportunity_id for r in records] + ["never-synced"])}
+    outcomes = {
+        o.opportunity_id: o
+        for o in crm_env.adapter.pull_outcomes([r.opportunity_id for r in records] + ["never-synced"])
+    }
 
     assert set(outcomes) == {r.opportunity_id for r in records}
     assert outcomes[records[0].opportunity_id].status == OutcomeStatus.won
