@@ -14,7 +14,6 @@ from app.clustering.similarity import (
     centroid_linkage,
     features,
     ignore_words,
-    linkage,
     pair_similarity,
 )
 
@@ -108,9 +107,18 @@ def decide(
             {cid: frozenset(t for f in fs for t in f.vector) for cid, fs in member_features.items()}
         )
     scores: dict[str, float] = {}
+    partial: set[str] = set()  # candidates the new signal resembles only in part: never joined
     for c in eligible:
-        link = centroid_linkage if settings.linkage == "centroid" else linkage
-        scores[c.id] = round(link(nf, member_features[c.id], settings, discounts.get(c.id)), 4)
+        fs, disc = member_features[c.id], discounts.get(c.id)
+        pair_sims = [pair_similarity(nf, f, settings, disc) for f in fs]
+        average = sum(pair_sims) / len(pair_sims)
+        if settings.linkage == "centroid" and average >= settings.min_average_similarity:
+            score = centroid_linkage(nf, fs, settings, disc)
+        else:
+            score = average
+        scores[c.id] = round(score, 4)
+        if sum(p >= settings.support_floor for p in pair_sims) < settings.min_support * len(pair_sims):
+            partial.add(c.id)
 
     if not scores:
         return ClusterDecision(None, None, 0.0, (), {}, "no open opportunity of this account within the window")
@@ -118,6 +126,16 @@ def decide(
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     best_id, best = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    if best >= settings.join_threshold and best_id in partial:
+        return ClusterDecision(
+            None,
+            None,
+            best,
+            (),
+            scores,
+            f"{best_id} scores {best:.2f} but the signal shares evidence with too few of its signals "
+            "(it resembles a part of that opportunity, not the whole)",
+        )
     if best < settings.join_threshold:
         return ClusterDecision(
             None,

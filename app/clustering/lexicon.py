@@ -55,7 +55,8 @@ WEAK_WORDS = frozenset(
 # brings inflected forms to the same stem. Swedish entries also serve as compound parts ("fakturasystemet").
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "invoice": ("invoice", "invoicing", "billing", "bill", "faktura", "fakturering", "fakturera", "debitering"),
-    "payroll": ("payroll", "salary", "wage", "wages", "lön", "löne", "lönesystem", "lønn", "løn"),
+    "payroll": ("payroll", "salary", "wage", "wages", "lön", "löne", "lönesystem", "löneavdelning", "lönegrupp",
+                "lønn", "løn"),
     "timesheet": ("timesheet", "timesheets", "tidrapport", "tidrapportering", "timeregistrering"),
     "hours": ("hours", "hour", "timmar", "timme", "timer"),
     "approval": ("approval", "approve", "approved", "attest", "attestera", "godkänna", "godkännande"),
@@ -222,7 +223,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "deviation": ("deviation", "deviations", "avvikelse", "avvikelser", "avvik", "afvigelse"),
     "offline": ("offline", "coverage", "täckning", "uppkoppling"),
     "telemetry": ("telemetry", "sensor", "sensors", "sensordata", "sensorer", "iot"),
-    "hospital": ("hospital", "ward", "wards", "sjukhus", "avdelning", "avdelningar", "vårdavdelning"),
+    "hospital": ("hospital", "ward", "wards", "sjukhus", "vårdavdelning"),
     "care": ("care", "home care", "omsorg", "hemtjänst", "vård"),
     "licence": ("licence", "license", "licenses", "licenses", "licens", "licenser", "lisens"),
     "language": ("translation", "language", "språk", "ui texts", "översättning"),

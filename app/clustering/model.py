@@ -54,8 +54,14 @@ class ClusterSettings:
     repost_min_ratio: float = 90.0  # rapidfuzz ratio (0..100) of the normalised title+body
     join_threshold: float = 0.15
     margin: float = 0.04  # the best candidate must beat the runner-up by this much
-    direction_penalty: float = 0.35  # multiplier when one signal is a risk and the other an opportunity
+    direction_penalty: float = 0.15  # multiplier when one signal is a risk and the other an opportunity
     same_kind_bonus: float = 0.03
-    geography_penalty: float = 0.5  # multiplier when both name countries/markets and share none
+    geography_penalty: float = 0.15  # multiplier when both name countries/markets and share none
     linkage: str = "centroid"  # "centroid" or "average" (mean pairwise similarity)
+    # with centroid linkage, also require this mean pairwise similarity, so that one member the new signal
+    # resembles closely cannot carry it into an opportunity it does not otherwise resemble
+    min_average_similarity: float = 0.08
+    # share of the opportunity's signals the new one must share some evidence with (similarity >= floor)
+    min_support: float = 0.6
+    support_floor: float = 0.03
     contrast_within_account: bool = True  # discount terms shared by several open opportunities

@@ -48,6 +48,7 @@ def _cognate_spelling(stem: str) -> str:
     return stem.replace("ph", "f").replace("th", "t").replace("c", "k").replace("q", "k")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str, lang: str) -> str:
     """A light stem: strip one common inflectional suffix, then cut to ``STEM_LENGTH`` characters."""
     w = word.strip("'\u2019-")
@@ -74,7 +75,8 @@ def detect_language(words: Iterable[str]) -> str:
 class _Lexicon:
     words: dict[str, str]  # stem -> concept
     phrases: dict[str, str]  # "work order" -> concept
-    compound_parts: tuple[tuple[str, str], ...]  # (part, concept), longest first
+    phrase_starts: frozenset[str]  # first words of the phrases
+    compound_parts: dict[str, str]  # part of a compound word -> concept
 
 
 @lru_cache(maxsize=1)
@@ -95,22 +97,24 @@ def _lexicon() -> _Lexicon:
                 parts.setdefault(e, concept)
                 if len(stem(e, "sv")) >= STEM_LENGTH:
                     parts.setdefault(stem(e, "sv"), concept)
-    ordered = tuple(
-        sorted(((p, c) for p, c in parts.items() if len(p) >= MIN_COMPOUND_PART + 1), key=lambda pc: -len(pc[0]))
-    )
-    return _Lexicon(words=words, phrases=phrases, compound_parts=ordered)
+    starts = frozenset(p.split(" ", 1)[0] for p in phrases)
+    return _Lexicon(words=words, phrases=phrases, phrase_starts=starts, compound_parts=parts)
 
 
 def _compound_concepts(word: str) -> set[str]:
     """Concepts of the lexicon words a long (Swedish) compound is made of: "fakturasystemet" -> invoice."""
     found: set[str] = set()
-    if len(word) < 2 * MIN_COMPOUND_PART:
+    n = len(word)
+    if n < 2 * MIN_COMPOUND_PART:
         return found
-    for part, concept in _lexicon().compound_parts:
-        i = word.find(part)
-        # a part counts at the start of the word or after at least a compound-sized head
-        if i == 0 or i >= MIN_COMPOUND_PART - 1:
-            found.add(concept)
+    parts = _lexicon().compound_parts
+    shortest = MIN_COMPOUND_PART + 1
+    # a part counts at the start of the word or after at least a compound-sized head
+    for i in (0, *range(MIN_COMPOUND_PART - 1, n - shortest + 1)):
+        for j in range(i + shortest, n + 1):
+            concept = parts.get(word[i:j])
+            if concept:
+                found.add(concept)
     return found
 
 
@@ -188,7 +192,7 @@ def terms_of(
         tw = weights.title if tok.in_title else 1.0
         # phrases of 2..3 words map to a concept
         for k in range(2, MAX_PHRASE_WORDS + 1):
-            if i + k <= n:
+            if word in lex.phrase_starts and i + k <= n:
                 phrase = " ".join(t.text for t in tokens[i : i + k])
                 concept = lex.phrases.get(phrase)
                 if concept:
