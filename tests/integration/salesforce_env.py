@@ -17,10 +17,23 @@ from schemas.crm import ContributorCredit, OpportunityRecord
 
 @dataclass
 class SalesforceEnv:
+    """What the conformance suite reads: ``adapter``, ``control`` and the optional hints below."""
+
     adapter: SalesforceAdapter
     control: SalesforceSandboxState  # implements integrations.sandbox.control.SandboxControl
     sandbox: RunningSalesforceSandbox
     config: SalesforceConfig
+    won_stage: str = "Closed Won"
+    lost_stage: str = "Closed Lost"
+    open_stage: str = "Negotiation/Review"
+    write_path: str = "/composite"  # Opportunity writes: POST composite or PATCH composite/sobjects/...
+    honours_retry_after: bool = False  # Salesforce's REQUEST_LIMIT_EXCEEDED carries no Retry-After
+    clock_resolution: float = 0.001  # SystemModstamp has millisecond precision
+
+    @property
+    def stall_seconds(self) -> float:
+        """A timeout-after-commit stall that outlasts the adapter's read timeout."""
+        return self.config.timeout_seconds + 0.5
 
 
 def make_config(sandbox: RunningSalesforceSandbox, **overrides: Any) -> SalesforceConfig:
@@ -34,7 +47,7 @@ def make_config(sandbox: RunningSalesforceSandbox, **overrides: Any) -> Salesfor
         "password": st.password,
         "ca_bundle": sandbox.ca_file,
         "bulk_poll_seconds": 0,
-        "timeout_seconds": 5.0,
+        "timeout_seconds": 2.0,
     }
     options.update(overrides)
     return SalesforceConfig(**options)
