@@ -59,7 +59,7 @@ def run_salesforce_sandbox(
             ssl_certfile=str(key_file),
             ssl_keyfile=str(key_file),
             lifespan="off",
-            timeout_graceful_shutdown=1,
+            timeout_graceful_shutdown=0,  # idle keep-alive connections would hold shutdown
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
