@@ -43,8 +43,11 @@ def ensure_nsi_data() -> None:
         print(f"fetching {NSI_PACKAGE} with npm pack ...", file=sys.stderr)
         subprocess.run(["npm", "pack", NSI_PACKAGE], cwd=DATA, check=True, stdout=subprocess.DEVNULL)
     tool = SHARED / "tools" / "matching_data.py"
-    subprocess.run([sys.executable, str(tool), "nsi", "--package", str(DATA / NSI_TGZ), "--out", str(DATA)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(tool), "nsi", "--package", str(DATA / NSI_TGZ), "--out", str(DATA)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def read_jsonl(path: Path) -> list[dict[str, object]]:
@@ -58,9 +61,15 @@ def nsi_entries() -> list[AccountEntry]:
     for a in read_jsonl(DATA / "nsi_accounts.jsonl"):
         countries = a.get("countries") or []
         assert isinstance(countries, list)
-        out.append(AccountEntry(id=str(a["account_id"]), crm_id=str(a["account_id"]), name=str(a["name"]),
-                                legal_name=str(a["legal_name"]) if a.get("legal_name") else None,
-                                country=countries[0].upper() if len(countries) == 1 else None))
+        out.append(
+            AccountEntry(
+                id=str(a["account_id"]),
+                crm_id=str(a["account_id"]),
+                name=str(a["name"]),
+                legal_name=str(a["legal_name"]) if a.get("legal_name") else None,
+                country=countries[0].upper() if len(countries) == 1 else None,
+            )
+        )
     return out
 
 
@@ -96,9 +105,9 @@ def engine_predictor(index: AccountIndex) -> Callable[[str], tuple[str | None, l
     return predict
 
 
-def nsi_metrics(queries: list[dict[str, object]], predict: Callable[[str], tuple[str | None, list[str]]]) -> dict[
-    str, dict[str, float]
-]:
+def nsi_metrics(
+    queries: list[dict[str, object]], predict: Callable[[str], tuple[str | None, list[str]]]
+) -> dict[str, dict[str, float]]:
     preds = {str(q["query_id"]): predict(str(q["text"])) for q in queries}
     out = {}
     slices = {"nordic_latin": lambda q: bool(q["nordic"]) and bool(q["latin"]), "all": lambda q: True}
@@ -116,10 +125,12 @@ def nsi_metrics(queries: list[dict[str, object]], predict: Callable[[str], tuple
             "precision": len(correct) / len(made) if made else 1.0,
             "recall": len(correct) / len(match) if match else 0.0,
             "top3_recall": len(top3) / len(match) if match else 0.0,
-            "ambiguous_attributed": (sum(1 for q in ambiguous if preds[str(q["query_id"])][0]) / len(ambiguous)
-                                     if ambiguous else 0.0),
-            "false_attribution": (sum(1 for q in unknown if preds[str(q["query_id"])][0]) / len(unknown)
-                                  if unknown else float("nan")),
+            "ambiguous_attributed": (
+                sum(1 for q in ambiguous if preds[str(q["query_id"])][0]) / len(ambiguous) if ambiguous else 0.0
+            ),
+            "false_attribution": (
+                sum(1 for q in unknown if preds[str(q["query_id"])][0]) / len(unknown) if unknown else float("nan")
+            ),
         }
     return out
 
@@ -127,9 +138,11 @@ def nsi_metrics(queries: list[dict[str, object]], predict: Callable[[str], tuple
 def print_nsi(label: str, split: str, m: dict[str, dict[str, float]]) -> None:
     for sl, v in m.items():
         fa = "   n/a" if v["false_attribution"] != v["false_attribution"] else f"{v['false_attribution']:6.3f}"
-        print(f"  {label:<9} {split:<4} {sl:<13} n={int(v['n']):5d}  precision {v['precision']:.3f}  "
-              f"recall {v['recall']:.3f}  top3 {v['top3_recall']:.3f}  ambiguous-attributed "
-              f"{v['ambiguous_attributed']:.3f}  false-attribution {fa}")
+        print(
+            f"  {label:<9} {split:<4} {sl:<13} n={int(v['n']):5d}  precision {v['precision']:.3f}  "
+            f"recall {v['recall']:.3f}  top3 {v['top3_recall']:.3f}  ambiguous-attributed "
+            f"{v['ambiguous_attributed']:.3f}  false-attribution {fa}"
+        )
 
 
 def run_nsi(show_errors: int) -> None:
@@ -138,8 +151,10 @@ def run_nsi(show_errors: int) -> None:
     index = AccountIndex.build(entries)
     base = baseline_predictor(entries)
     engine = engine_predictor(index)
-    print(f"NSI benchmark: {len(entries)} accounts (precision over match+ambiguous queries; recall over match;"
-          " false attribution over no_account)")
+    print(
+        f"NSI benchmark: {len(entries)} accounts (precision over match+ambiguous queries; recall over match;"
+        " false attribution over no_account)"
+    )
     for split in ("dev", "val"):
         queries = read_jsonl(DATA / f"nsi_queries_{split}.jsonl")
         print_nsi("baseline", split, nsi_metrics(queries, base))
@@ -157,8 +172,10 @@ def show_nsi_errors(queries: list[dict[str, object]], index: AccountIndex, n: in
         if q["label"] != "match" or a.account_id != q["gold"]:
             gold = index.get(str(q["gold"])) if q["gold"] else None
             got = index.get(a.account_id)
-            wrong.append(f"    {q['label']:<10} {q['text']!r} -> {got.name if got else a.account_id!r} "
-                         f"[{a.method} {a.confidence}] gold={gold.name if gold else None!r}")
+            wrong.append(
+                f"    {q['label']:<10} {q['text']!r} -> {got.name if got else a.account_id!r} "
+                f"[{a.method} {a.confidence}] gold={gold.name if gold else None!r}"
+            )
     print(f"  engine dev wrong attributions ({len(wrong)}):")
     for line in wrong[:n]:
         print(line)
@@ -169,11 +186,15 @@ def run_signals(show_errors: int) -> None:
     accounts = read_jsonl(SHARED / "signals-dev" / "accounts.jsonl")
     signals = read_jsonl(SHARED / "signals-dev" / "signals.jsonl")
     index = AccountIndex.build(
-        AccountEntry(id=str(a["account_id"]), crm_id=str(a["account_id"]), name=str(a["name"]),
-                     legal_name=a.get("legal_name") or None,  # type: ignore[arg-type]
-                     aliases=tuple(a.get("aliases") or ()),  # type: ignore[arg-type]
-                     domains=tuple(a.get("domains") or ()),  # type: ignore[arg-type]
-                     country=a.get("country"))  # type: ignore[arg-type]
+        AccountEntry(
+            id=str(a["account_id"]),
+            crm_id=str(a["account_id"]),
+            name=str(a["name"]),
+            legal_name=a.get("legal_name") or None,  # type: ignore[arg-type]
+            aliases=tuple(a.get("aliases") or ()),  # type: ignore[arg-type]
+            domains=tuple(a.get("domains") or ()),  # type: ignore[arg-type]
+            country=a.get("country"),
+        )  # type: ignore[arg-type]
         for a in accounts
     )
     made = correct = known = unknown = false_unknown = 0
@@ -197,9 +218,11 @@ def run_signals(show_errors: int) -> None:
         if a.account_id != gold:
             errors.append(f"    {s['signal_id']} gold={gold} got={a.account_id} [{a.method}] hint={hint_raw}")
     print(f"signals-dev: {len(signals)} signals, {len(accounts)} accounts")
-    print(f"  attribution precision {correct / made:.3f}  recall {correct / known:.3f}  "
-          f"coverage {made / len(signals):.3f}  false attribution on unknown customers "
-          f"{false_unknown / unknown:.3f} ({false_unknown}/{unknown})  methods {dict(sorted(by_method.items()))}")
+    print(
+        f"  attribution precision {correct / made:.3f}  recall {correct / known:.3f}  "
+        f"coverage {made / len(signals):.3f}  false attribution on unknown customers "
+        f"{false_unknown / unknown:.3f} ({false_unknown}/{unknown})  methods {dict(sorted(by_method.items()))}"
+    )
     if show_errors:
         print("  misses and errors:")
         for line in errors[:show_errors]:
@@ -207,10 +230,57 @@ def run_signals(show_errors: int) -> None:
 
 
 # ------------------------------------------------------------------ speed
-_SYL = ["berg", "vik", "holm", "dal", "sund", "strand", "lund", "gård", "näs", "torp", "by", "fors", "å", "sjö",
-        "ek", "björk", "lin", "ro", "kärr", "hav", "fjord", "skog", "sten", "lid", "ås", "mo", "hed", "bro"]
-_TRADE = ["Energi", "Bygg", "Fastigheter", "Transport", "Logistik", "Vård", "Data", "Konsult", "Media",
-          "Elnät", "Fisk", "Maskin", "Invest", "Teknik", "Handel", "Design", "Revision", "Shipping", "Digital"]
+_SYL = [
+    "berg",
+    "vik",
+    "holm",
+    "dal",
+    "sund",
+    "strand",
+    "lund",
+    "gård",
+    "näs",
+    "torp",
+    "by",
+    "fors",
+    "å",
+    "sjö",
+    "ek",
+    "björk",
+    "lin",
+    "ro",
+    "kärr",
+    "hav",
+    "fjord",
+    "skog",
+    "sten",
+    "lid",
+    "ås",
+    "mo",
+    "hed",
+    "bro",
+]
+_TRADE = [
+    "Energi",
+    "Bygg",
+    "Fastigheter",
+    "Transport",
+    "Logistik",
+    "Vård",
+    "Data",
+    "Konsult",
+    "Media",
+    "Elnät",
+    "Fisk",
+    "Maskin",
+    "Invest",
+    "Teknik",
+    "Handel",
+    "Design",
+    "Revision",
+    "Shipping",
+    "Digital",
+]
 _FORMS = ["AB", "AB (publ)", "AS", "ASA", "A/S", "ApS", "Oy", "Oyj", "Aktiebolag", ""]
 
 
@@ -221,9 +291,16 @@ def synthetic_entries(n: int, seed: int = 7) -> list[AccountEntry]:
         stem = "".join(rng.choice(_SYL) for _ in range(rng.randint(2, 3))).capitalize()
         name = f"{stem} {rng.choice(_TRADE)}"
         form = rng.choice(_FORMS)
-        out.append(AccountEntry(id=f"SYN{i:06d}", crm_id=f"crm-{i}", name=name,
-                                legal_name=f"{name} {form}".strip(), aliases=(stem,) if rng.random() < 0.3 else (),
-                                domains=(f"{stem.lower()}{i}.se",)))
+        out.append(
+            AccountEntry(
+                id=f"SYN{i:06d}",
+                crm_id=f"crm-{i}",
+                name=name,
+                legal_name=f"{name} {form}".strip(),
+                aliases=(stem,) if rng.random() < 0.3 else (),
+                domains=(f"{stem.lower()}{i}.se",),
+            )
+        )
     return out
 
 
@@ -238,7 +315,7 @@ def run_speed(total: int) -> None:
     rng = random.Random(3)
     hints = [CustomerHint(name=t) for t in queries]
     hints += [CustomerHint(name=e.name + rng.choice(["", " AB", "s", " Norge"])) for e in rng.sample(entries, 1000)]
-    hints += [CustomerHint(email=f"x@{e.domains[0]}") for e in rng.sample(entries[len(nsi):], 500)]
+    hints += [CustomerHint(email=f"x@{e.domains[0]}") for e in rng.sample(entries[len(nsi) :], 500)]
     for h in hints[:200]:  # warm caches the way a running service would have them
         attribute(h, index)
     times = []
@@ -248,9 +325,11 @@ def run_speed(total: int) -> None:
         times.append(time.perf_counter() - t)
     times.sort()
     p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000  # noqa: E731
-    print(f"speed: {len(index)} accounts ({len(nsi)} NSI + {total - len(nsi)} synthetic): build {build:.2f} s; "
-          f"attribute() over {len(times)} hints p50 {p(0.5):.2f} ms  p99 {p(0.99):.2f} ms  max {times[-1] * 1000:.1f} ms"
-          f"  mean {statistics.mean(times) * 1000:.2f} ms")
+    print(
+        f"speed: {len(index)} accounts ({len(nsi)} NSI + {total - len(nsi)} synthetic): build {build:.2f} s; "
+        f"attribute() over {len(times)} hints p50 {p(0.5):.2f} ms  p99 {p(0.99):.2f} ms  max {times[-1] * 1000:.1f} ms"
+        f"  mean {statistics.mean(times) * 1000:.2f} ms"
+    )
 
 
 def main(argv: Iterable[str] | None = None) -> None:

@@ -20,6 +20,7 @@ from app.attribution.normalize import (
     fold_alt,
     genitive_base,
     name_forms,
+    original_tokens,
     query_variants,
     raw_tokens,
 )
@@ -34,16 +35,49 @@ _KIND_LABEL = {_NAME: "name", _LEGAL: "legal_name", _ALIAS: "alias"}
 FUZZY_MIN_SCORE = 90.0
 FUZZY_MIN_MARGIN = 6.0
 FUZZY_MIN_LENGTH = 5
+PART_MIN_LENGTH = 6  # one word that is part of exactly one name ("Besikta" -> Besikta Bilprovning)
+CONTAINMENT_MAX_WORD_ACCOUNTS = 2  # see _containing
 _BLOCK_POSTING_CAP = 400  # a token shared by more keys than this is too common to block on
 _FUZZY_POOL_CAP = 600
 
 # Words that may follow a name without naming a different organisation ("PureGym Danmark", "Volvo Group").
 QUALIFIER_WORDS = frozenset(
     {
-        "sverige", "sweden", "norge", "norway", "noreg", "danmark", "denmark", "suomi", "finland", "island",
-        "iceland", "nordic", "nordics", "norden", "scandinavia", "skandinavien", "skandinavia", "europe",
-        "europa", "international", "global", "group", "gruppen", "groupe", "koncernen", "konsernet",
-        "konsern", "koncern", "konserni", "holding", "holdings", "deutschland", "germany", "uk", "usa",
+        "sverige",
+        "sweden",
+        "norge",
+        "norway",
+        "noreg",
+        "danmark",
+        "denmark",
+        "suomi",
+        "finland",
+        "island",
+        "iceland",
+        "nordic",
+        "nordics",
+        "norden",
+        "scandinavia",
+        "skandinavien",
+        "skandinavia",
+        "europe",
+        "europa",
+        "international",
+        "global",
+        "group",
+        "gruppen",
+        "groupe",
+        "koncernen",
+        "konsernet",
+        "konsern",
+        "koncern",
+        "konserni",
+        "holding",
+        "holdings",
+        "deutschland",
+        "germany",
+        "uk",
+        "usa",
     }
 )
 
@@ -120,6 +154,21 @@ def _forms_keys(forms: NameForms) -> list[str]:
     return keys
 
 
+_MAX_SPAN_WORDS = 3
+
+
+def _spans(words: list[str]) -> list[str]:
+    """Proper contiguous runs of up to 3 words ("flying tiger", "tiger copenhagen", "tiger", ...)."""
+    n = len(words)
+    out = []
+    for size in range(1, min(n - 1, _MAX_SPAN_WORDS) + 1):
+        for i in range(n - size + 1):
+            span = words[i : i + size]
+            if sum(len(w) for w in span) >= FUZZY_MIN_LENGTH:
+                out.append(" ".join(span))
+    return out
+
+
 def _set_key(words: Iterable[str]) -> str:
     """Word-order-free key: "oslo bysykkel" == "bysykkel oslo"."""
     return "t:" + " ".join(sorted(set(words)))
@@ -148,7 +197,7 @@ class AccountIndex:
         self._fuzzy: dict[str, dict[str, int]] = {}  # folded key -> {account id: best kind}
         self._token_post: dict[str, set[str]] = {}  # folded token -> folded keys
         self._prefix_post: dict[str, set[str]] = {}  # first 4 letters of a folded token -> folded keys
-        self._prefix: dict[str, set[str]] = {}  # proper leading words of a name ("flying tiger") -> accounts
+        self._span: dict[str, set[str]] = {}  # proper runs of words of a name ("flying tiger") -> accounts
         self._name_tokens: dict[str, list[frozenset[str]]] = {}  # folded word sets of name and legal name
         self._keyed: dict[str, _Keyed] = {}
 
@@ -200,10 +249,9 @@ class AccountIndex:
                 self._add_fuzzy(folded, entry.id, kind, keyed)
             if kind != _ALIAS:
                 name_sets.append(frozenset(words))
-                for n in range(1, len(words)):
-                    prefix = " ".join(words[:n])
-                    self._prefix.setdefault(prefix, set()).add(entry.id)
-                    keyed.prefixes.append(prefix)
+                for span in _spans(words):
+                    self._span.setdefault(span, set()).add(entry.id)
+                    keyed.prefixes.append(span)
         self._name_tokens[entry.id] = name_sets
 
     def _add_exact(self, key: str, account_id: str, kind: int, keyed: _Keyed) -> None:
@@ -232,8 +280,8 @@ class AccountIndex:
             del self._by_crm[entry.crm_id]
         for host in keyed.domains:
             _discard(self._domains, host, account_id)
-        for prefix in keyed.prefixes:
-            _discard(self._prefix, prefix, account_id)
+        for span in keyed.prefixes:
+            _discard(self._span, span, account_id)
         self._name_tokens.pop(account_id, None)
         for key in keyed.exact:
             slot = self._exact.get(key)
@@ -271,9 +319,9 @@ class AccountIndex:
     def exact(self, key: str) -> dict[str, int]:
         return self._exact.get(key, {})
 
-    def prefix_of(self, words: str) -> set[str]:
-        """Accounts whose name or legal name begins with these folded words (and goes on)."""
-        return self._prefix.get(words, set())
+    def part_of(self, words: str) -> set[str]:
+        """Accounts whose name or legal name holds these folded words as a proper run of its words."""
+        return self._span.get(words, set())
 
     def name_within(self, account_id: str, words: frozenset[str] | set[str]) -> bool:
         """True when every word of the account's name (or of its legal name) is among `words`."""
@@ -298,6 +346,10 @@ class AccountIndex:
             if pre and len(pre) <= _BLOCK_POSTING_CAP:
                 pool |= pre
         return list(pool)
+
+    def word_frequency(self, word: str) -> int:
+        """How many distinct names (and aliases) use this folded word."""
+        return len(self._token_post.get(word, ()))
 
     def fuzzy_accounts(self, folded: str) -> dict[str, int]:
         return self._fuzzy.get(folded, {})
@@ -344,14 +396,10 @@ def _fuzz_scorer(query: str, key: str, **_: object) -> float:
     return _scored(query, key)
 
 
-def _suggestions(index: AccountIndex, scores: list[tuple[str, float, str]], skip: str | None = None) -> tuple[
-    Candidate, ...
-]:
-    out = [
-        Candidate(a, index.display_name(a), round(s / 100.0, 3), "fuzzy_name")
-        for a, s, _ in scores
-        if a != skip
-    ]
+def _suggestions(
+    index: AccountIndex, scores: list[tuple[str, float, str]], skip: str | None = None
+) -> tuple[Candidate, ...]:
+    out = [Candidate(a, index.display_name(a), round(s / 100.0, 3), "fuzzy_name") for a, s, _ in scores if a != skip]
     return tuple(out[:3])
 
 
@@ -359,7 +407,50 @@ def _exact_candidates(index: AccountIndex, ids: Iterable[str], method: str) -> t
     return tuple(Candidate(a, index.display_name(a), 1.0, method) for a in sorted(ids))[:3]
 
 
+COUNTRY_WORDS = {
+    "sverige": "SE",
+    "sweden": "SE",
+    "svenska": "SE",
+    "norge": "NO",
+    "norway": "NO",
+    "noreg": "NO",
+    "norsk": "NO",
+    "danmark": "DK",
+    "denmark": "DK",
+    "dansk": "DK",
+    "suomi": "FI",
+    "finland": "FI",
+    "island": "IS",
+    "iceland": "IS",
+    "deutschland": "DE",
+    "germany": "DE",
+    "uk": "GB",
+    "usa": "US",
+}
+
+
+def _by_country(index: AccountIndex, ids: Iterable[str], words: Iterable[str]) -> list[str]:
+    """The accounts among `ids` registered in a country the query names ("Coop Norge"), if any."""
+    countries = {COUNTRY_WORDS[w] for w in words if w in COUNTRY_WORDS}
+    if not countries:
+        return []
+    return [a for a in ids if (e := index.get(a)) is not None and (e.country or "").upper() in countries]
+
+
 def match_name(index: AccountIndex, name: str) -> _NameMatch:
+    """Exact and alias keys, then partial and fuzzy names; a tie between accounts abstains."""
+    found = _match_name(index, name)
+    if len(found.account_ids) > 1:
+        chosen = _by_country(index, found.account_ids, name_forms(name).folded.split())
+        if len(chosen) == 1:
+            evidence = {**found.evidence, "tie_broken_by": "country"}
+            method = found.method if found.method != "none" else "fuzzy_name"
+            others = _exact_candidates(index, [a for a in found.account_ids if a != chosen[0]], method)
+            return _NameMatch((chosen[0],), method, found.score, 0.0, evidence, others)
+    return found
+
+
+def _match_name(index: AccountIndex, name: str) -> _NameMatch:
     """Exact (name, alias; strict, folded, compact; org-unit and genitive variants), then fuzzy."""
     forms = name_forms(name)
     evidence: dict[str, object] = {"name": name, "normalised": forms.strict, "folded": forms.folded}
@@ -381,12 +472,12 @@ def match_name(index: AccountIndex, name: str) -> _NameMatch:
                 continue
             ids, kind = _strongest(hits)
             method = "alias" if kind == _ALIAS else "exact_name"
-            evidence.update({"matched_key": key[2:], "key_level": _LEVELS[key[0]], "variant": how,
-                             "matched_as": _KIND_LABEL[kind]})
+            evidence.update(
+                {"matched_key": key[2:], "key_level": _LEVELS[key[0]], "variant": how, "matched_as": _KIND_LABEL[kind]}
+            )
             if len(ids) > 1:
                 evidence["ambiguous"] = ids
-                return _NameMatch(tuple(ids), method, 100.0, 0.0, evidence,
-                                  _exact_candidates(index, ids, method))
+                return _NameMatch(tuple(ids), method, 100.0, 0.0, evidence, _exact_candidates(index, ids, method))
             others = sorted(set(hits) - set(ids))
             if others:
                 evidence["weaker_claims"] = others
@@ -404,22 +495,22 @@ def _fuzzy_name(
     evidence: dict[str, object],
 ) -> _NameMatch:
     scores = _fuzzy_scores(index, forms.folded)
-    # (a) The query is the beginning of exactly one account's name ("Flying Tiger", "Sjöbergs").
+    # (a) The query is part of exactly one account's name ("Flying Tiger", "Sjöbergs", "Bysykkel").
     for how, tokens in variants:
         if how == "qualifier":
             continue
         words = fold(" ".join(tokens))
-        if len(words.replace(" ", "")) < FUZZY_MIN_LENGTH:
+        if len(words.replace(" ", "")) < (PART_MIN_LENGTH if len(tokens) == 1 else FUZZY_MIN_LENGTH):
             continue
-        owners = sorted(index.prefix_of(words))
+        owners = sorted(index.part_of(words))
         if len(owners) == 1:
-            evidence.update({"rule": "name_prefix", "matched_key": words, "variant": how})
-            return _NameMatch((owners[0],), "fuzzy_name", 88.0, 12.0, evidence,
-                              _suggestions(index, scores, owners[0]))
+            evidence.update({"rule": "part_of_name", "matched_key": words, "variant": how})
+            return _NameMatch((owners[0],), "fuzzy_name", 88.0, 12.0, evidence, _suggestions(index, scores, owners[0]))
         if len(owners) > 1:
-            evidence.update({"rule": "name_prefix", "matched_key": words, "ambiguous": owners[:10]})
-            return _NameMatch(tuple(owners), "fuzzy_name", 88.0, 0.0, evidence,
-                              _exact_candidates(index, owners, "fuzzy_name"))
+            evidence.update({"rule": "part_of_name", "matched_key": words, "ambiguous": owners[:10]})
+            return _NameMatch(
+                tuple(owners), "fuzzy_name", 88.0, 0.0, evidence, _exact_candidates(index, owners, "fuzzy_name")
+            )
     # (b) The query begins with an account's whole name and goes on ("Vodafone Shop", "Coop Sverige").
     contained = _containing(index, forms.folded.split())
     if contained is not None:
@@ -443,8 +534,9 @@ def _fuzzy_name(
     elif margin < FUZZY_MIN_MARGIN:
         evidence["fuzzy_rejected"] = "small_margin"
     else:
-        return _NameMatch((top_id,), "fuzzy_name", top_score, margin, evidence,
-                          _suggestions(index, scores, skip=top_id))
+        return _NameMatch(
+            (top_id,), "fuzzy_name", top_score, margin, evidence, _suggestions(index, scores, skip=top_id)
+        )
     return _NameMatch((), "none", top_score, margin, evidence, _suggestions(index, scores))
 
 
@@ -456,6 +548,8 @@ def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] 
             break
         key = _set_key(head)
         found = sorted(a for a, kind in index.exact(key).items() if kind != _ALIAS)
+        if found and size == 1 and index.word_frequency(head[0]) > CONTAINMENT_MAX_WORD_ACCOUNTS:
+            return None  # a one-word name that many names use ("National", "House") says too little
         if found:
             return found, key[2:]
     return None
@@ -464,7 +558,7 @@ def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] 
 # ---------------------------------------------------------------------- text as weak evidence
 def text_mentions(index: AccountIndex, text: str) -> dict[str, list[str]]:
     """Accounts whose multi-word name/alias, or capitalised distinctive one-word name, occurs in the text."""
-    original = [t for t in _split_original(text)]
+    original = original_tokens(text)
     tokens = [t for t in raw_tokens(text)]
     if len(original) != len(tokens):  # casefolding changed the split; compare without the case check
         original = tokens
@@ -486,19 +580,6 @@ def text_mentions(index: AccountIndex, text: str) -> dict[str, list[str]]:
                 for account_id in hits:
                     found.setdefault(account_id, []).append(key)
     return found
-
-
-def _split_original(text: str) -> list[str]:
-    import unicodedata
-
-    from app.attribution.normalize import _AMP, _APOSTROPHES, _DOTTED, _SLASHED, _SPLIT
-
-    text = unicodedata.normalize("NFKC", text)
-    text = _APOSTROPHES.sub("", text)
-    text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
-    text = _SLASHED.sub(r"\1\2", text)
-    text = _AMP.sub(r" \1 ", text)
-    return [t for t in _SPLIT.split(text) if t]
 
 
 # ---------------------------------------------------------------------- the cascade
@@ -554,8 +635,11 @@ def attribute(hint: CustomerHint, index: AccountIndex, *, text: str | None = Non
 
     name_match = match_name(index, hint.name) if hint.name and hint.name.strip() else None
     if name_match is not None:
-        evidence["name_match"] = {"method": name_match.method, "accounts": list(name_match.account_ids),
-                                  **name_match.evidence}
+        evidence["name_match"] = {
+            "method": name_match.method,
+            "accounts": list(name_match.account_ids),
+            **name_match.evidence,
+        }
 
     if domain_hits:
         return _decide_with_domains(index, domain_hits, name_match, evidence)
@@ -585,7 +669,7 @@ def attribute(hint: CustomerHint, index: AccountIndex, *, text: str | None = Non
         if mentions:
             evidence["text_mentions"] = {a: sorted(set(k)) for a, k in sorted(mentions.items())}
         if len(mentions) == 1:
-            ((account_id, keys),) = mentions.items()
+            ((account_id, _keys),) = mentions.items()
             evidence["source"] = "text"
             return Attribution(account_id, "exact_name", 0.6, evidence, ())
         if len(mentions) > 1:
@@ -623,11 +707,9 @@ def _decide_with_domains(
                 # A subsidiary's people often write from the group's domain ("Torsvik Marin" at torsvik.com);
                 # the account's own full name is the more specific claim.
                 evidence["domain_overridden_by_name"] = {"domain_account": account_id, "name_account": other}
-                return Attribution(other, "exact_name", 0.8, evidence, _exact_candidates(index, [account_id],
-                                                                                         method))
+                return Attribution(other, "exact_name", 0.8, evidence, _exact_candidates(index, [account_id], method))
             evidence["name_disagrees"] = other
-            return Attribution(account_id, method, 0.85, evidence, _exact_candidates(index, [other],
-                                                                                     name_match.method))
+            return Attribution(account_id, method, 0.85, evidence, _exact_candidates(index, [other], name_match.method))
         conf = 0.99 if account_id in named else 0.97
         return Attribution(account_id, method, conf, evidence, ())
     # Several accounts share the domain(s): let the name choose among them, or abstain.

@@ -18,7 +18,7 @@ from app.attribution.legal_forms import strip_legal_forms
 # Words that join two names; "Lindqvist & Sterner" and "Lindqvist och Sterner" are the same name.
 CONNECTORS = frozenset({"&", "+", "and", "och", "og", "o", "und", "ja", "et", "y", "e", "n"})
 
-_APOSTROPHES = re.compile(r"['’`´ʼ]")
+_APOSTROPHES = re.compile("['`\u2019\u00b4\u02bc]")  # ' ` right quote, acute accent, modifier apostrophe
 _DOTTED = re.compile(r"\b(?:\w\.){2,}(?:\w\b)?")
 _SLASHED = re.compile(r"\b(\w{1,2})/(\w{1,2})\b")
 _SPLIT = re.compile(r"[^\w&+]+|_")
