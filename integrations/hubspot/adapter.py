@@ -58,7 +58,6 @@ from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertR
 T = TypeVar("T")
 HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
 SEARCH_PAGE = 200
-SEARCH_WINDOW = 10_000  # HubSpot refuses to page a search past 10,000 results
 _CONFLICT_CODES = frozenset({"CONFLICT", "DUPLICATE_UNIQUE_VALUE", "OBJECT_ALREADY_EXISTS"})
 _MISSING_CODES = frozenset({"REQUIRED_PROPERTY", "PROPERTY_REQUIRED", "REQUIRED_FIELD"})
 
@@ -82,6 +81,7 @@ class HubSpotAdapter:
         self._owners: tuple[float, dict[str, str], dict[str, str]] | None = None  # (at, email->id, id->email)
         self._stages: tuple[float, dict[tuple[str, str], mapping.StageInfo]] | None = None
         self._associated: set[tuple[str, str]] = set()  # (deal id, company id) asserted by this process
+        self._last_search = 0.0
 
     # ---- plumbing ----------------------------------------------------------------------------------------
 
@@ -509,6 +509,7 @@ class HubSpotAdapter:
                     limit=SEARCH_PAGE,
                     after=str(offset),
                 )
+                self._pace_search()
                 page = self._call("companies.search", self._apis.companies_search.do_search, req)
                 for obj in page.results or []:
                     account = mapping.account_from_company(str(obj.id), obj.properties or {}, owner_emails)
@@ -522,11 +523,18 @@ class HubSpotAdapter:
                 if not nxt:
                     return
                 offset = int(nxt)
-                if offset + SEARCH_PAGE > SEARCH_WINDOW:
+                if offset + SEARCH_PAGE > self.config.search_window:
                     break  # restart the window from the newest modification seen so far
             if not progressed or last_modified == cursor:
                 return
             cursor = last_modified
+
+    def _pace_search(self) -> None:
+        with self._lock:
+            wait = self._last_search + self.config.search_min_interval - time.monotonic()
+            self._last_search = time.monotonic() + max(wait, 0.0)
+        if wait > 0:
+            time.sleep(wait)
 
     # ---- webhooks ----------------------------------------------------------------------------------------
 

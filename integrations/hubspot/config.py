@@ -45,6 +45,9 @@ class HubSpotConfig:
     read_timeout: float = 30.0
     # used when a 429 carries neither Retry-After nor X-HubSpot-RateLimit-Interval-Milliseconds
     default_retry_after: float = 10.0
+    # HubSpot's search allows 5 requests/s per account (its own bucket); stay under it when paging
+    search_min_interval: float = 0.25
+    search_window: int = 10_000  # HubSpot refuses to page one search past 10,000 results
     owner_cache_seconds: float = 900.0
     pipeline_cache_seconds: float = 900.0
     webhook_tolerance_seconds: float = 300.0

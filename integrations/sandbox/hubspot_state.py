@@ -337,6 +337,7 @@ class HubSpotSandboxState:
         self.owners: dict[str, Owner] = {}
         self.associations: set[tuple[str, str, int]] = set()  # (deal id, company id, type id)
         self.unique_index: dict[tuple[str, str], str] = {}  # (property, value) -> deal id
+        self._company_ts = 0.0
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []
         self.expired_tokens.clear()
@@ -382,8 +383,13 @@ class HubSpotSandboxState:
                 props["hubspot_owner_id"] = self.seed_user(owner_email)
             return self._create_company(props)
 
+    def _company_clock(self) -> float:
+        # Distinct millisecond timestamps per change keep incremental pulls deterministic in tests.
+        self._company_ts = max(time.time(), self._company_ts + 0.001)
+        return self._company_ts
+
     def _create_company(self, props: dict[str, str]) -> str:
-        now = time.time()
+        now = self._company_clock()
         cid = self._new_id(20_000_000_000)
         props = {**props, "hs_object_id": cid, "createdate": iso(now), "hs_lastmodifieddate": iso(now)}
         self.companies[cid] = Record(cid, props, now, now)
@@ -393,7 +399,7 @@ class HubSpotSandboxState:
         """Change a company as a user would; bumps hs_lastmodifieddate (drives incremental pulls)."""
         with self.lock:
             rec = self.companies[company_id]
-            now = max(time.time(), rec.updated_at + 0.001)
+            now = self._company_clock()
             rec.properties.update(props)
             rec.properties["hs_lastmodifieddate"] = iso(now)
             rec.updated_at = now
@@ -758,11 +764,12 @@ class HubSpotSandboxState:
                         f"Paging beyond {self.config.search_max_results} results is not allowed",
                     ),
                 )
-            visible_before = time.time() - self.config.search_index_lag_seconds
+            lag = self.config.search_index_lag_seconds
+            visible_before = time.time() - lag
             recs = [
                 r
                 for r in self.companies.values()
-                if r.updated_at <= visible_before and (not groups or any(_matches(r, g) for g in groups))
+                if (lag <= 0 or r.updated_at <= visible_before) and (not groups or any(_matches(r, g) for g in groups))
             ]
             recs.sort(key=lambda r: int(r.id))
             for sort in reversed(body.get("sorts") or []):

@@ -311,6 +311,17 @@ class TestReads:
         assert updated == sorted(updated)
         assert any(set(a.domains) >= {"alt.example", "other.example"} for a in listed)
 
+    def test_incremental_pull_restarts_past_the_search_window(self) -> None:
+        with hubspot_env(
+            sandbox={"search_max_results": 400, "search_per_second": 100}, search_window=400, search_min_interval=0.0
+        ) as env:
+            since = datetime.now(UTC)
+            ids = {env.control.seed_account(f"Company {i}") for i in range(1000)}
+
+            pulled = [a.crm_id for a in env.adapter.pull_accounts(since)]
+
+            assert set(pulled) == ids and len(pulled) == len(ids)
+
     def test_pull_users_includes_archived_owners_as_inactive(self, hs_env: HubSpotEnv) -> None:
         active = hs_env.control.seed_user("Ana.Seller@Example.com", "Ana Seller")
         gone = hs_env.control.seed_user("gone@example.com")
