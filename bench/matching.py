@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from rapidfuzz import fuzz, process  # noqa: E402
 
 from app.attribution import AccountEntry, AccountIndex, CustomerHint, attribute  # noqa: E402
+from app.attribution.normalize import fold  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 SHARED = ROOT.parent / "shared" / "data"
@@ -298,7 +299,7 @@ def synthetic_entries(n: int, seed: int = 7) -> list[AccountEntry]:
                 name=name,
                 legal_name=f"{name} {form}".strip(),
                 aliases=(stem,) if rng.random() < 0.3 else (),
-                domains=(f"{stem.lower()}{i}.se",),
+                domains=(f"{fold(stem.lower())}{i}.se",),
             )
         )
     return out

@@ -93,11 +93,11 @@ def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
             break
         for n in range(min(longest, len(core) - 1), 0, -1):
             tail = tuple(core[-n:])
+            if not (tail in forms or (n == 1 and _is_compound_form(tail[0]))):
+                continue
             if core[-n - 1] in ("&", "+"):
                 continue  # "Bike & Co", "Lynk & Co": the connector makes it part of the brand
-            if not _keeps_a_name(core[:-n]):
-                continue
-            if tail in forms or (n == 1 and _is_compound_form(tail[0])):
+            if _keeps_a_name(core[:-n]):
                 stripped.append(" ".join(tail))
                 del core[-n:]
                 changed = True

@@ -8,7 +8,7 @@ Pure and DB-free: the service builds an `AccountIndex` once and keeps it current
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
@@ -124,16 +124,6 @@ class Attribution:
     candidates: tuple[Candidate, ...]
 
 
-@dataclass
-class _Keyed:
-    """Exact keys and fuzzy keys one account contributed, so that `remove` can take them back."""
-
-    exact: list[str] = field(default_factory=list)
-    fuzzy: list[str] = field(default_factory=list)
-    domains: list[str] = field(default_factory=list)
-    prefixes: list[str] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class _NameMatch:
     account_ids: tuple[str, ...]  # one: decided; several: ambiguous; none: no match
@@ -145,12 +135,18 @@ class _NameMatch:
 
 
 def _forms_keys(forms: NameForms) -> list[str]:
-    """The exact-lookup keys of a name, strongest level first, prefixed by level."""
-    keys = [f"s:{forms.strict}", f"f:{forms.folded}"]
+    """The exact-lookup keys of a name, strongest level first, prefixed by level.
+
+    Keys that would equal a stronger one (an ASCII name's strict and folded forms, a one-word name's
+    compact and word-order forms) are left out: the stronger level finds the same accounts first.
+    """
+    keys = [f"s:{forms.strict}"] if forms.strict != forms.folded else []
+    keys.append(f"f:{forms.folded}")
     if forms.folded_alt != forms.folded:
         keys.append(f"f:{forms.folded_alt}")
-    keys.append(f"c:{forms.compact}")
-    keys.append(_set_key(forms.folded.split()))
+    if len(forms.tokens) > 1:
+        keys.append(f"c:{forms.compact}")
+        keys.append(_set_key(forms.folded.split()))
     return keys
 
 
@@ -175,13 +171,17 @@ def _set_key(words: Iterable[str]) -> str:
 
 
 def _tokens_keys(tokens: tuple[str, ...]) -> list[str]:
+    """The lookup keys of a query, every level, strongest first."""
     strict = " ".join(tokens)
     folded = fold(strict)
     keys = [f"s:{strict}", f"f:{folded}"]
     alt = fold_alt(strict)
     if alt != folded:
         keys.append(f"f:{alt}")
-    keys.append(f"c:{folded.replace(' ', '')}")
+    compact = folded.replace(" ", "")
+    keys.append(f"c:{compact}")
+    if compact != folded:
+        keys.append(f"f:{compact}")  # "Samsøe Samsøe" against an account written "SamsoeSamsoe"
     keys.append(_set_key(folded.split()))
     return keys
 
@@ -195,11 +195,9 @@ class AccountIndex:
         self._domains: dict[str, set[str]] = {}
         self._exact: dict[str, dict[str, int]] = {}  # level-prefixed key -> {account id: best kind}
         self._fuzzy: dict[str, dict[str, int]] = {}  # folded key -> {account id: best kind}
-        self._token_post: dict[str, set[str]] = {}  # folded token -> folded keys
-        self._prefix_post: dict[str, set[str]] = {}  # first 4 letters of a folded token -> folded keys
+        self._post: dict[str, set[str]] = {}  # first 4 letters of a folded word -> folded keys (blocking)
         self._span: dict[str, set[str]] = {}  # proper runs of words of a name ("flying tiger") -> accounts
         self._name_tokens: dict[str, list[frozenset[str]]] = {}  # folded word sets of name and legal name
-        self._keyed: dict[str, _Keyed] = {}
 
     @classmethod
     def build(cls, entries: Iterable[AccountEntry]) -> AccountIndex:
@@ -221,85 +219,57 @@ class AccountIndex:
         """Add an account or replace it (all its names, aliases and domains) by id."""
         if entry.id in self._entries:
             self.remove(entry.id)
-        self._entries[entry.id] = entry
-        keyed = _Keyed()
-        self._keyed[entry.id] = keyed
+        account_id = entry.id
+        self._entries[account_id] = entry
         if entry.crm_id:
-            self._by_crm[entry.crm_id] = entry.id
-        for value in entry.domains:
-            host = host_of(value.strip().lower())
-            if host is None or is_mail_provider(host):
-                continue  # a CRM record carrying a gmail.com "domain" must not capture every gmail sender
-            self._domains.setdefault(host, set()).add(entry.id)
-            keyed.domains.append(host)
-        names = [(entry.name, _NAME)]
-        if entry.legal_name:
-            names.append((entry.legal_name, _LEGAL))
-        names.extend((a, _ALIAS) for a in entry.aliases if a)
+            self._by_crm[entry.crm_id] = account_id
+        for host in _entry_hosts(entry):
+            self._domains.setdefault(host, set()).add(account_id)
+        exact, fuzzy, post, spans = self._exact, self._fuzzy, self._post, self._span
         name_sets: list[frozenset[str]] = []
-        for name, kind in names:
-            forms = name_forms(name)
-            if not forms.strict:
-                continue
+        for forms, kind in _entry_names(entry):
             for key in _forms_keys(forms):
-                self._add_exact(key, entry.id, kind, keyed)
-            words = forms.folded.split()
-            self._add_exact(_set_key(words), entry.id, kind, keyed)
-            for folded in {forms.folded, forms.folded_alt}:
-                self._add_fuzzy(folded, entry.id, kind, keyed)
+                slot = exact.get(key)
+                if slot is None:
+                    exact[key] = {account_id: kind}
+                elif slot.get(account_id, 9) > kind:
+                    slot[account_id] = kind
+            for folded in (forms.folded, forms.folded_alt) if forms.folded_alt != forms.folded else (forms.folded,):
+                fslot = fuzzy.get(folded)
+                if fslot is None:
+                    fuzzy[folded] = {account_id: kind}
+                    for token in folded.split():
+                        post.setdefault(token[:4], set()).add(folded)
+                elif fslot.get(account_id, 9) > kind:
+                    fslot[account_id] = kind
             if kind != _ALIAS:
+                words = forms.folded.split()
                 name_sets.append(frozenset(words))
-                for span in _spans(words):
-                    self._span.setdefault(span, set()).add(entry.id)
-                    keyed.prefixes.append(span)
-        self._name_tokens[entry.id] = name_sets
-
-    def _add_exact(self, key: str, account_id: str, kind: int, keyed: _Keyed) -> None:
-        slot = self._exact.setdefault(key, {})
-        slot[account_id] = min(kind, slot.get(account_id, kind))
-        keyed.exact.append(key)
-
-    def _add_fuzzy(self, folded: str, account_id: str, kind: int, keyed: _Keyed) -> None:
-        slot = self._fuzzy.get(folded)
-        if slot is None:
-            slot = self._fuzzy[folded] = {}
-            for token in folded.split():
-                self._token_post.setdefault(token, set()).add(folded)
-                if len(token) >= 4:
-                    self._prefix_post.setdefault(token[:4], set()).add(folded)
-        slot[account_id] = min(kind, slot.get(account_id, kind))
-        keyed.fuzzy.append(folded)
+                if len(words) > 1:
+                    for span in _spans(words):
+                        spans.setdefault(span, set()).add(account_id)
+        self._name_tokens[account_id] = name_sets
 
     def remove(self, account_id: str) -> None:
         """Forget an account; unknown ids are ignored."""
         entry = self._entries.pop(account_id, None)
-        keyed = self._keyed.pop(account_id, None)
-        if entry is None or keyed is None:
+        if entry is None:
             return
         if entry.crm_id and self._by_crm.get(entry.crm_id) == account_id:
             del self._by_crm[entry.crm_id]
-        for host in keyed.domains:
+        for host in _entry_hosts(entry):
             _discard(self._domains, host, account_id)
-        for span in keyed.prefixes:
-            _discard(self._span, span, account_id)
         self._name_tokens.pop(account_id, None)
-        for key in keyed.exact:
-            slot = self._exact.get(key)
-            if slot is not None:
-                slot.pop(account_id, None)
-                if not slot:
-                    del self._exact[key]
-        for folded in keyed.fuzzy:
-            fslot = self._fuzzy.get(folded)
-            if fslot is None:
-                continue
-            fslot.pop(account_id, None)
-            if not fslot:
-                del self._fuzzy[folded]
-                for token in folded.split():
-                    _discard(self._token_post, token, folded)
-                    if len(token) >= 4:
-                        _discard(self._prefix_post, token[:4], folded)
+        for forms, kind in _entry_names(entry):
+            for key in _forms_keys(forms):
+                _pop(self._exact, key, account_id)
+            for folded in {forms.folded, forms.folded_alt}:
+                if _pop(self._fuzzy, folded, account_id):
+                    for token in folded.split():
+                        _discard(self._post, token[:4], folded)
+            if kind != _ALIAS:
+                for span in _spans(forms.folded.split()):
+                    _discard(self._span, span, account_id)
 
     # ------------------------------------------------------------------ lookups
     def by_crm_id(self, crm_id: str) -> str | None:
@@ -328,28 +298,23 @@ class AccountIndex:
         return any(n <= words for n in self._name_tokens.get(account_id, ()))
 
     def fuzzy_pool(self, folded: str) -> list[str]:
-        """Blocking: the folded keys that share a token or a 4-letter token prefix with the query."""
+        """Blocking: the folded keys that share a word's first 4 letters (or a short word) with the query."""
         pool: set[str] = set()
-        for token in folded.split():
-            posting = self._token_post.get(token)
-            if posting and len(posting) <= _BLOCK_POSTING_CAP:
-                pool |= posting
-            if len(token) >= 4:
-                pre = self._prefix_post.get(token[:4])
-                if pre and len(pre) <= _BLOCK_POSTING_CAP:
-                    pool |= pre
-            if len(pool) > _FUZZY_POOL_CAP:
-                break
+        probes = [t[:4] for t in folded.split()]
         compact = folded.replace(" ", "")
         if len(compact) >= 4:
-            pre = self._prefix_post.get(compact[:4])
-            if pre and len(pre) <= _BLOCK_POSTING_CAP:
-                pool |= pre
+            probes.append(compact[:4])
+        for probe in probes:
+            posting = self._post.get(probe)
+            if posting and len(posting) <= _BLOCK_POSTING_CAP:
+                pool |= posting
+            if len(pool) > _FUZZY_POOL_CAP:
+                break
         return list(pool)
 
     def word_frequency(self, word: str) -> int:
-        """How many distinct names (and aliases) use this folded word."""
-        return len(self._token_post.get(word, ()))
+        """How many accounts use this folded word as (part of) a name."""
+        return len(self._span.get(word, ())) + len(self._exact.get(f"f:{word}", ()))
 
     def fuzzy_accounts(self, folded: str) -> dict[str, int]:
         return self._fuzzy.get(folded, {})
@@ -357,6 +322,41 @@ class AccountIndex:
     def display_name(self, account_id: str) -> str:
         entry = self._entries.get(account_id)
         return entry.name if entry else account_id
+
+
+def _entry_hosts(entry: AccountEntry) -> list[str]:
+    hosts = []
+    for value in entry.domains:
+        host = host_of(value)
+        # A CRM record carrying a gmail.com "domain" must not capture every gmail sender.
+        if host is not None and not is_mail_provider(host):
+            hosts.append(host)
+    return hosts
+
+
+def _entry_names(entry: AccountEntry) -> list[tuple[NameForms, int]]:
+    names = [(entry.name, _NAME)]
+    if entry.legal_name:
+        names.append((entry.legal_name, _LEGAL))
+    names.extend((a, _ALIAS) for a in entry.aliases if a)
+    out = []
+    for name, kind in names:
+        forms = name_forms(name)
+        if forms.strict:
+            out.append((forms, kind))
+    return out
+
+
+def _pop(mapping: dict[str, dict[str, int]], key: str, account_id: str) -> bool:
+    """Remove one account from a key's slot; True when the key is gone."""
+    slot = mapping.get(key)
+    if slot is None:
+        return False
+    slot.pop(account_id, None)
+    if not slot:
+        del mapping[key]
+        return True
+    return False
 
 
 def _discard(mapping: dict[str, set[str]], key: str, value: str) -> None:
@@ -465,7 +465,7 @@ def _match_name(index: AccountIndex, name: str) -> _NameMatch:
     if len(qualifier_stripped) < len(forms.tokens):
         variants.append(("qualifier", tuple(qualifier_stripped)))
     for how, tokens in variants:
-        keys = _forms_keys(forms) if how == "as_given" else _tokens_keys(tokens)
+        keys = _tokens_keys(tokens)
         for key in keys:
             hits = index.exact(key)
             if not hits:
@@ -546,7 +546,7 @@ def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] 
         head = words[:size]
         if sum(len(w) for w in head) < 3:
             break
-        key = _set_key(head)
+        key = _set_key(head) if size > 1 else f"f:{head[0]}"  # one-word names are indexed by "f:" only
         found = sorted(a for a, kind in index.exact(key).items() if kind != _ALIAS)
         if found and size == 1 and index.word_frequency(head[0]) > CONTAINMENT_MAX_WORD_ACCOUNTS:
             return None  # a one-word name that many names use ("National", "House") says too little

@@ -98,12 +98,15 @@ def name_forms(name: str) -> NameForms:
     core, stripped = strip_legal_forms(tokens)
     core = _drop_connectors(core)
     strict = " ".join(core)
-    folded = fold(strict)
+    if strict.isascii():
+        folded = alt = strict
+    else:
+        folded, alt = fold(strict), fold_alt(strict)
     return NameForms(
         tokens=tuple(core),
         strict=strict,
         folded=folded,
-        folded_alt=fold_alt(strict),
+        folded_alt=alt,
         compact=folded.replace(" ", ""),
         legal_forms=tuple(stripped),
     )
