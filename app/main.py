@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.accounts.directory import AccountDirectory
+from app.accounts.router import router as accounts_router
 from app.auth import KeyCache
 from app.contributors.router import me_router
 from app.contributors.router import router as contributors_router
@@ -16,8 +18,10 @@ from app.health import router as health_router
 from app.middleware import AccessLog, BodyLimit
 from app.notifications.router import router as subscriptions_router
 from app.opportunities.outcomes_router import router as outcomes_router
+from app.opportunities.router import router as opportunities_router
 from app.reports.router import router as reports_router
 from app.settings import Settings, get_settings
+from app.signals.router import review_router
 from app.signals.router import router as signals_router
 from app.signals.service import IngestConfig
 
@@ -42,16 +46,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.key_cache = KeyCache()
+    app.state.directory = AccountDirectory()
     app.state.ingest_config = IngestConfig(
         kinds=frozenset(settings.signal_kinds),
         functions=frozenset(settings.contributor_functions),
         crm=None if settings.crm == "none" else settings.crm,
         window_days=settings.cluster_window_days,
+        directory=app.state.directory,
     )
     install_error_handlers(app)
     for router in (
         health_router,
         signals_router,
+        review_router,
+        accounts_router,
+        opportunities_router,
         contributors_router,
         me_router,
         outcomes_router,

@@ -45,6 +45,7 @@ NoNul = AfterValidator(_no_nul)
 Str40 = Annotated[str, Field(min_length=1, max_length=40), NoNul]
 Str100 = Annotated[str, Field(min_length=1, max_length=100), NoNul]
 Str200 = Annotated[str, Field(min_length=1, max_length=200), NoNul]
+Str254 = Annotated[str, Field(min_length=1, max_length=254), NoNul]
 Str300 = Annotated[str, Field(min_length=1, max_length=300), NoNul]
 Str2000 = Annotated[str, Field(min_length=1, max_length=2000), NoNul]
 Text = Annotated[str, Field(min_length=1, max_length=20_000), NoNul]

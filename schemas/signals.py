@@ -16,6 +16,16 @@ from schemas.currency import ISO_4217
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
 _SLUG = r"^[a-z][a-z0-9_]{0,39}$"
 
+
+def normalise_domain(value: str) -> str:
+    """A bare lower-case host from a domain or URL ("https://www.Acme.se/x" -> "acme.se"); ValueError if none."""
+    host = value.lower().strip()
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host).split("/", 1)[0].split(":", 1)[0].removeprefix("www.")
+    if not _DOMAIN.match(host):
+        raise ValueError("must be a domain name such as acme.se")
+    return host
+
+
 Email = Annotated[EmailStr, Field(max_length=254)]
 Slug = Annotated[str, Field(pattern=_SLUG, description="lower-case identifier, e.g. 'support'")]
 
@@ -48,13 +58,7 @@ class CustomerHint(Strict):
     @field_validator("domain")
     @classmethod
     def _valid_domain(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        host = value.lower().strip()
-        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host).split("/", 1)[0].split(":", 1)[0].removeprefix("www.")
-        if not _DOMAIN.match(host):
-            raise ValueError("must be a domain name such as acme.se")
-        return host
+        return None if value is None else normalise_domain(value)
 
     @model_validator(mode="after")
     def _at_least_one(self) -> CustomerHint:

@@ -1,14 +1,25 @@
-"""Account directory rules."""
+"""Account directory rules: lookups, import (upsert by CRM id), search. Never commits."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import uuid
+from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlmodel import Session, col, or_, select
 
-from app.errors import NotFound
+from app.accounts.directory import bump_version
+from app.errors import NotFound, field_errors, invalid
 from app.models import Account
+from app.timeutil import utcnow
+from schemas.accounts import AccountIn, ImportResult, ImportRowResult
+
+LIST_COLUMNS = ("aliases", "domains")
+FIELDS = ("crm", "name", "legal_name", "aliases", "domains", "country", "owner", "owner_crm_id")
 
 
 def resolve_account(session: Session, ref: str) -> Account:
@@ -21,3 +32,89 @@ def resolve_account(session: Session, ref: str) -> Account:
     if account is None:
         raise NotFound("no such account")
     return account
+
+
+def rows_from_csv(text: str) -> list[dict[str, Any]]:
+    """CSV with a header row; `aliases` and `domains` hold several values separated by `;` or `|`."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "crm_id" not in reader.fieldnames or "name" not in reader.fieldnames:
+        raise invalid("file", "CSV needs a header row with at least crm_id and name", "csv_header")
+    rows: list[dict[str, Any]] = []
+    for raw in reader:
+        row: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key is None or value is None or value.strip() == "":
+                continue
+            key = key.strip()
+            if key in LIST_COLUMNS:
+                row[key] = [v.strip() for v in value.replace("|", ";").split(";") if v.strip()]
+            else:
+                row[key] = value.strip()
+        rows.append(row)
+    return rows
+
+
+def import_accounts(session: Session, rows: list[dict[str, Any]]) -> ImportResult:
+    """Upsert by (crm, crm_id); a row-level error rejects that row only."""
+    results: list[ImportRowResult] = []
+    valid: list[tuple[int, AccountIn]] = []
+    for i, row in enumerate(rows):
+        try:
+            valid.append((i, AccountIn.model_validate(row)))
+        except ValidationError as exc:
+            results.append(ImportRowResult(row=i, status="rejected", errors=field_errors(exc.errors())))
+    keys = {(a.crm, a.crm_id) for _, a in valid}
+    existing: dict[tuple[str, str], Account] = {}
+    crm_ids = [k[1] for k in keys]
+    for start in range(0, len(crm_ids), 1000):
+        chunk = crm_ids[start : start + 1000]
+        for acc in session.exec(select(Account).where(col(Account.crm_id).in_(chunk))):
+            existing[(acc.crm, acc.crm_id)] = acc
+    changed = False
+    for i, data in valid:
+        values = data.model_dump()
+        found = existing.get((data.crm, data.crm_id))
+        if found is None:
+            created = Account(crm_id=data.crm_id, **{k: values[k] for k in FIELDS})
+            session.add(created)
+            existing[(data.crm, data.crm_id)] = created
+            results.append(ImportRowResult(row=i, status="created", id=created.id))
+            changed = True
+            continue
+        diff = {k: values[k] for k in FIELDS if getattr(found, k) != values[k]}
+        if diff:
+            for k, v in diff.items():
+                setattr(found, k, v)
+            found.updated_at = utcnow()
+            session.add(found)
+            changed = True
+        results.append(ImportRowResult(row=i, status="updated" if diff else "unchanged", id=found.id))
+    if changed:
+        bump_version(session)
+    session.flush()
+    results.sort(key=lambda r: r.row)
+    return ImportResult(
+        created=sum(r.status == "created" for r in results),
+        updated=sum(r.status == "updated" for r in results),
+        unchanged=sum(r.status == "unchanged" for r in results),
+        rejected=sum(r.status == "rejected" for r in results),
+        results=results,
+    )
+
+
+def search(session: Session, q: str | None, before: uuid.UUID | None, limit: int) -> list[Account]:
+    stmt = select(Account)
+    if q:
+        pattern = f"%{q.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                col(Account.name).ilike(pattern),
+                col(Account.legal_name).ilike(pattern),
+                sa.cast(Account.aliases, sa.String).ilike(pattern),
+                sa.cast(Account.domains, sa.String).ilike(pattern),
+                col(Account.crm_id) == q.strip(),
+            )
+        )
+    if before:
+        stmt = stmt.where(col(Account.id) < before)
+    return list(session.exec(stmt.order_by(col(Account.id).desc()).limit(limit)))

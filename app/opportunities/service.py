@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
+from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, delete, select
 
-from app.models import Account, Credit, Opportunity, Signal
+from app.errors import Conflict, InvalidInput, NotFound
+from app.models import Account, Contributor, Credit, Opportunity, OpportunityEvent, Signal
 from app.opportunities.repo import OpportunityRepo
 from app.timeutil import utcnow
 
@@ -84,3 +87,97 @@ def touch(session: Session, opp: Opportunity, crm: str | None) -> None:
     session.flush()
     if crm:
         OpportunityRepo(session).mark_dirty(opp, crm)
+
+
+def recompute_credits(session: Session, opp: Opportunity) -> None:
+    """Rebuild an opportunity's credits from its signals (after a merge or detach)."""
+    session.flush()
+    session.execute(delete(Credit).where(col(Credit.opportunity_id) == opp.id))
+    signals = list(session.exec(select(Signal).where(Signal.opportunity_id == opp.id)))
+    by_person: dict[object, Credit] = {}
+    for s in sorted(signals, key=lambda s: (s.observed_at, s.id)):
+        credit = by_person.get(s.contributor_id)
+        if credit is None:
+            by_person[s.contributor_id] = Credit(
+                opportunity_id=opp.id,
+                contributor_id=s.contributor_id,
+                role=CO_CONTRIBUTOR,
+                first_signal_id=s.id,
+                first_observed_at=s.observed_at,
+                signal_count=1,
+            )
+        else:
+            credit.signal_count += 1
+    assign_roles(session, list(by_person.values()))
+    opp.signal_count = len(signals)
+    opp.kinds = sorted({s.kind for s in signals})
+    if signals:
+        opp.first_seen_at = min(s.observed_at for s in signals)
+        opp.last_seen_at = max(s.observed_at for s in signals)
+    session.add(opp)
+
+
+def get(session: Session, opportunity_id: uuid.UUID) -> Opportunity:
+    opp = session.get(Opportunity, opportunity_id)
+    if opp is None:
+        raise NotFound(f"no opportunity {opportunity_id}")
+    return opp
+
+
+def record(session: Session, opp: Opportunity, kind: str, actor: str, **detail: Any) -> None:
+    session.add(OpportunityEvent(opportunity_id=opp.id, kind=kind, actor=actor, detail=detail))
+
+
+def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor: str, crm: str | None) -> None:
+    """Move every signal of ``absorbed`` into ``survivor``; credit is recomputed, the absorbed one points on."""
+    if survivor.id == absorbed.id:
+        raise InvalidInput("an opportunity cannot absorb itself", code="merge_self")
+    if absorbed.merged_into_id is not None:
+        raise Conflict(
+            f"opportunity {absorbed.id} was already merged into {absorbed.merged_into_id}", code="already_merged"
+        )
+    if survivor.merged_into_id is not None:
+        raise Conflict(
+            f"opportunity {survivor.id} was merged into {survivor.merged_into_id}; merge into that one",
+            code="already_merged",
+        )
+    if survivor.account_id != absorbed.account_id:
+        raise Conflict("the opportunities belong to different accounts", code="different_accounts")
+    moved = list(session.exec(select(Signal).where(Signal.opportunity_id == absorbed.id)))
+    for s in moved:
+        s.opportunity_id = survivor.id
+        session.add(s)
+    absorbed.merged_into_id = survivor.id
+    recompute_credits(session, survivor)
+    recompute_credits(session, absorbed)
+    record(session, survivor, "merge", actor, absorbed=str(absorbed.id), signals=[str(s.id) for s in moved])
+    record(session, absorbed, "merged_into", actor, survivor=str(survivor.id))
+    touch(session, survivor, crm)
+    touch(session, absorbed, crm)
+
+
+def detach(session: Session, signal: Signal, actor: str, crm: str | None) -> Opportunity:
+    """Move ``signal`` out of its opportunity into a new one of its own."""
+    if signal.opportunity_id is None:
+        raise Conflict("the signal is not in an opportunity (it waits for attribution)", code="not_placed")
+    old = session.get(Opportunity, signal.opportunity_id)
+    assert old is not None
+    if old.signal_count <= 1:
+        raise Conflict("the signal is the only one in its opportunity; nothing to detach from", code="only_signal")
+    account = session.get(Account, old.account_id)
+    assert account is not None
+    new = open_opportunity(session, account, signal)
+    signal.opportunity_id = new.id
+    signal.match = {"reason": f"detached from {old.id} by {actor}", "score": None}
+    session.add(signal)
+    recompute_credits(session, old)
+    recompute_credits(session, new)
+    record(session, old, "detach", actor, signal=str(signal.id), new_opportunity=str(new.id))
+    record(session, new, "detached_from", actor, signal=str(signal.id), old_opportunity=str(old.id))
+    touch(session, old, crm)
+    touch(session, new, crm)
+    return new
+
+
+def credits_read(session: Session, opp: Opportunity) -> list[tuple[Credit, Contributor]]:
+    return OpportunityRepo(session).credits_with_people(opp.id)

@@ -18,10 +18,12 @@ from app.auth import ReadKey, WriteKey
 from app.contributors.service import resolve_contributor
 from app.db import transaction
 from app.errors import InvalidInput, field_errors
+from app.opportunities.service import detach
 from app.signals import service
 from app.signals.repo import SignalRepo
 from schemas.common import Page
-from schemas.signals import BatchItemResult, BatchResult, SignalBatch, SignalCreate, SignalRead
+from schemas.opportunities import AssignAccount, ReviewItem
+from schemas.signals import BatchItemResult, BatchResult, CandidateRead, SignalBatch, SignalCreate, SignalRead
 
 router = APIRouter(prefix="/v1/signals", tags=["signals"])
 
@@ -198,3 +200,73 @@ def list_signals(
             for s in page
         ]
     return Page(items=items, next_cursor=encode_cursor(page[-1].id) if more else None)
+
+
+@router.post(
+    "/{signal_id}/account",
+    response_model=SignalRead,
+    responses=problems(401, 403, 404, 409, 422),
+    summary="Assign the account of a signal waiting for review; it then joins or opens an opportunity",
+)
+def assign_account(
+    signal_id: uuid.UUID, data: AssignAccount, request: Request, engine: EngineDep, key: WriteKey
+) -> SignalRead:
+    config = _config(request)
+    with transaction(engine) as session:
+        signal = service.get(session, signal_id)
+        account = resolve_account(session, data.account)
+        service.assign(session, config, signal, account, key.name)
+        return service.to_read(session, signal)
+
+
+@router.post(
+    "/{signal_id}/detach",
+    response_model=SignalRead,
+    responses=problems(401, 403, 404, 409),
+    summary="Move a signal out of its opportunity into a new one; credit is recomputed in both",
+)
+def detach_signal(signal_id: uuid.UUID, request: Request, engine: EngineDep, key: WriteKey) -> SignalRead:
+    config = _config(request)
+    with transaction(engine) as session:
+        signal = service.get(session, signal_id)
+        detach(session, signal, key.name, config.crm)
+        return service.to_read(session, signal)
+
+
+review_router = APIRouter(prefix="/v1/review", tags=["signals"])
+
+
+@review_router.get(
+    "/attribution",
+    response_model=Page[ReviewItem],
+    responses=problems(401, 403, 422),
+    summary="Signals whose account could not be decided, with up to 3 suggestions each",
+)
+def attribution_queue(
+    engine: EngineDep,
+    key: ReadKey,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ReviewItem]:
+    with transaction(engine) as session:
+        repo = SignalRepo(session)
+        rows = repo.list(
+            contributor_id=None,
+            account_id=None,
+            kind=None,
+            status="needs_review",
+            observed_from=None,
+            observed_to=None,
+            before=decode_cursor(cursor),
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        people, _, _ = repo.related(page)
+        items = [
+            ReviewItem(
+                signal=service.build_read(s, people[s.contributor_id], None, None),
+                suggestions=[CandidateRead.model_validate(c) for c in s.attribution.get("candidates", [])[:3]],
+            )
+            for s in page
+        ]
+    return Page(items=items, next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
 
-from app.errors import InvalidInput, NotFound
+from app.accounts.directory import AccountDirectory
+from app.errors import Conflict, InvalidInput, NotFound
+from app.ids import uuid7
 from app.models import Account, Contributor, Opportunity, Signal
 from app.opportunities import service as opportunities
+from app.opportunities.repo import OpportunityRepo
 from app.signals import matching
 from app.signals.repo import SignalRepo
 from app.timeutil import as_utc, utcnow
@@ -35,6 +38,11 @@ class IngestConfig:
     functions: frozenset[str]
     crm: str | None
     window_days: int
+    directory: AccountDirectory = field(default_factory=AccountDirectory, compare=False)
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.window_days)
 
 
 @dataclass
@@ -66,6 +74,7 @@ def check_vocabulary(data: SignalCreate, config: IngestConfig) -> None:
 
 
 def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_id: uuid.UUID | None) -> IngestResult:
+    """Store one signal, attributed and placed in an opportunity; or return the one it repeats (created=False)."""
     check_vocabulary(data, config)
     repo = SignalRepo(session)
     if data.source.reference is not None:
@@ -74,11 +83,20 @@ def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_i
             return IngestResult(existing, False, to_read(session, existing))
 
     observed_at = as_utc(data.observed_at) if data.observed_at else utcnow()
-    c = data.contributor
-    contributor = repo.upsert_contributor(c.email, c.name, c.function, c.team, observed_at)
-    hint = data.customer.model_dump(exclude_none=True)
+    text = f"{data.title}\n{data.body}"
+    decided = matching.attribute(config.directory.index(session), data.customer, text)
+    attribution = matching.attribution_record(decided)
+    account = session.get(Account, uuid.UUID(decided.account_id)) if decided.account_id else None
+    named = OpportunityRepo(session).by_ref(data.opportunity_ref) if data.opportunity_ref else None
+    if named is not None and (account is None or account.id != named.account_id):
+        # The tool named the opportunity: that decides the account, whatever the hint suggested.
+        attribution["evidence"] = {**attribution["evidence"], "overridden": attribution["method"]}
+        attribution.update(method="opportunity_ref", confidence=1.0)
+        account = session.get(Account, named.account_id)
+
     signal = Signal(
-        contributor_id=contributor.id,
+        id=uuid7(),
+        contributor_id=uuid.UUID(int=0),  # set below, once we know this is not a re-post
         kind=data.kind,
         title=data.title,
         body=data.body,
@@ -88,30 +106,70 @@ def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_i
         source_system=data.source.system,
         source_reference=data.source.reference,
         source_url=str(data.source.url) if data.source.url else None,
-        customer_hint=hint,
+        customer_hint=data.customer.model_dump(exclude_none=True),
         opportunity_ref=data.opportunity_ref,
         api_key_id=api_key_id,
+        attribution=attribution,
+        account_id=account.id if account else None,
+        status="attributed" if account else "needs_review",
     )
-    account, attribution = matching.attribute(session, data.customer, f"{data.title}\n{data.body}")
-    signal.attribution = attribution
-    signal.account_id = account.id if account else None
-    signal.status = "attributed" if account else "needs_review"
+    decision = None
+    if account is not None:
+        decision, opps = matching.place(
+            session, matching.signal_text(signal, data.contributor.email), account, config.window
+        )
+        if decision.repost_of is not None:
+            earlier = repo.by_id(uuid.UUID(decision.repost_of))
+            assert earlier is not None
+            return IngestResult(earlier, False, to_read(session, earlier))
+
+    c = data.contributor
+    contributor = repo.upsert_contributor(c.email, c.name, c.function, c.team, observed_at)
+    signal.contributor_id = contributor.id
     session.add(signal)
     session.flush()
     opp = None
-    if account is not None:
-        opp = place(session, config, signal, account)
-    return IngestResult(signal, True, to_read(session, signal, contributor, account, opp))
+    if account is not None and decision is not None:
+        target = named or (opps.get(decision.opportunity_id) if decision.opportunity_id else None)
+        signal.match = matching.match_record(decision)
+        if named is not None:
+            signal.match = {"reason": f"the payload names opportunity {data.opportunity_ref}", "score": 1.0}
+        opp = target or opportunities.open_opportunity(session, account, signal)
+        opportunities.add_signal(session, opp, signal, config.crm)
+    return IngestResult(signal, True, build_read(signal, contributor, account, opp))
 
 
-def place(session: Session, config: IngestConfig, signal: Signal, account: Account) -> Opportunity:
-    """Cluster an attributed signal into an opportunity at its account (joining or opening one)."""
-    opp, match = matching.cluster(session, signal, account, timedelta(days=config.window_days))
-    if opp is None:
-        opp = opportunities.open_opportunity(session, account, signal)
-    signal.match = match
+def place(session: Session, config: IngestConfig, signal: Signal, account: Account, email: str) -> Opportunity:
+    """Cluster an already stored signal (e.g. after a human assigned its account) into an opportunity."""
+    decision, opps = matching.place(
+        session, matching.signal_text(signal, email), account, config.window, exclude=signal.id
+    )
+    signal.match = matching.match_record(decision)
+    opp = (opps.get(decision.opportunity_id) if decision.opportunity_id else None) or (
+        opportunities.open_opportunity(session, account, signal)
+    )
     opportunities.add_signal(session, opp, signal, config.crm)
     return opp
+
+
+def assign(session: Session, config: IngestConfig, signal: Signal, account: Account, actor: str) -> Opportunity:
+    """A human decided the account of a signal that waited for review; the pipeline goes on from clustering."""
+    if signal.status != "needs_review":
+        raise Conflict(
+            "the signal already has an account; detach or merge opportunities instead", code="already_attributed"
+        )
+    contributor = session.get(Contributor, signal.contributor_id)
+    assert contributor is not None
+    signal.account_id = account.id
+    signal.status = "attributed"
+    signal.attribution = {
+        **signal.attribution,
+        "method": "manual",
+        "confidence": 1.0,
+        "evidence": {**signal.attribution.get("evidence", {}), "assigned_by": actor},
+    }
+    session.add(signal)
+    return place(session, config, signal, account, contributor.email or "")
 
 
 def get(session: Session, signal_id: uuid.UUID) -> Signal:

@@ -1,0 +1,103 @@
+"""HTTP surface of the account directory."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.accounts import service
+from app.accounts.directory import AccountDirectory
+from app.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.auth import AdminKey, ReadKey
+from app.db import transaction
+from app.errors import invalid
+from schemas.accounts import AccountImport, AccountRead, ImportResult
+from schemas.common import Page
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/AccountImport"}},
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "header row with crm_id,name,... ; aliases and domains separated by ';'",
+                }
+            },
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
+async def _rows(request: Request) -> list[dict[str, Any]]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise invalid("file", "upload the CSV as the form field 'file'", "missing_file")
+        return service.rows_from_csv((await upload.read()).decode("utf-8-sig"))
+    raw = await request.body()
+    if ctype in ("text/csv", "application/csv"):
+        try:
+            return service.rows_from_csv(raw.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            raise invalid("body", "CSV must be UTF-8", "encoding") from None
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("body", "not valid JSON", "json_invalid") from None
+    data = AccountImport.model_validate(payload)
+    return [dict(row) for row in data.accounts]
+
+
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    responses=problems(401, 403, 413, 422),
+    openapi_extra=IMPORT_BODY,
+    summary="Upsert accounts by CRM id, from JSON or CSV; a result per row",
+)
+async def import_accounts(request: Request, engine: EngineDep, key: AdminKey) -> ImportResult:
+    rows = await _rows(request)
+    directory: AccountDirectory = request.app.state.directory
+
+    def work() -> ImportResult:
+        with transaction(engine) as session:
+            result = service.import_accounts(session, rows)
+        directory.invalidate()
+        return result
+
+    return await run_in_threadpool(work)
+
+
+@router.get("", response_model=Page[AccountRead], responses=problems(401, 403, 422))
+def list_accounts(
+    engine: EngineDep,
+    key: ReadKey,
+    q: Annotated[str | None, Query(max_length=200, description="part of a name, alias, domain, or a CRM id")] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[AccountRead]:
+    with transaction(engine) as session:
+        rows = service.search(session, q, decode_cursor(cursor), limit + 1)
+    page = rows[:limit]
+    return Page(
+        items=[AccountRead.model_validate(a, from_attributes=True) for a in page],
+        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
+    )
+
+
+@router.get("/{ref}", response_model=AccountRead, responses=problems(401, 403, 404))
+def get_account(ref: str, engine: EngineDep, key: ReadKey) -> AccountRead:
+    with transaction(engine) as session:
+        return AccountRead.model_validate(service.resolve_account(session, ref), from_attributes=True)

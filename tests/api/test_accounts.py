@@ -1,0 +1,75 @@
+"""The account directory: import (JSON and CSV, upsert by CRM id, a result per row), search, lookup."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import row_counts
+from tests.conftest import signal_body
+
+NORDKRAFT = {"crm_id": "A-1", "name": "Nordkraft AB", "domains": ["nordkraft.se"], "aliases": ["NK"], "country": "se"}
+
+
+class TestImport:
+    def test_json_upsert_by_crm_id(self, client: TestClient, auth: dict[str, str]) -> None:
+        first = client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+        assert first.status_code == 200, first.text
+        assert first.json()["results"][0]["status"] == "created"
+        again = client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth).json()
+        assert again["results"][0]["status"] == "unchanged"
+        renamed = client.post(
+            "/v1/accounts/import", json={"accounts": [{**NORDKRAFT, "name": "Nordkraft Energi AB"}]}, headers=auth
+        ).json()
+        assert renamed["results"][0]["status"] == "updated"
+        got = client.get("/v1/accounts/A-1", headers=auth).json()
+        assert (got["name"], got["country"], got["domains"]) == ("Nordkraft Energi AB", "SE", ["nordkraft.se"])
+
+    def test_a_bad_row_rejects_only_itself(self, client: TestClient, auth: dict[str, str], engine: sa.Engine) -> None:
+        rows = [NORDKRAFT, {"crm_id": "A-2"}, {"crm_id": "A-3", "name": "Ekvall", "domains": ["not a domain"]}]
+        got = client.post("/v1/accounts/import", json={"accounts": rows}, headers=auth).json()
+        assert [r["status"] for r in got["results"]] == ["created", "rejected", "rejected"]
+        assert got["results"][1]["errors"][0]["field"] == "name"
+        assert got["results"][2]["errors"][0]["field"].startswith("domains")
+        assert row_counts(engine)["accounts"] == 1
+
+    def test_csv_body_and_upload(self, client: TestClient, auth: dict[str, str]) -> None:
+        csv_text = "crm_id,name,domains,aliases\nC-1,Granholm Bygg AB,granholmbygg.se;granholm.se,Granholms\n"
+        r = client.post("/v1/accounts/import", content=csv_text, headers={**auth, "content-type": "text/csv"})
+        assert r.status_code == 200 and r.json()["created"] == 1
+        got = client.get("/v1/accounts/C-1", headers=auth).json()
+        assert got["domains"] == ["granholmbygg.se", "granholm.se"] and got["aliases"] == ["Granholms"]
+        upload = client.post(
+            "/v1/accounts/import",
+            files={"file": ("a.csv", "crm_id,name\nC-2,Skifte AB\n", "text/csv")},
+            headers=auth,
+        )
+        assert upload.status_code == 200 and upload.json()["created"] == 1
+
+    def test_csv_without_header_is_422(self, client: TestClient, auth: dict[str, str]) -> None:
+        r = client.post("/v1/accounts/import", content="x,y\n1,2\n", headers={**auth, "content-type": "text/csv"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
+
+    def test_import_needs_admin(self, client: TestClient, make_key: object) -> None:
+        key = make_key("signals:write", "signals:read")  # type: ignore[operator]
+        r = client.post(
+            "/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert r.status_code == 403
+
+    def test_imported_accounts_attribute_at_once(self, client: TestClient, auth: dict[str, str]) -> None:
+        client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+        signal = client.post(
+            "/v1/signals", json=signal_body(customer={"email": "lena@nordkraft.se"}), headers=auth
+        ).json()
+        assert signal["account"]["crm_id"] == "A-1"
+        assert signal["attribution"]["method"] == "email_domain"
+
+
+class TestSearch:
+    def test_by_name_alias_and_domain(self, client: TestClient, auth: dict[str, str]) -> None:
+        client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+        for q in ("nordkraft", "NK", "nordkraft.se", "A-1"):
+            items = client.get("/v1/accounts", params={"q": q}, headers=auth).json()["items"]
+            assert [a["crm_id"] for a in items] == ["A-1"], q
+        assert client.get("/v1/accounts", params={"q": "volvo"}, headers=auth).json()["items"] == []

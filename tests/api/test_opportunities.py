@@ -1,0 +1,211 @@
+"""Attribution and clustering through the API: opportunities, credit, review queue, merge and detach."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import row_counts
+from tests.conftest import signal_body
+
+ACCOUNTS = [
+    {"crm_id": "A-1", "name": "Nordkraft AB", "domains": ["nordkraft.se"]},
+    {"crm_id": "A-2", "name": "Ekvall Försäkring AB", "domains": ["ekvall.se"]},
+]
+INVOICES = "Their finance team keys in every supplier invoice by hand in the ERP, about 3,000 invoices a month."
+INVOICES_2 = (
+    "Finance at the customer still types supplier invoices into the ERP manually; roughly 3,000 invoices monthly."
+)
+HR = "HR wants a new onboarding portal for seasonal staff, with digital contracts and e-signing."
+
+
+def post(client: TestClient, auth: dict[str, str], **fields: object) -> dict[str, object]:
+    r = client.post("/v1/signals", json=signal_body(**fields), headers=auth)
+    assert r.status_code in (200, 201), r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def setup_accounts(client: TestClient, auth: dict[str, str]) -> None:
+    assert client.post("/v1/accounts/import", json={"accounts": ACCOUNTS}, headers=auth).status_code == 200
+
+
+class TestClustering:
+    def test_same_opportunity_from_two_people_is_one_with_two_credits(
+        self, client: TestClient, auth: dict[str, str]
+    ) -> None:
+        setup_accounts(client, auth)
+        a = post(
+            client,
+            auth,
+            customer={"domain": "nordkraft.se"},
+            body=INVOICES,
+            title="Invoices keyed by hand",
+            observed_at="2026-03-01T10:00:00Z",
+            contributor={"email": "anna@ourco.se", "function": "support"},
+        )
+        b = post(
+            client,
+            auth,
+            customer={"name": "Nordkrafts ekonomiavdelning"},
+            body=INVOICES_2,
+            title="Manual supplier invoice entry",
+            observed_at="2026-03-05T10:00:00Z",
+            contributor={"email": "per@ourco.se", "function": "delivery"},
+        )
+        assert a["opportunity"]["id"] == b["opportunity"]["id"]  # type: ignore[index]
+        assert b["opportunity"]["match"]["matched_signal_ids"] or b["opportunity"]["match"]["score"]  # type: ignore[index]
+        opp = client.get(f"/v1/opportunities/{a['opportunity']['id']}", headers=auth).json()  # type: ignore[index]
+        roles = {c["email"]: c["role"] for c in opp["contributors"]}
+        assert roles == {"anna@ourco.se": "originator", "per@ourco.se": "co_contributor"}
+        assert opp["signal_count"] == 2 and len(opp["signals"]) == 2
+
+    def test_different_needs_at_one_account_stay_apart(self, client: TestClient, auth: dict[str, str]) -> None:
+        setup_accounts(client, auth)
+        a = post(client, auth, customer={"domain": "nordkraft.se"}, body=INVOICES, title="Invoices keyed by hand")
+        b = post(
+            client,
+            auth,
+            customer={"domain": "nordkraft.se"},
+            body=HR,
+            title="Onboarding portal for HR",
+            contributor={"email": "per@ourco.se"},
+        )
+        assert a["opportunity"]["id"] != b["opportunity"]["id"]  # type: ignore[index]
+
+    def test_one_person_is_credited_once(self, client: TestClient, auth: dict[str, str]) -> None:
+        setup_accounts(client, auth)
+        a = post(
+            client,
+            auth,
+            customer={"domain": "nordkraft.se"},
+            body=INVOICES,
+            title="Invoices keyed by hand",
+            observed_at="2026-03-01T10:00:00Z",
+        )
+        post(
+            client,
+            auth,
+            customer={"domain": "nordkraft.se"},
+            body=INVOICES_2,
+            title="Manual invoice entry again",
+            observed_at="2026-03-20T10:00:00Z",
+        )
+        opp = client.get(f"/v1/opportunities/{a['opportunity']['id']}", headers=auth).json()  # type: ignore[index]
+        assert len(opp["contributors"]) == 1 and opp["contributors"][0]["signal_count"] == 2
+
+    def test_repost_by_the_same_person_stores_nothing(
+        self, client: TestClient, auth: dict[str, str], engine: sa.Engine
+    ) -> None:
+        setup_accounts(client, auth)
+        a = post(client, auth, customer={"domain": "nordkraft.se"}, body=INVOICES, title="Invoices keyed by hand")
+        before = row_counts(engine)
+        r = client.post(
+            "/v1/signals",
+            json=signal_body(customer={"domain": "nordkraft.se"}, body=INVOICES, title="Invoices keyed by hand"),
+            headers=auth,
+        )
+        assert r.status_code == 200 and r.json()["id"] == a["id"]
+        assert row_counts(engine) == before
+
+    def test_payload_naming_an_opportunity_joins_it(self, client: TestClient, auth: dict[str, str]) -> None:
+        setup_accounts(client, auth)
+        a = post(client, auth, customer={"domain": "nordkraft.se"}, body=INVOICES, title="Invoices keyed by hand")
+        b = post(
+            client,
+            auth,
+            customer={"name": "someone"},
+            body=HR,
+            title="Unrelated words entirely",
+            opportunity_ref=a["opportunity"]["id"],
+            contributor={"email": "per@ourco.se"},
+        )  # type: ignore[index]
+        assert b["opportunity"]["id"] == a["opportunity"]["id"]  # type: ignore[index]
+        assert b["attribution"]["method"] == "opportunity_ref"  # type: ignore[index]
+
+
+class TestReviewQueue:
+    def test_unknown_customer_waits_then_assignment_places_it(self, client: TestClient, auth: dict[str, str]) -> None:
+        setup_accounts(client, auth)
+        s = post(client, auth, customer={"email": "someone@gmail.com"}, body=INVOICES, title="Invoices keyed by hand")
+        assert s["status"] == "needs_review" and s["account"] is None and s["opportunity"] is None
+        assert s["attribution"]["method"] == "none"  # type: ignore[index]
+        queue = client.get("/v1/review/attribution", headers=auth).json()["items"]
+        assert [q["signal"]["id"] for q in queue] == [s["id"]]
+        r = client.post(f"/v1/signals/{s['id']}/account", json={"account": "A-1"}, headers=auth)
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["status"] == "attributed" and got["account"]["crm_id"] == "A-1"
+        assert got["attribution"]["method"] == "manual" and got["opportunity"] is not None
+        assert client.get("/v1/review/attribution", headers=auth).json()["items"] == []
+        again = client.post(f"/v1/signals/{s['id']}/account", json={"account": "A-2"}, headers=auth)
+        assert again.status_code == 409
+
+    def test_assign_unknown_account_is_404(self, client: TestClient, auth: dict[str, str]) -> None:
+        s = post(client, auth, customer={"name": "Nobody Known"})
+        r = client.post(f"/v1/signals/{s['id']}/account", json={"account": "nope"}, headers=auth)
+        assert r.status_code == 404
+
+
+class TestCorrections:
+    def test_merge_then_detach_recomputes_credit(self, client: TestClient, auth: dict[str, str]) -> None:
+        setup_accounts(client, auth)
+        a = post(
+            client,
+            auth,
+            customer={"domain": "nordkraft.se"},
+            body=INVOICES,
+            title="Invoices keyed by hand",
+            observed_at="2026-03-01T10:00:00Z",
+            contributor={"email": "anna@ourco.se"},
+        )
+        b = post(
+            client,
+            auth,
+            customer={"domain": "nordkraft.se"},
+            body=HR,
+            title="Onboarding portal for HR",
+            observed_at="2026-02-01T10:00:00Z",
+            contributor={"email": "per@ourco.se"},
+        )
+        oa, ob = a["opportunity"]["id"], b["opportunity"]["id"]  # type: ignore[index]
+        assert oa != ob
+        merged = client.post(f"/v1/opportunities/{oa}/merge", json={"opportunity_id": ob}, headers=auth)
+        assert merged.status_code == 200, merged.text
+        roles = {c["email"]: c["role"] for c in merged.json()["contributors"]}
+        assert roles == {"per@ourco.se": "originator", "anna@ourco.se": "co_contributor"}  # per saw it first
+        absorbed = client.get(f"/v1/opportunities/{ob}", headers=auth).json()
+        assert absorbed["merged_into_id"] == oa and absorbed["signal_count"] == 0
+        listed = [o["id"] for o in client.get("/v1/opportunities", headers=auth).json()["items"]]
+        assert listed == [oa]
+        assert (
+            client.post(f"/v1/opportunities/{oa}/merge", json={"opportunity_id": ob}, headers=auth).status_code == 409
+        )
+
+        detached = client.post(f"/v1/signals/{b['id']}/detach", headers=auth)
+        assert detached.status_code == 200, detached.text
+        new_id = detached.json()["opportunity"]["id"]
+        assert new_id not in (oa, ob)
+        left = client.get(f"/v1/opportunities/{oa}", headers=auth).json()
+        assert [(c["email"], c["role"]) for c in left["contributors"]] == [("anna@ourco.se", "originator")]
+        assert client.post(f"/v1/signals/{b['id']}/detach", headers=auth).status_code == 409  # alone now
+
+    def test_merge_across_accounts_is_409(self, client: TestClient, auth: dict[str, str]) -> None:
+        setup_accounts(client, auth)
+        a = post(client, auth, customer={"domain": "nordkraft.se"})
+        b = post(client, auth, customer={"domain": "ekvall.se"})
+        r = client.post(
+            f"/v1/opportunities/{a['opportunity']['id']}/merge",  # type: ignore[index]
+            json={"opportunity_id": b["opportunity"]["id"]},
+            headers=auth,
+        )  # type: ignore[index]
+        assert r.status_code == 409 and r.json()["code"] == "different_accounts"
+
+    def test_list_filters(self, client: TestClient, auth: dict[str, str]) -> None:
+        setup_accounts(client, auth)
+        post(client, auth, customer={"domain": "nordkraft.se"}, contributor={"email": "anna@ourco.se"})
+        post(client, auth, customer={"domain": "ekvall.se"}, contributor={"email": "per@ourco.se"})
+        by_account = client.get("/v1/opportunities", params={"account": "A-2"}, headers=auth).json()["items"]
+        assert [o["account"]["crm_id"] for o in by_account] == ["A-2"]
+        by_person = client.get("/v1/opportunities", params={"contributor": "anna@ourco.se"}, headers=auth).json()
+        assert [o["account"]["crm_id"] for o in by_person["items"]] == ["A-1"]
+        assert client.get("/v1/opportunities", params={"synced": "true"}, headers=auth).json()["items"] == []
