@@ -1,0 +1,190 @@
+"""Ingest throughput and latency over real HTTP, against a bare-INSERT FastAPI baseline measured in the same run.
+
+    .venv/bin/python bench/ingest.py [--seconds 10] [--clients 16] [--workers 2] [--backends postgresql,sqlite]
+
+PostgreSQL comes from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test; a scratch database
+is created next to it and dropped afterwards). Prints signals/s and p50/p99 latency, one signal per request and
+through the batch endpoint, and the ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+ACCOUNTS = [(f"ACC-{i:05d}", f"Kund {i} AB", f"kund{i}.se") for i in range(200)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def body(i: int) -> dict[str, object]:
+    crm_id, name, domain = ACCOUNTS[i % len(ACCOUNTS)]
+    return {
+        "contributor": {"email": f"person{i % 500}@ourco.se", "function": "support"},
+        "customer": {"crm_account_id": crm_id, "name": name},
+        "kind": ("inefficiency", "expansion", "renewal_risk")[i % 3],
+        "title": f"Observation {i} about invoicing",
+        "body": f"The customer re-keys supplier invoices by hand; case {i} shows about {i % 90} a day.",
+        "source": {"system": "bench", "reference": f"{uuid.uuid4()}"},
+    }
+
+
+def scratch_pg() -> tuple[str, sa.Engine, str]:
+    name = f"sp_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return PG.rsplit("/", 1)[0] + "/" + name, admin, name
+
+
+def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {cmd}")
+
+
+async def load(url: str, headers: dict[str, str], clients: int, seconds: float, batch: int) -> dict[str, float]:
+    latencies: list[float] = []
+    count = 0
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal count, errors
+        while time.perf_counter() < stop_at:
+            if batch == 1:
+                path, payload = "/v1/signals", body(next(counter))
+            else:
+                path, payload = "/v1/signals/batch", {"signals": [body(next(counter)) for _ in range(batch)]}
+            t0 = time.perf_counter()
+            r = await http.post(path, json=payload, headers=headers)
+            latencies.append(time.perf_counter() - t0)
+            if r.status_code in (200, 201):
+                count += batch
+            else:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "signals_per_s": count / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": errors,
+        "requests": len(latencies),
+    }
+
+
+def seed_accounts(url: str) -> None:
+    from app.db import make_engine, transaction
+    from app.models import Account
+
+    engine = make_engine(url)
+    with transaction(engine) as session:
+        for crm_id, name, domain in ACCOUNTS:
+            session.add(Account(crm="import", crm_id=crm_id, name=name, domains=[domain]))
+    engine.dispose()
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
+    tmp = Path(tempfile.mkdtemp(prefix="sp-bench-"))
+    cleanup = None
+    if backend == "postgresql":
+        url, admin, name = scratch_pg()
+        bare_url, _, bare_name = scratch_pg()
+
+        def cleanup() -> None:
+            with admin.connect() as conn:
+                for n in (name, bare_name):
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'))
+    else:
+        url, bare_url = f"sqlite:///{tmp}/svc.db", f"sqlite:///{tmp}/bare.db"
+    workers = args.workers if backend == "postgresql" else 1
+    env = {**os.environ, "SIGNAL_PIPELINE_DATABASE_URL": url, "SIGNAL_PIPELINE_LOG_LEVEL": "warning",
+           "BARE_DATABASE_URL": bare_url, "PYTHONPATH": str(ROOT)}
+    subprocess.run([BIN / "signal-pipeline", "migrate"], env=env, check=True, capture_output=True)
+    seed_accounts(url)
+    key = subprocess.run([BIN / "signal-pipeline", "keys", "create", "--name", "bench", "--scopes", "admin"],
+                         env=env, check=True, capture_output=True, text=True).stdout.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    results = []
+    try:
+        for label, cmd in (
+            ("bare INSERT", [BIN / "uvicorn", "bench.bare_app:app", "--workers", str(workers), "--log-level",
+                             "warning", "--no-access-log"]),
+            ("signal-pipeline", [BIN / "signal-pipeline", "serve", "--workers", str(workers), "--no-migrate"]),
+        ):
+            port = free_port()
+            proc = start([str(c) for c in cmd] + ["--port", str(port)], env, port)
+            try:
+                u = f"http://127.0.0.1:{port}"
+                asyncio.run(load(u, headers, args.clients, 2, 1))  # warm-up
+                results.append((f"{backend:10} {label:16} 1/request ", asyncio.run(
+                    load(u, headers, args.clients, args.seconds, 1))))
+                results.append((f"{backend:10} {label:16} batch of {args.batch}", asyncio.run(
+                    load(u, headers, max(2, args.clients // 4), args.seconds, args.batch))))
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=20)
+    finally:
+        if cleanup:
+            cleanup()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    args = parser.parse_args()
+    print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per run, machine: {os.cpu_count()} cores")
+    for backend in args.backends.split(","):
+        rows = run_backend(backend, args)
+        base = {label.split()[2] + label.split()[-1]: r for label, r in rows if "bare" in label}
+        for label, r in rows:
+            line = (f"{label}  {r['signals_per_s']:8.0f} signals/s  p50 {r['p50_ms']:7.1f} ms  "
+                    f"p99 {r['p99_ms']:7.1f} ms  errors {int(r['errors'])}")
+            if "signal-pipeline" in label:
+                b = next(v for k, v in base.items() if k.endswith(label.split()[-1]))
+                line += f"  ratio to bare {r['signals_per_s'] / b['signals_per_s']:.2f}"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
