@@ -55,20 +55,58 @@ class Settings(BaseSettings):
 
     # CRM: "none" keeps opportunities local; "hubspot" or "salesforce" syncs them.
     crm: Literal["none", "hubspot", "salesforce"] = "none"
-    hubspot_base_url: str | None = None
+    hubspot_base_url: str | None = Field(default=None, description="HubSpot API root; the sandbox's URL in tests")
     hubspot_access_token: SecretStr | None = None
-    hubspot_client_secret: SecretStr | None = None
+    hubspot_client_secret: SecretStr | None = Field(default=None, description="signs webhooks (v3 signature)")
     hubspot_pipeline: str = "default"
     hubspot_initial_stage: str = "appointmentscheduled"
+    hubspot_portal_id: str | None = Field(default=None, description="for links to deals in the HubSpot UI")
+    hubspot_record_url_template: str | None = Field(default=None, description="{portal_id} and {crm_id} fields")
+    hubspot_timeout_seconds: float = Field(default=30.0, gt=0)
+    hubspot_rate_limit: int = Field(default=190, ge=1, description="requests per window (Pro/Enterprise: 190)")
+    hubspot_rate_window_seconds: float = Field(default=10.0, gt=0)
     salesforce_instance_url: str | None = None
+    salesforce_login_url: str | None = Field(default=None, description="OAuth host; default from _DOMAIN")
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
     salesforce_username: str | None = None
     salesforce_password: SecretStr | None = None
     salesforce_security_token: SecretStr | None = None
+    salesforce_session_id: SecretStr | None = Field(default=None, description="a ready token, with INSTANCE_URL")
     salesforce_domain: str = "login"
     salesforce_initial_stage: str = "Prospecting"
     salesforce_team_role: str = "Sales Rep"
+    salesforce_ca_bundle: str | None = Field(default=None, description="CA file to trust (sandbox, TLS proxies)")
+    salesforce_timeout_seconds: float = Field(default=30.0, gt=0)
+    salesforce_rate_limit_retry_after: float = Field(
+        default=900.0, ge=0, description="back-off after REQUEST_LIMIT_EXCEEDED (it carries no Retry-After)"
+    )
+    salesforce_rate_limit: int = Field(default=25, ge=1, description="client-side requests per window")
+    salesforce_rate_window_seconds: float = Field(default=1.0, gt=0)
     sandbox: bool = Field(default=False, description="mount the local HubSpot sandbox and point the CRM at it")
     worker_in_process: bool = Field(default=False, description="run the sync worker inside `serve`")
+
+    # Sync worker (the outbox relay).
+    sync_batch_size: int = Field(default=0, ge=0, description="records per CRM call; 0 = the CRM's batch limit")
+    sync_poll_seconds: float = Field(default=0.25, gt=0, description="idle wait between claims")
+    sync_lease_seconds: float = Field(default=120.0, gt=0, description="a claimed job returns after this long")
+    sync_max_attempts: int = Field(default=10, ge=1, description="transient failures before a job is dead")
+    sync_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    sync_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    sync_inline_attempts: int = Field(default=4, ge=1, description="tries of one batch before it is rescheduled")
+    sync_inline_max_wait_seconds: float = Field(
+        default=15.0, ge=0, description="longer waits (Retry-After, backoff) are rescheduled, not slept"
+    )
+    sync_rate_burst_fraction: float = Field(
+        default=0.1, gt=0, le=1, description="share of the rate window usable as a burst (keeps a rolling window)"
+    )
+    sync_pull_interval_seconds: float = Field(
+        default=300.0, ge=0, description="accounts, users and outcomes pulls by the worker; 0 = never"
+    )
+    sync_metrics_port: int | None = Field(default=None, description="serve /metrics from each worker process")
+    webhook_base_url: str | None = Field(
+        default=None, description="public URL the CRM calls (signature checks use it when behind a proxy)"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -81,14 +119,24 @@ class Settings(BaseSettings):
     def _complete_crm(self) -> Settings:
         if self.sandbox:
             return self
-        needed: dict[str, tuple[str, ...]] = {
-            "hubspot": ("hubspot_base_url", "hubspot_access_token"),
-            "salesforce": ("salesforce_instance_url", "salesforce_username", "salesforce_password"),
-        }
-        missing = [ENV_PREFIX + f.upper() for f in needed.get(self.crm, ()) if getattr(self, f) is None]
+        missing = [ENV_PREFIX + f.upper() for f in self.crm_missing()]
         if missing:
             raise ValueError(f"CRM {self.crm!r} is half configured: set {', '.join(missing)}")
         return self
+
+    def crm_missing(self) -> list[str]:
+        """Settings the chosen CRM still needs (field names); empty when it can connect."""
+        if self.crm == "hubspot":
+            return [f for f in ("hubspot_base_url", "hubspot_access_token") if getattr(self, f) is None]
+        if self.crm != "salesforce":
+            return []
+        # Either a ready session (token + instance) or OAuth client credentials, optionally with a user login.
+        if self.salesforce_session_id is not None:
+            return [] if self.salesforce_instance_url else ["salesforce_instance_url"]
+        needed = ["salesforce_client_id", "salesforce_client_secret"]
+        if self.salesforce_username is not None or self.salesforce_password is not None:
+            needed += ["salesforce_username", "salesforce_password"]
+        return [f for f in needed if getattr(self, f) is None]
 
     @property
     def sqlite_path(self) -> Path | None:

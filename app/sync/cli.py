@@ -1,0 +1,100 @@
+"""CLI commands of the sync: ``worker`` (the outbox relay process) and ``crm setup|pull|status``.
+
+Mounted by ``app.cli``: ``cli.add_typer(worker_cli, name="worker")`` and ``cli.add_typer(crm_cli, name="crm")``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import Engine
+
+from app.settings import load_settings
+from integrations.base import CRMAdapter
+
+worker_cli = typer.Typer(help="Run the CRM sync worker.", add_completion=False)
+crm_cli = typer.Typer(help="CRM integration: set up custom fields, pull, show sync status.", add_completion=False)
+
+
+@worker_cli.callback(invoke_without_command=True)
+def worker(
+    worker_id: Annotated[str | None, typer.Option("--id", help="name in claims and logs")] = None,
+    once: Annotated[bool, typer.Option("--once", help="drain what is due now, then exit")] = False,
+) -> None:
+    """Claim due sync jobs and upsert them into the CRM until stopped (SIGTERM/SIGINT finish the batch)."""
+    from app.logging import configure_logging
+    from app.sync import metrics
+    from app.sync.worker import make_worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    stop = threading.Event()
+    worker = make_worker(settings, stop=stop, worker_id=worker_id)
+    if worker is None:
+        typer.echo("no CRM configured (SIGNAL_PIPELINE_CRM=none): nothing to sync", err=True)
+        raise typer.Exit(1)
+    if settings.sync_metrics_port:
+        metrics.serve_worker_metrics(settings.sync_metrics_port)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if once:
+            worker.drain(timeout=3600)
+        else:
+            worker.run()
+    finally:
+        worker.engine.dispose()
+
+
+def _adapter_and_engine() -> tuple[CRMAdapter, Engine]:
+    from app.db import make_engine
+    from app.sync.adapters import build_adapter
+
+    settings = load_settings()
+    adapter = build_adapter(settings)
+    if adapter is None:
+        typer.echo("no CRM configured: set SIGNAL_PIPELINE_CRM to hubspot or salesforce", err=True)
+        raise typer.Exit(1)
+    return adapter, make_engine(settings.database_url, pool_size=2)
+
+
+@crm_cli.command("setup")
+def setup() -> None:
+    """Create the custom properties/fields the sync writes (idempotent)."""
+    adapter, engine = _adapter_and_engine()
+    try:
+        created = adapter.setup()
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps({"crm": adapter.name, "created": created}))
+
+
+@crm_cli.command("pull")
+def pull_now() -> None:
+    """Pull users, accounts and outcomes from the CRM now."""
+    from app.sync.pull import pull_all
+
+    adapter, engine = _adapter_and_engine()
+    try:
+        counts = pull_all(engine, adapter)
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps({"crm": adapter.name, **counts}))
+
+
+@crm_cli.command("status")
+def status() -> None:
+    """Sync lag, job counts and recent errors per CRM."""
+    from app.db import make_engine
+    from app.sync.status import read_status
+
+    engine = make_engine(load_settings().database_url, pool_size=1)
+    try:
+        crms = read_status(engine)
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps([c.model_dump(mode="json") for c in crms], indent=2))

@@ -1,0 +1,93 @@
+"""CRM-neutral opportunity records built from the database, a batch at a time (a fixed number of queries)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from app.models import Account, Contributor, Credit, Opportunity, Signal
+from schemas.crm import ContributorCredit, OpportunityRecord
+
+MAX_SOURCE_LINKS = 20
+ORIGINATOR = "originator"
+
+
+def build_records(
+    session: Session, opportunity_ids: Sequence[uuid.UUID], crm: str
+) -> dict[uuid.UUID, OpportunityRecord]:
+    """One record per opportunity that still exists, at its current version; keyed by opportunity id.
+
+    The account's CRM id and owner are used only when the account came from this CRM. ``is_new`` is true
+    until a CRM id is stored locally: adapters send the seller's fields only then (guarantee 5).
+    """
+    if not opportunity_ids:
+        return {}
+    ids = list(dict.fromkeys(opportunity_ids))
+    opps = {o.id: o for o in session.exec(select(Opportunity).where(col(Opportunity.id).in_(ids)))}
+    account_ids = {o.account_id for o in opps.values()}
+    accounts = {a.id: a for a in session.exec(select(Account).where(col(Account.id).in_(account_ids)))}
+    credits: dict[uuid.UUID, list[tuple[Credit, Contributor]]] = defaultdict(list)
+    rows = session.exec(
+        select(Credit, Contributor)
+        .join(Contributor, col(Contributor.id) == col(Credit.contributor_id))
+        .where(col(Credit.opportunity_id).in_(ids))
+        .order_by(col(Credit.first_observed_at), col(Credit.id))
+    )
+    for credit, person in rows:
+        credits[credit.opportunity_id].append((credit, person))
+    links: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for opp_id, url in session.exec(
+        select(Signal.opportunity_id, Signal.source_url)
+        .where(col(Signal.opportunity_id).in_(ids), col(Signal.source_url).is_not(None))
+        .order_by(col(Signal.observed_at))
+    ):
+        if opp_id is not None and url and url not in links[opp_id] and len(links[opp_id]) < MAX_SOURCE_LINKS:
+            links[opp_id].append(url)
+    out: dict[uuid.UUID, OpportunityRecord] = {}
+    for opp_id in ids:
+        opp = opps.get(opp_id)
+        if opp is None:
+            continue
+        account = accounts.get(opp.account_id)
+        out[opp_id] = to_record(
+            opp, account if account and account.crm == crm else None, credits[opp_id], links[opp_id]
+        )
+    return out
+
+
+def _credit(credit: Credit, person: Contributor) -> ContributorCredit:
+    # An erased contributor keeps their place (counts add up) but not their address.
+    return ContributorCredit(email=person.email or "", function=person.function, role=credit.role)
+
+
+def to_record(
+    opp: Opportunity,
+    account: Account | None,
+    credits: Sequence[tuple[Credit, Contributor]],
+    source_links: Sequence[str],
+) -> OpportunityRecord:
+    people = [_credit(c, p) for c, p in credits]
+    originator = next((x for x in people if x.role == ORIGINATOR), None)
+    if originator is None:
+        originator = people[0] if people else ContributorCredit(email="", function="other", role=ORIGINATOR)
+    return OpportunityRecord(
+        opportunity_id=str(opp.id),
+        version=opp.version,
+        name=opp.title,
+        account_crm_id=account.crm_id if account else None,
+        owner_crm_id=account.owner_crm_id if account else None,
+        amount=opp.estimated_amount,
+        currency=opp.estimated_currency,
+        close_date=None,
+        originator=originator,
+        contributors=tuple(x for x in people if x.email),
+        signal_count=opp.signal_count,
+        kinds=tuple(opp.kinds),
+        first_seen_at=opp.first_seen_at,
+        source_links=tuple(source_links),
+        is_new=opp.crm_id is None,
+        crm_id=opp.crm_id,
+    )
