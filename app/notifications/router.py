@@ -1,7 +1,108 @@
-"""Outbound notification subscriptions under /v1/subscriptions."""
+"""Outbound notification subscriptions under /v1/subscriptions (scope admin).
+
+A subscription is a callback URL; events are POSTed to it as JSON, signed with the subscription's secret in
+``X-Signal-Pipeline-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">``, with the event id in
+``X-Signal-Pipeline-Event-Id`` for deduplication. Delivery is at least once, retried with exponential backoff.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from app.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.auth import AdminKey
+from app.db import transaction
+from app.notifications import service
+from app.notifications.models import NotificationEvent
+from app.notifications.repo import SubscriptionRepo
+from app.notifications.schemas import DeliveryRead, SubscriptionCreate, SubscriptionCreated, SubscriptionRead
+from schemas.common import Page
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["notifications"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SubscriptionCreated,
+    responses=problems(401, 403, 422),
+    summary="Register a callback URL for signed events; the secret is shown only in this answer",
+)
+def create_subscription(data: SubscriptionCreate, engine: EngineDep, key: AdminKey) -> SubscriptionCreated:
+    with transaction(engine) as session:
+        sub = service.create(session, data)
+        read = service.to_read(sub)
+        return SubscriptionCreated(**read.model_dump(), secret=sub.secret)
+
+
+@router.get("", response_model=Page[SubscriptionRead], responses=problems(401, 403, 422))
+def list_subscriptions(
+    engine: EngineDep,
+    key: AdminKey,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[SubscriptionRead]:
+    with transaction(engine) as session:
+        rows = SubscriptionRepo(session).page(before=decode_cursor(cursor), limit=limit + 1)
+    page = rows[:limit]
+    return Page(
+        items=[service.to_read(s) for s in page],
+        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
+    )
+
+
+@router.get("/{subscription_id}", response_model=SubscriptionRead, responses=problems(401, 403, 404))
+def get_subscription(subscription_id: uuid.UUID, engine: EngineDep, key: AdminKey) -> SubscriptionRead:
+    with transaction(engine) as session:
+        return service.to_read(service.get(session, subscription_id))
+
+
+@router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404), summary="Stop sending events")
+def delete_subscription(subscription_id: uuid.UUID, engine: EngineDep, key: AdminKey) -> Response:
+    with transaction(engine) as session:
+        service.disable(session, subscription_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{subscription_id}/deliveries",
+    response_model=Page[DeliveryRead],
+    responses=problems(401, 403, 404, 422),
+    summary="The delivery log: each event owed to this subscription, its state, attempts and last error",
+)
+def list_deliveries(
+    subscription_id: uuid.UUID,
+    engine: EngineDep,
+    key: AdminKey,
+    state: Literal["pending", "retrying", "delivered", "dead"] | None = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[DeliveryRead]:
+    with transaction(engine) as session:
+        service.get(session, subscription_id)
+        rows = SubscriptionRepo(session).deliveries(
+            subscription_id, state=state, before=decode_cursor(cursor), limit=limit + 1
+        )
+    page = rows[:limit]
+    return Page(
+        items=[service.delivery_read(d, k) for d, k in page],
+        next_cursor=encode_cursor(page[-1][0].id) if len(rows) > limit else None,
+    )
+
+
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/retry",
+    response_model=DeliveryRead,
+    responses=problems(401, 403, 404),
+    summary="Send one delivery again now",
+)
+def retry_delivery(
+    subscription_id: uuid.UUID, delivery_id: uuid.UUID, engine: EngineDep, key: AdminKey
+) -> DeliveryRead:
+    with transaction(engine) as session:
+        row = service.retry(session, subscription_id, delivery_id)
+        event = session.get(NotificationEvent, row.event_id)
+        return service.delivery_read(row, event.kind if event else "")

@@ -1,7 +1,280 @@
-"""Contribution reports under /v1/reports (scope reports:read)."""
+"""Contribution reports under /v1/reports (scope reports:read). JSON, or CSV with ?format=csv.
+
+Every report takes an inclusive date range (``from``, ``to``; default the last 365 days; at most 3 years).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import csv
+import io
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from app.api import EngineDep, SettingsDep, problems
+from app.auth import AdminKey, ReportsKey
+from app.db import transaction
+from app.errors import invalid
+from app.reports import facts, service
+from app.reports.schemas import (
+    AgeingRow,
+    ConcentrationRow,
+    ContributionRow,
+    CreditModel,
+    CreditRow,
+    GroupBy,
+    ParticipationRow,
+    Report,
+    StaffCounts,
+    StaffCountsRead,
+)
+from app.timeutil import utcnow
+from schemas.currency import ISO_4217
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+From = Annotated[date | None, Query(alias="from", description="first day (inclusive); default 364 days before 'to'")]
+To = Annotated[date | None, Query(alias="to", description="last day (inclusive); default today (UTC)")]
+Format = Annotated[Literal["json", "csv"], Query(description="csv: the rows as text/csv, one header line")]
+Currency = Annotated[
+    str,
+    Query(min_length=3, max_length=3, description="values are summed for opportunities in this currency"),
+]
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    **problems(401, 403, 422),
+}
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if code not in ISO_4217:
+        raise invalid("query.currency", "must be an ISO 4217 currency code such as SEK", "unknown_currency")
+    return code
+
+
+def _answer(report: Report[Any], fmt: str) -> Response:
+    if fmt == "csv":
+        return Response(to_csv(report.rows), media_type="text/csv; charset=utf-8")
+    return JSONResponse(report.model_dump(mode="json"))
+
+
+def to_csv(rows: list[BaseModel]) -> str:
+    """The rows as CSV: the JSON field names as header, JSON values as text, null as an empty cell."""
+    out = io.StringIO()
+    if not rows:
+        return ""
+    dumped = [r.model_dump(mode="json") for r in rows]
+    writer = csv.DictWriter(out, fieldnames=list(dumped[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in dumped:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return out.getvalue()
+
+
+@router.get(
+    "/contributions",
+    response_model=Report[ContributionRow],
+    responses=RESPONSES,
+    summary="Signals, opportunities originated and co-contributed, pipeline, won value, win rate, time to CRM",
+)
+def contributions(
+    engine: EngineDep,
+    key: ReportsKey,
+    date_from: From = None,
+    date_to: To = None,
+    group_by: GroupBy = "contributor",
+    currency: Currency = service.DEFAULT_CURRENCY,
+    format: Format = "json",
+) -> Response:
+    start, end, r = service.date_range(date_from, date_to)
+    cur = _currency(currency)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        rows = service.contributions(session, group_by, r, cur)
+    return _answer(
+        Report[ContributionRow](
+            report="contributions",
+            date_from=start,
+            date_to=end,
+            group_by=group_by,
+            currency=cur,
+            generated_at=utcnow(),
+            rows=rows,
+        ),
+        format,
+    )
+
+
+@router.get(
+    "/credit",
+    response_model=Report[CreditRow],
+    responses=RESPONSES,
+    summary="Credited pipeline and won value by credit model; an opportunity's shares sum to its value",
+)
+def credit(
+    engine: EngineDep,
+    key: ReportsKey,
+    date_from: From = None,
+    date_to: To = None,
+    group_by: GroupBy = "contributor",
+    credit: Annotated[
+        CreditModel,
+        Query(description="originator: all to the first observer; equal; time_weighted: rank r of n weighs n-r+1"),
+    ] = "originator",
+    currency: Currency = service.DEFAULT_CURRENCY,
+    format: Format = "json",
+) -> Response:
+    start, end, r = service.date_range(date_from, date_to)
+    cur = _currency(currency)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        rows = service.credits(session, group_by, r, cur, credit)
+    return _answer(
+        Report[CreditRow](
+            report="credit",
+            date_from=start,
+            date_to=end,
+            group_by=group_by,
+            currency=cur,
+            credit=credit,
+            generated_at=utcnow(),
+            rows=rows,
+        ),
+        format,
+    )
+
+
+@router.get(
+    "/participation",
+    response_model=Report[ParticipationRow],
+    responses=RESPONSES,
+    summary="Active contributors per function or team per week or month, share of staff, repeat, trend",
+)
+def participation(
+    engine: EngineDep,
+    settings: SettingsDep,
+    key: ReportsKey,
+    date_from: From = None,
+    date_to: To = None,
+    by: Literal["function", "team"] = "function",
+    interval: Literal["week", "month"] = "month",
+    currency: Currency = service.DEFAULT_CURRENCY,
+    format: Format = "json",
+) -> Response:
+    start, end, r = service.date_range(date_from, date_to)
+    cur = _currency(currency)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        rows, summary = service.participation(session, by, interval, r, cur, settings.sales_functions)
+    return _answer(
+        Report[ParticipationRow](
+            report="participation",
+            date_from=start,
+            date_to=end,
+            group_by=f"{by},{interval}",
+            currency=cur,
+            generated_at=utcnow(),
+            rows=rows,
+            summary=summary,
+        ),
+        format,
+    )
+
+
+@router.get(
+    "/concentration",
+    response_model=Report[ConcentrationRow],
+    responses=RESPONSES,
+    summary="Per account: distinct contributors and the top contributor's share; accounts that hang on one person",
+)
+def concentration(
+    engine: EngineDep,
+    key: ReportsKey,
+    date_from: From = None,
+    date_to: To = None,
+    credit: CreditModel = "originator",
+    threshold: Annotated[float, Query(gt=0, le=1, description="top share at which an account depends on one")] = (
+        service.DEPENDENCE_THRESHOLD
+    ),
+    only_dependent: bool = False,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 1000,
+    currency: Currency = service.DEFAULT_CURRENCY,
+    format: Format = "json",
+) -> Response:
+    start, end, r = service.date_range(date_from, date_to)
+    cur = _currency(currency)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        rows = service.concentration(session, r, cur, credit, threshold, only_dependent, limit)
+    return _answer(
+        Report[ConcentrationRow](
+            report="concentration",
+            date_from=start,
+            date_to=end,
+            group_by="account",
+            currency=cur,
+            credit=credit,
+            generated_at=utcnow(),
+            rows=rows,
+            summary={"threshold": threshold},
+        ),
+        format,
+    )
+
+
+@router.get(
+    "/ageing",
+    response_model=Report[AgeingRow],
+    responses=RESPONSES,
+    summary="Open opportunities with no stage change past the SLA, by account owner and contributor team",
+)
+def ageing(
+    engine: EngineDep,
+    key: ReportsKey,
+    date_from: From = None,
+    date_to: To = None,
+    sla_days: Annotated[int, Query(ge=0, le=3650, description="days without a stage change")] = (
+        service.DEFAULT_SLA_DAYS
+    ),
+    format: Format = "json",
+) -> Response:
+    start, end, r = service.date_range(date_from, date_to)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        rows = service.ageing(session, r, sla_days)
+    return _answer(
+        Report[AgeingRow](
+            report="ageing",
+            date_from=start,
+            date_to=end,
+            group_by="owner,team",
+            generated_at=utcnow(),
+            rows=rows,
+            summary={"sla_days": sla_days, "opportunities": sum(x.opportunities for x in rows)},
+        ),
+        format,
+    )
+
+
+@router.put(
+    "/staff-counts",
+    response_model=StaffCountsRead,
+    responses=problems(401, 403, 422),
+    summary="Import headcounts per function or team (replaces that dimension's counts)",
+)
+def put_staff_counts(data: StaffCounts, engine: EngineDep, key: AdminKey) -> StaffCountsRead:
+    with transaction(engine) as session:
+        service.replace_staff(session, data.dimension, data.counts)
+        return StaffCountsRead(dimension=data.dimension, counts=service.staff(session, data.dimension))
+
+
+@router.get("/staff-counts", response_model=StaffCountsRead, responses=problems(401, 403, 422))
+def get_staff_counts(
+    engine: EngineDep, key: ReportsKey, dimension: Literal["function", "team"] = "function"
+) -> StaffCountsRead:
+    with transaction(engine) as session:
+        return StaffCountsRead(dimension=dimension, counts=service.staff(session, dimension))

@@ -1,0 +1,112 @@
+"""Outcomes: what became of an opportunity (status, stage, amount, close date, the seller's note).
+
+One CRM-neutral entry point, used by the CRM read-back and by POST /v1/opportunities/{id}/outcome alike.
+Never commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session
+
+from app.models import Opportunity, OpportunityEvent
+from app.notifications.events import emit
+from app.reports.milestones import record_milestone
+from app.timeutil import as_utc, utcnow
+
+STATUSES = ("open", "won", "lost", "not_pursued")
+CLOSED = frozenset(("won", "lost", "not_pursued"))
+
+
+def apply_outcome(
+    session: Session,
+    opportunity: Opportunity,
+    *,
+    status: str,
+    stage: str | None,
+    amount: Decimal | None,
+    currency: str | None,
+    close_date: date | None,
+    note: str | None,
+    changed_at: datetime | None,
+    source: str,
+) -> bool:
+    """Set the outcome fields; returns False (and records nothing) when nothing changed.
+
+    A change of stage or status sets ``stage_changed_at``; closing sets ``closed_at`` (reopening clears it).
+    Records an ``outcome`` OpportunityEvent and emits ``opportunity.stage_changed`` or ``opportunity.closed``.
+    Does not bump the sync version: the outcome comes from the seller's side, not ours.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    when = as_utc(changed_at) if changed_at else utcnow()
+    wanted: dict[str, Any] = {
+        "status": status,
+        "stage": stage,
+        "amount": None if amount is None else Decimal(amount).quantize(Decimal("0.01")),
+        "currency": currency.upper() if currency else None,
+        "close_date": close_date,
+        "note": note,
+    }
+    changed = [name for name, value in wanted.items() if _differs(getattr(opportunity, name), value)]
+    if not changed:
+        return False
+    previous_status = opportunity.status
+    for name in changed:
+        setattr(opportunity, name, wanted[name])
+    stage_moved = "stage" in changed or "status" in changed
+    if stage_moved:
+        opportunity.stage_changed_at = when
+        record_milestone(session, opportunity.id, first_stage_changed_at=when)
+    closes = status in CLOSED and previous_status not in CLOSED
+    if closes:
+        opportunity.closed_at = when
+    elif status == "open":
+        opportunity.closed_at = None
+    opportunity.updated_at = utcnow()
+    session.add(opportunity)
+    session.add(
+        OpportunityEvent(
+            opportunity_id=opportunity.id,
+            kind="outcome",
+            actor=source,
+            # The note is the seller's free text: say that it changed, not what it says.
+            detail={
+                "changed": changed,
+                "status": status,
+                "previous_status": previous_status,
+                "stage": stage,
+                "amount": str(wanted["amount"]) if wanted["amount"] is not None else None,
+                "currency": wanted["currency"],
+                "close_date": close_date.isoformat() if close_date else None,
+                "changed_at": when.isoformat(),
+            },
+        )
+    )
+    session.flush()
+    data = {
+        "status": status,
+        "previous_status": previous_status,
+        "stage": stage,
+        "amount": str(wanted["amount"]) if wanted["amount"] is not None else None,
+        "currency": wanted["currency"],
+        "close_date": close_date.isoformat() if close_date else None,
+        "changed_at": when.isoformat(),
+        "source": source,
+    }
+    if closes:
+        emit(session, "opportunity.closed", opportunity_id=opportunity.id, data=data)
+    elif stage_moved:
+        emit(session, "opportunity.stage_changed", opportunity_id=opportunity.id, data=data)
+    return True
+
+
+def _differs(current: Any, wanted: Any) -> bool:
+    if isinstance(current, Decimal) or isinstance(wanted, Decimal):
+        if current is None or wanted is None:
+            return current is not wanted
+        return Decimal(current) != Decimal(wanted)
+    return bool(current != wanted)

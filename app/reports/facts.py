@@ -1,0 +1,135 @@
+"""The per-credit fact table behind the reports, kept current incrementally.
+
+Every local change to an opportunity bumps ``opportunities.updated_at`` (ingest, merge, outcome), and milestone
+changes bump ``opportunity_milestones.updated_at``. ``refresh`` rebuilds the facts of opportunities changed since
+a watermark (minus an overlap that covers transactions still open when the watermark was taken), so a report pays
+only for what changed. Credit shares are computed here, in integer cents, so that each model's shares of an
+opportunity sum exactly to its value: non-originators get the truncated share, the originator the remainder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from app.models import Counter
+from app.timeutil import UTCDateTime
+
+WATERMARK = "report_facts_watermark"
+OVERLAP_SECONDS = 300
+CHUNK = 2000
+
+_COLUMNS = (
+    "credit_id, opportunity_id, contributor_id, account_id, role, rank, n_credits, signal_count, opp_signal_count, "
+    "observed_at, opp_first_seen_at, source_system, kind, status, currency, value_cents, originator_cents, "
+    "equal_cents, time_weighted_cents, first_synced_at, first_stage_changed_at, closed_at"
+)
+
+# Time-weighted: rank r of n weighs (n - r + 1) / (n (n + 1) / 2): earlier observers weigh more, linearly.
+_INSERT = f"""
+INSERT INTO report_credit_facts ({_COLUMNS})
+SELECT credit_id, opportunity_id, contributor_id, account_id, role, rnk, n, signal_count, opp_signal_count,
+  observed_at, opp_first_seen_at, source_system, kind, status, currency, value_cents,
+  CASE WHEN value_cents IS NULL THEN NULL WHEN rnk = 1 THEN value_cents ELSE 0 END,
+  CASE WHEN value_cents IS NULL THEN NULL
+       WHEN rnk = 1 THEN value_cents - (n - 1) * (value_cents / n) ELSE value_cents / n END,
+  CASE WHEN value_cents IS NULL THEN NULL
+       WHEN rnk = 1 THEN value_cents - (SUM(tw) OVER (PARTITION BY opportunity_id) - tw) ELSE tw END,
+  first_synced_at, first_stage_changed_at, closed_at
+FROM (
+  SELECT b.*, (b.value_cents * (b.n - b.rnk + 1)) / ((b.n * (b.n + 1)) / 2) AS tw
+  FROM (
+    SELECT c.id AS credit_id, c.opportunity_id, c.contributor_id, o.account_id,
+      CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'originator' ELSE 'co_contributor' END AS role,
+      ROW_NUMBER() OVER w AS rnk,
+      COUNT(*) OVER (PARTITION BY c.opportunity_id) AS n,
+      c.signal_count, o.signal_count AS opp_signal_count,
+      c.first_observed_at AS observed_at, o.first_seen_at AS opp_first_seen_at,
+      s.source_system, s.kind, o.status,
+      CASE WHEN o.amount IS NOT NULL THEN o.currency ELSE o.estimated_currency END AS currency,
+      CAST(ROUND(COALESCE(o.amount, o.estimated_amount) * 100) AS BIGINT) AS value_cents,
+      COALESCE(m.first_synced_at, o.synced_at) AS first_synced_at,
+      COALESCE(m.first_stage_changed_at, o.stage_changed_at) AS first_stage_changed_at,
+      o.closed_at
+    FROM credits c
+    JOIN opportunities o ON o.id = c.opportunity_id
+    JOIN signals s ON s.id = c.first_signal_id
+    LEFT JOIN opportunity_milestones m ON m.opportunity_id = o.id
+    WHERE o.merged_into_id IS NULL {{where}}
+    WINDOW w AS (PARTITION BY c.opportunity_id ORDER BY c.first_observed_at, c.first_signal_id)
+  ) b
+) t
+"""
+
+
+def rebuild_all(conn: Connection) -> None:
+    conn.execute(sa.text("DELETE FROM report_credit_facts"))
+    conn.execute(sa.text(_INSERT.format(where="")))
+
+
+def rebuild(conn: Connection, opportunity_ids: Sequence[object]) -> None:
+    """Rebuild the facts of these opportunities (merged or deleted ones simply lose theirs)."""
+    for i in range(0, len(opportunity_ids), CHUNK):
+        chunk = list(opportunity_ids[i : i + CHUNK])
+        delete = sa.text("DELETE FROM report_credit_facts WHERE opportunity_id IN :ids").bindparams(
+            sa.bindparam("ids", expanding=True, type_=sa.Uuid())
+        )
+        conn.execute(delete, {"ids": chunk})
+        insert = sa.text(_INSERT.format(where="AND o.id IN :ids")).bindparams(
+            sa.bindparam("ids", expanding=True, type_=sa.Uuid())
+        )
+        conn.execute(insert, {"ids": chunk})
+
+
+def _set_watermark(conn: Connection, value: int) -> None:
+    table = Counter.__table__  # type: ignore[attr-defined]
+    conn.execute(sa.update(table).where(table.c.name == WATERMARK).values(value=value))
+
+
+def refresh(engine: Engine, *, full: bool = False) -> int:
+    """Bring the facts up to date; returns how many opportunities were rebuilt (-1 for a full rebuild).
+
+    Concurrent callers do not queue: on PostgreSQL whoever holds the watermark row refreshes and the others
+    read the facts as they are, a few seconds stale at most.
+    """
+    started = int(time.time())
+    table = Counter.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        dialect = conn.dialect.name
+        conn.execute(
+            insert_for_conn(conn, table).values(name=WATERMARK, value=0).on_conflict_do_nothing(index_elements=["name"])
+        )
+        stmt = sa.select(table.c.value).where(table.c.name == WATERMARK)
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        mark = conn.execute(stmt).scalar_one_or_none()
+        if mark is None:
+            return 0
+        if full or mark == 0:
+            rebuild_all(conn)
+            _set_watermark(conn, started)
+            return -1
+        since = datetime.fromtimestamp(mark - OVERLAP_SECONDS, UTC)
+        changed = conn.execute(
+            sa.text(
+                "SELECT id FROM opportunities WHERE updated_at >= :since "
+                "UNION SELECT opportunity_id FROM opportunity_milestones WHERE updated_at >= :since"
+            )
+            .bindparams(sa.bindparam("since", type_=UTCDateTime()))
+            .columns(id=sa.Uuid()),
+            {"since": since},
+        ).scalars()
+        ids = list(changed)
+        if ids:
+            rebuild(conn, ids)
+        _set_watermark(conn, started)
+        return len(ids)
+
+
+def insert_for_conn(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)

@@ -1,0 +1,312 @@
+"""Report queries: aggregates in SQL over the fact table and signals, spelled for PostgreSQL or SQLite."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app.models import Account, Contributor
+from app.reports.models import StaffCount
+from app.timeutil import UTCDateTime
+
+CREDIT_COLUMNS = {
+    "originator": "originator_cents",
+    "equal": "equal_cents",
+    "time_weighted": "time_weighted_cents",
+}
+PERSON_DIMS = frozenset(("function", "team"))
+
+
+@dataclass(frozen=True)
+class Range:
+    start: datetime
+    end: datetime  # exclusive
+
+
+def _binds(text: str, **types: Any) -> sa.TextClause:
+    return sa.text(text).bindparams(*(sa.bindparam(name, type_=t) for name, t in types.items()))
+
+
+class ReportRepo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.pg = session.get_bind().dialect.name == "postgresql"
+
+    # -- dialect spelling ---------------------------------------------------------------------------------------
+    def period(self, column: str, unit: str) -> str:
+        """The UTC start date of ``unit`` (week, month, quarter) containing ``column``, as 'YYYY-MM-DD' text."""
+        if self.pg:
+            return f"to_char(date_trunc('{unit}', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+        if unit == "week":
+            return f"date({column}, 'weekday 0', '-6 days')"
+        if unit == "month":
+            return f"strftime('%Y-%m-01', {column})"
+        return (
+            f"(strftime('%Y', {column}) || '-' || "
+            f"printf('%02d', ((CAST(strftime('%m', {column}) AS INTEGER) - 1) / 3) * 3 + 1) || '-01')"
+        )
+
+    def period_start(self, text_column: str) -> str:
+        return f"(CAST({text_column} AS TIMESTAMP) AT TIME ZONE 'UTC')" if self.pg else text_column
+
+    def seconds(self, later: str, earlier: str) -> str:
+        if self.pg:
+            return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+        return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+    def dim(self, group_by: str, table: str, date_column: str) -> str:
+        if group_by == "contributor":
+            return f"{table}.contributor_id"
+        if group_by == "account":
+            return f"{table}.account_id"
+        if group_by == "function":
+            return "c.function"
+        if group_by == "team":
+            return "COALESCE(c.team, '')"
+        if group_by == "source":
+            return f"{table}.source_system"
+        if group_by == "kind":
+            return f"{table}.kind"
+        return self.period(f"{table}.{date_column}", group_by)
+
+    @staticmethod
+    def _join_people(group_by: str, table: str) -> str:
+        return f"JOIN contributors c ON c.id = {table}.contributor_id" if group_by in PERSON_DIMS else ""
+
+    def _run(self, stmt: sa.Executable, params: dict[str, Any]) -> Sequence[sa.Row[Any]]:
+        return self.session.execute(stmt, params).all()
+
+    # -- reports ------------------------------------------------------------------------------------------------
+    def signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
+        key = self.dim(group_by, "s", "observed_at")
+        stmt = _binds(
+            f"SELECT {key} AS k, COUNT(*) AS n FROM signals s {self._join_people(group_by, 's')} "
+            f"WHERE s.observed_at >= :f AND s.observed_at < :t GROUP BY {key}",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        return {row.k: int(row.n) for row in self._run(stmt, {"f": r.start, "t": r.end})}
+
+    def contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
+        """Per group: originated and co-contributed counts, originated open and won cents, won/lost, medians."""
+        key = self.dim(group_by, "f", "observed_at")
+        to_crm = self.seconds("f.first_synced_at", "f.opp_first_seen_at")
+        to_stage = self.seconds("f.first_stage_changed_at", "f.opp_first_seen_at")
+        medians = (
+            f", percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN f.rank = 1 THEN {to_crm} END) AS crm_s"
+            f", percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN f.rank = 1 THEN {to_stage} END) AS stage_s"
+            if self.pg
+            else ""
+        )
+        stmt = _binds(
+            f"""SELECT {key} AS k,
+              SUM(CASE WHEN f.rank = 1 THEN 1 ELSE 0 END) AS originated,
+              SUM(CASE WHEN f.rank > 1 THEN 1 ELSE 0 END) AS co,
+              SUM(CASE WHEN f.rank = 1 AND f.status = 'open' AND f.currency = :cur THEN f.value_cents ELSE 0 END)
+                AS open_c,
+              SUM(CASE WHEN f.rank = 1 AND f.status = 'won' AND f.currency = :cur THEN f.value_cents ELSE 0 END)
+                AS won_c,
+              SUM(CASE WHEN f.rank = 1 AND f.status = 'won' THEN 1 ELSE 0 END) AS won,
+              SUM(CASE WHEN f.rank = 1 AND f.status = 'lost' THEN 1 ELSE 0 END) AS lost
+              {medians}
+            FROM report_credit_facts f {self._join_people(group_by, "f")}
+            WHERE f.observed_at >= :f AND f.observed_at < :t
+            GROUP BY {key}""",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        out: dict[Any, dict[str, Any]] = {}
+        for row in self._run(stmt, {"f": r.start, "t": r.end, "cur": currency}):
+            m = row._mapping
+            out[row.k] = {
+                "originated": int(m["originated"] or 0),
+                "co": int(m["co"] or 0),
+                "open_c": int(m["open_c"] or 0),
+                "won_c": int(m["won_c"] or 0),
+                "won": int(m["won"] or 0),
+                "lost": int(m["lost"] or 0),
+                "crm_s": float(m["crm_s"]) if self.pg and m["crm_s"] is not None else None,
+                "stage_s": float(m["stage_s"]) if self.pg and m["stage_s"] is not None else None,
+            }
+        if not self.pg:
+            self._sqlite_medians(group_by, r, out, to_crm, to_stage)
+        return out
+
+    def _sqlite_medians(
+        self, group_by: str, r: Range, out: dict[Any, dict[str, Any]], to_crm: str, to_stage: str
+    ) -> None:
+        key = self.dim(group_by, "f", "observed_at")
+        stmt = _binds(
+            f"SELECT {key} AS k, {to_crm} AS crm_s, {to_stage} AS stage_s "
+            f"FROM report_credit_facts f {self._join_people(group_by, 'f')} "
+            "WHERE f.rank = 1 AND f.observed_at >= :f AND f.observed_at < :t",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        crm: dict[Any, list[float]] = defaultdict(list)
+        stage: dict[Any, list[float]] = defaultdict(list)
+        for row in self._run(stmt, {"f": r.start, "t": r.end}):
+            if row.crm_s is not None:
+                crm[row.k].append(float(row.crm_s))
+            if row.stage_s is not None:
+                stage[row.k].append(float(row.stage_s))
+        for k, values in out.items():
+            values["crm_s"] = statistics.median(crm[k]) if crm.get(k) else None
+            values["stage_s"] = statistics.median(stage[k]) if stage.get(k) else None
+
+    def credit_shares(self, group_by: str, r: Range, currency: str, model: str) -> dict[Any, dict[str, int]]:
+        """Per group: credits, originated, and the model's credited cents of open and won opportunities.
+
+        Opportunities are selected by when they were first seen, so every credit of one is in or out together.
+        """
+        share = "f." + CREDIT_COLUMNS[model]
+        key = self.dim(group_by, "f", "opp_first_seen_at")
+        stmt = _binds(
+            f"""SELECT {key} AS k, COUNT(*) AS credits,
+              SUM(CASE WHEN f.rank = 1 THEN 1 ELSE 0 END) AS originated,
+              SUM(CASE WHEN f.status = 'open' THEN {share} ELSE 0 END) AS open_c,
+              SUM(CASE WHEN f.status = 'won' THEN {share} ELSE 0 END) AS won_c
+            FROM report_credit_facts f {self._join_people(group_by, "f")}
+            WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t AND f.currency = :cur
+            GROUP BY {key}""",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        return {
+            row.k: {
+                "credits": int(row.credits),
+                "originated": int(row.originated or 0),
+                "open_c": int(row.open_c or 0),
+                "won_c": int(row.won_c or 0),
+            }
+            for row in self._run(stmt, {"f": r.start, "t": r.end, "cur": currency})
+        }
+
+    def participation(self, by: str, unit: str, r: Range) -> list[tuple[str, str, int, int]]:
+        """(period start, function or team, active contributors, of whom reported before that period)."""
+        period = self.period("s.observed_at", unit)
+        group = "c.function" if by == "function" else "COALESCE(c.team, '')"
+        stmt = _binds(
+            f"""WITH a AS (
+              SELECT DISTINCT {period} AS p, s.contributor_id FROM signals s
+              WHERE s.observed_at >= :f AND s.observed_at < :t
+            )
+            SELECT a.p AS p, {group} AS g, COUNT(*) AS active,
+              SUM(CASE WHEN c.first_signal_at < {self.period_start("a.p")} THEN 1 ELSE 0 END) AS repeat_n
+            FROM a JOIN contributors c ON c.id = a.contributor_id
+            GROUP BY a.p, {group}
+            ORDER BY a.p, {group}""",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        return [
+            (str(row.p), str(row.g), int(row.active), int(row.repeat_n or 0))
+            for row in self._run(stmt, {"f": r.start, "t": r.end})
+        ]
+
+    def distinct_contributors(self, r: Range) -> int:
+        stmt = _binds(
+            "SELECT COUNT(DISTINCT contributor_id) FROM signals WHERE observed_at >= :f AND observed_at < :t",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        return int(self.session.execute(stmt, {"f": r.start, "t": r.end}).scalar_one() or 0)
+
+    def originated_by_sales(self, r: Range, currency: str, sales: Sequence[str]) -> tuple[int, int]:
+        """(originated cents, of which originated by non-sales functions)."""
+        stmt = _binds(
+            """SELECT SUM(f.value_cents) AS total,
+              SUM(CASE WHEN c.function IN :sales THEN 0 ELSE f.value_cents END) AS non_sales
+            FROM report_credit_facts f JOIN contributors c ON c.id = f.contributor_id
+            WHERE f.rank = 1 AND f.currency = :cur AND f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t""",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        ).bindparams(sa.bindparam("sales", expanding=True))
+        row = self.session.execute(
+            stmt, {"f": r.start, "t": r.end, "cur": currency, "sales": list(sales) or [""]}
+        ).one()
+        return int(row.total or 0), int(row.non_sales or 0)
+
+    def concentration(self, r: Range, currency: str, model: str) -> Sequence[sa.Row[Any]]:
+        """Per account: distinct contributors, open and won cents, and its top contributor with their cents."""
+        share = "f." + CREDIT_COLUMNS[model]
+        stmt = _binds(
+            f"""WITH per AS (
+              SELECT f.account_id, f.contributor_id,
+                SUM(CASE WHEN f.currency = :cur AND f.status = 'open' THEN {share} ELSE 0 END) AS open_c,
+                SUM(CASE WHEN f.currency = :cur AND f.status = 'won' THEN {share} ELSE 0 END) AS won_c
+              FROM report_credit_facts f
+              WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
+              GROUP BY f.account_id, f.contributor_id
+            ), ranked AS (
+              SELECT per.*,
+                ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY open_c + won_c DESC, contributor_id) AS r,
+                COUNT(*) OVER (PARTITION BY account_id) AS n,
+                SUM(open_c) OVER (PARTITION BY account_id) AS acc_open,
+                SUM(won_c) OVER (PARTITION BY account_id) AS acc_won
+              FROM per
+            )
+            SELECT account_id, n, acc_open, acc_won, contributor_id AS top_id, open_c + won_c AS top_c
+            FROM ranked WHERE r = 1""",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        return self._run(stmt, {"f": r.start, "t": r.end, "cur": currency})
+
+    def ageing(self, r: Range, cutoff: datetime) -> Sequence[sa.Row[Any]]:
+        """Open opportunities with no stage change whose clock (first sync, else first signal) started before cutoff."""
+        since = "COALESCE(f.first_synced_at, f.opp_first_seen_at)"
+        stmt = _binds(
+            f"""SELECT a.owner AS owner, c.team AS team, COUNT(*) AS opportunities,
+                  SUM(f.opp_signal_count) AS signals, MIN({since}) AS oldest
+                FROM report_credit_facts f
+                JOIN accounts a ON a.id = f.account_id
+                JOIN contributors c ON c.id = f.contributor_id
+                WHERE f.rank = 1 AND f.status = 'open' AND f.first_stage_changed_at IS NULL
+                  AND {since} < :cutoff AND f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
+                GROUP BY a.owner, c.team""",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+            cutoff=UTCDateTime(),
+        ).columns(
+            sa.column("owner"),
+            sa.column("team"),
+            sa.column("opportunities"),
+            sa.column("signals"),
+            sa.column("oldest", UTCDateTime()),
+        )
+        return self._run(stmt, {"f": r.start, "t": r.end, "cutoff": cutoff})
+
+    # -- labels and staff ---------------------------------------------------------------------------------------
+    def contributor_names(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = self.session.exec(select(Contributor.id, Contributor.name).where(col(Contributor.id).in_(wanted)))
+        return {i: n for i, n in rows}
+
+    def account_names(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = self.session.exec(select(Account.id, Account.name).where(col(Account.id).in_(wanted)))
+        return {i: n for i, n in rows}
+
+    def staff(self, dimension: str) -> dict[str, int]:
+        rows = self.session.exec(select(StaffCount).where(StaffCount.dimension == dimension))
+        return {s.name: s.staff for s in rows}
+
+    def replace_staff(self, dimension: str, counts: dict[str, int]) -> None:
+        table = StaffCount.__table__  # type: ignore[attr-defined]
+        self.session.execute(sa.delete(table).where(table.c.dimension == dimension))
+        for name, staff in counts.items():
+            self.session.add(StaffCount(dimension=dimension, name=name, staff=staff))
+        self.session.flush()
