@@ -73,7 +73,7 @@ class Retry:
     code: str
     error: str
     delay: float
-    rate_limited: bool = False
+    keep: bool = False  # rate limits and auth failures delay a job; they never dead-letter it
 
 
 Outcome = Synced | Dead | Retry
@@ -287,7 +287,7 @@ class SyncWorker:
         except AuthExpired as exc:
             metrics.ERRORS.labels(self.crm, exc.code or "AUTH_EXPIRED").inc()
             log.error("sync.auth_failed", extra={"crm": self.crm, "code": exc.code, "status": exc.status})
-            return {r: Retry(exc.code or "AUTH_EXPIRED", _text(exc), 0.0) for r in records}
+            return {r: Retry(exc.code or "AUTH_EXPIRED", _text(exc), 0.0, keep=True) for r in records}
         by_id = {r.opportunity_id: r for r in records}
         if len(results) != len(records) or {x.opportunity_id for x in results} != set(by_id):
             # The adapter broke its contract (one result per input): do not guess which is which.
@@ -313,10 +313,13 @@ class SyncWorker:
         try:
             return call_with_retries(once, self.config.retry, self.stop)
         except AuthExpired as exc:
-            log.warning("sync.auth_expired", extra={"crm": self.crm, "code": exc.code})
+            # Adapters that can renew a session do it once themselves (Salesforce re-authenticates); one that
+            # exposes ``refresh`` gets it called once here. Otherwise the jobs wait, visible in the status.
             refresh: Callable[[], object] | None = getattr(self.adapter, "refresh", None)
-            if refresh is not None:
-                refresh()
+            if refresh is None:
+                raise
+            log.warning("sync.auth_refresh", extra={"crm": self.crm, "code": exc.code})
+            refresh()
             return call_with_retries(once, self.config.retry, self.stop)
 
     def _retry_all(
@@ -430,7 +433,7 @@ class SyncWorker:
 
 def _retry_values(t: Any, job: ClaimedJob, config: WorkerConfig, outcome: Retry, now: datetime) -> dict[str, Any]:
     attempts = job.attempts + 1
-    if not outcome.rate_limited and attempts >= config.max_attempts:
+    if not outcome.keep and attempts >= config.max_attempts:
         # Transient for too long: a human looks at it (rate limits never end here: they only delay).
         return {
             "state": "dead",
