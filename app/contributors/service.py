@@ -1,11 +1,15 @@
-"""Contributor lookups."""
+"""Contributor lookups and the contributor's feed. Never commits."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlmodel import Session, select
 
+from app.auth import Principal
+from app.contributors.repo import FeedRepo
+from app.contributors.schemas import Colleague, FeedAccount, FeedItem, FeedOpportunity
 from app.errors import NotFound
 from app.models import Contributor
 
@@ -20,3 +24,70 @@ def resolve_contributor(session: Session, ref: str) -> Contributor:
     if contributor is None:
         raise NotFound("no such contributor")
     return contributor
+
+
+def readable_contributor(session: Session, ref: str, principal: Principal) -> Contributor:
+    """The contributor named by ``ref``, if ``principal`` may read their feed.
+
+    A key bound to a contributor reads only that person's feed: any other is answered 404, never 403, so a key
+    cannot learn whether someone else exists.
+    """
+    contributor = resolve_contributor(session, ref)
+    if principal.contributor_id is not None and principal.contributor_id != contributor.id:
+        raise NotFound("no such contributor")
+    return contributor
+
+
+def feed(session: Session, contributor: Contributor, *, before: uuid.UUID | None, limit: int) -> list[FeedItem]:
+    """A page of the contributor's signals, newest first, each with what became of it."""
+    repo = FeedRepo(session)
+    signals = repo.signals(contributor.id, before=before, limit=limit)
+    opps = repo.survivors({s.opportunity_id for s in signals if s.opportunity_id})
+    credits = repo.credits({o.id for o in opps.values()})
+    accounts = repo.accounts({s.account_id for s in signals if s.account_id})
+    items = []
+    for s in signals:
+        opp = opps.get(s.opportunity_id) if s.opportunity_id else None
+        people = credits.get(opp.id, []) if opp else []
+        mine = next((c.role for c, p in people if p.id == contributor.id), None)
+        account = accounts.get(s.account_id) if s.account_id else None
+        source: dict[str, Any] = {"system": s.source_system}
+        if s.source_reference:
+            source["reference"] = s.source_reference
+        if s.source_url:
+            source["url"] = s.source_url
+        items.append(
+            FeedItem(
+                signal_id=s.id,
+                kind=s.kind,
+                title=s.title,
+                status=s.status,
+                observed_at=s.observed_at,
+                source=source,
+                account=FeedAccount(id=account.id, name=account.name) if account else None,
+                opportunity=FeedOpportunity(
+                    id=opp.id,
+                    title=opp.title,
+                    status=opp.status,
+                    stage=opp.stage,
+                    amount=opp.amount,
+                    currency=opp.currency,
+                    close_date=opp.close_date,
+                    note=opp.note,
+                    crm_id=opp.crm_id,
+                    crm_url=opp.crm_url,
+                    stage_changed_at=opp.stage_changed_at,
+                    closed_at=opp.closed_at,
+                    signal_count=opp.signal_count,
+                    my_role=mine,
+                )
+                if opp
+                else None,
+                colleagues=[
+                    Colleague(id=p.id, name=p.name, function=p.function, team=p.team, role=c.role)
+                    for c, p in people
+                    if p.id != contributor.id
+                ],
+            )
+        )
+    return items
