@@ -184,7 +184,13 @@ class TestRejections:
         with salesforce_env() as env:
             ids = _seed(engine, env, 8)
             env.control.add_fault(
-                Fault(FaultKind.server_error, times=1, status=400, path=env.write_path, extra={"error_code": "INVALID_FIELD"})
+                Fault(
+                    FaultKind.server_error,
+                    times=1,
+                    status=400,
+                    path=env.write_path,
+                    extra={"error_code": "INVALID_FIELD"},
+                )
             )
             before = write_calls(env)
             make_worker(engine, env.adapter).drain()

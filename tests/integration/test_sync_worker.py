@@ -10,7 +10,13 @@ from sqlmodel import Session
 from app.db import make_engine, transaction
 from app.models import Opportunity, SyncJob
 from app.opportunities.repo import OpportunityRepo
-from tests.integration.test_sync_support import crm_copies, ensure_account, jobs_by_state, make_worker, seed_opportunities
+from tests.integration.test_sync_support import (
+    crm_copies,
+    ensure_account,
+    jobs_by_state,
+    make_worker,
+    seed_opportunities,
+)
 
 
 def _engine(db_url: str) -> sa.Engine:
@@ -100,4 +106,26 @@ class TestSyncNewOpportunities:
         worker.drain()
         assert jobs_by_state(engine) == {"done": 1}
         assert set(crm_copies(crm_env.control).values()) == {1}
+        engine.dispose()
+
+
+class TestOutcomesReadBack:
+    def test_a_won_deal_is_read_back_onto_its_opportunity(self, db_url: str, crm_env: Any) -> None:
+        from app.sync.pull import pull_outcomes
+
+        engine = _engine(db_url)
+        crm = crm_env.adapter.name
+        account = ensure_account(engine, crm, crm_env.control.seed_account("Won AB", "won.se"))
+        won, still_open = seed_opportunities(engine, 2, crm=crm, account_id=account)
+        make_worker(engine, crm_env.adapter).drain()
+        by_key = {o.opportunity_id: o for o in crm_env.control.opportunities()}
+        crm_env.control.set_stage(by_key[str(won)].crm_id, crm_env.won_stage, amount=5000.0)
+
+        assert pull_outcomes(engine, crm_env.adapter) == 2  # both learn their stage; one is won
+        assert pull_outcomes(engine, crm_env.adapter) == 0  # applying it again changes nothing
+        with Session(engine) as session:
+            a, b = session.get(Opportunity, won), session.get(Opportunity, still_open)
+            assert a is not None and a.status == "won" and a.amount is not None and float(a.amount) == 5000.0
+            assert b is not None and b.status == "open"
+        assert jobs_by_state(engine) == {"done": 2}  # outcomes never cause a sync back
         engine.dispose()
