@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import socket
 import statistics
@@ -29,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-ACCOUNTS = [(f"ACC-{i:05d}", f"Kund {i} AB", f"kund{i}.se") for i in range(200)]
+ACCOUNTS = [(f"ACC-{i:05d}", f"Kund {i} AB", f"kund{i}.se") for i in range(2000)]
+FUNCTIONS = ["support", "delivery", "project", "consulting", "engineering", "customer_success"]
+KINDS = ["changed_need", "new_use_case", "inefficiency", "expansion", "renewal_risk"]
 
 
 def free_port() -> int:
@@ -38,15 +41,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+TOPICS = [
+    "supplier invoices keyed in by hand", "meter data volumes growing fourfold", "onboarding of seasonal staff",
+    "claims arriving as free-text e-mail", "a new warehouse in Gothenburg", "renewal at risk after outages",
+    "licence count above contract", "a second brand wants the same portal", "manual month-end reconciliation",
+    "customer service drowning in move requests", "an API for their resellers", "replacing their field-service app",
+    "expanding support to Norway", "expanding support to Denmark", "data warehouse costs doubling",
+    "e-signing for contracts", "fleet telematics integration", "GDPR deletion requests handled manually",
+]
+SYSTEMS = ["SAP", "Dynamics", "Fortnox", "Visma", "Salesforce", "ServiceNow", "Workday", "IFS", "Jeeves"]
+DEPARTMENTS = ["finance", "HR", "customer service", "IT", "logistics", "sales ops", "procurement"]
+
+
 def body(i: int) -> dict[str, object]:
-    crm_id, name, domain = ACCOUNTS[i % len(ACCOUNTS)]
+    """A varied, realistic signal; the same seed gives the same signal."""
+    rnd = random.Random(i)
+    crm_id, name, domain = ACCOUNTS[rnd.randrange(len(ACCOUNTS))]
+    topic = rnd.choice(TOPICS)
+    system, dept = rnd.choice(SYSTEMS), rnd.choice(DEPARTMENTS)
     return {
-        "contributor": {"email": f"person{i % 500}@ourco.se", "function": "support"},
-        "customer": {"crm_account_id": crm_id, "name": name},
-        "kind": ("inefficiency", "expansion", "renewal_risk")[i % 3],
-        "title": f"Observation {i} about invoicing",
-        "body": f"The customer re-keys supplier invoices by hand; case {i} shows about {i % 90} a day.",
-        "source": {"system": "bench", "reference": f"{uuid.uuid4()}"},
+        "contributor": {"email": f"person{rnd.randrange(5000)}@ourco.se", "function": rnd.choice(FUNCTIONS)},
+        "customer": rnd.choice([{"crm_account_id": crm_id}, {"domain": domain}, {"name": name}]),
+        "kind": rnd.choice(KINDS),
+        "title": f"{topic.capitalize()} ({dept})",
+        "body": (
+            f"Talked to {dept} at {name}: {topic}. They run {system} and handle about {rnd.randrange(50, 5000)} "
+            f"cases a month; {rnd.choice(['it is getting worse', 'they asked us for ideas', 'budget is coming'])}."
+        ),
+        "source": {"system": "bench", "reference": str(uuid.uuid4())},
     }
 
 

@@ -79,34 +79,39 @@ class OpportunityRepo:
         )
         return [(c, p) for c, p in rows]
 
-    def mark_dirty(self, opportunity: Opportunity, crm: str) -> None:
-        """Outbox: record, in the caller's transaction, that the CRM must catch up with this version."""
+    def mark_dirty(self, opps: list[Opportunity], crm: str) -> None:
+        """Outbox: record, in the caller's transaction and one statement, that the CRM must catch up."""
+        if not opps:
+            return
         now = utcnow()
         table = SyncJob.__table__  # type: ignore[attr-defined]
-        stmt = insert_for(self.session, table).values(
-            id=uuid7(),
-            opportunity_id=opportunity.id,
-            crm=crm,
-            state="pending",
-            wanted_version=opportunity.version,
-            synced_version=0,
-            attempts=0,
-            next_attempt_at=now,
-            dirty_since=now,
-            updated_at=now,
-        )
+        rows = [
+            {
+                "id": uuid7(),
+                "opportunity_id": o.id,
+                "crm": crm,
+                "state": "pending",
+                "wanted_version": o.version,
+                "synced_version": 0,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "dirty_since": now,
+                "updated_at": now,
+            }
+            for o in opps
+        ]
+        # Parameters go separately from the statement, so its compiled form is cached.
+        stmt = insert_for(self.session, table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["opportunity_id", "crm"],
             set_={
                 "wanted_version": stmt.excluded.wanted_version,
                 # A dead job stays dead until a human retries it; everything else becomes due again.
                 "state": sa.case(
-                    (table.c.state == "dead", "dead"),
-                    (table.c.state == "retrying", "retrying"),
-                    else_="pending",
+                    (table.c.state == "dead", "dead"), (table.c.state == "retrying", "retrying"), else_="pending"
                 ),
                 "dirty_since": sa.func.coalesce(table.c.dirty_since, stmt.excluded.dirty_since),
                 "updated_at": stmt.excluded.updated_at,
             },
         )
-        self.session.execute(stmt)
+        self.session.execute(stmt, rows)

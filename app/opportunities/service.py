@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
 from app.errors import Conflict, InvalidInput, NotFound
+from app.ids import uuid7
 from app.models import Account, Contributor, Credit, Opportunity, OpportunityEvent, Signal
 from app.opportunities.repo import OpportunityRepo
 from app.timeutil import utcnow
@@ -17,57 +19,78 @@ ORIGINATOR = "originator"
 CO_CONTRIBUTOR = "co_contributor"
 
 
-def open_opportunity(session: Session, account: Account, signal: Signal) -> Opportunity:
-    opp = Opportunity(
+def new_opportunity(account: Account, signal: Signal) -> Opportunity:
+    """An unsaved opportunity opened by ``signal`` (version 0 until its first signal is added)."""
+    now = utcnow()
+    return Opportunity(
+        id=uuid7(),
         account_id=account.id,
         title=signal.title,
-        kinds=[signal.kind],
+        kinds=[],
         signal_count=0,
         first_seen_at=signal.observed_at,
         last_seen_at=signal.observed_at,
         version=0,
+        created_at=now,
+        updated_at=now,
     )
+
+
+def open_opportunity(session: Session, account: Account, signal: Signal) -> Opportunity:
+    opp = new_opportunity(account, signal)
     session.add(opp)
     session.flush()
     return opp
 
 
-def add_signal(session: Session, opp: Opportunity, signal: Signal, crm: str | None) -> None:
-    """Attach ``signal`` to ``opp``: credit its contributor, update the summary, mark the CRM behind."""
+def absorb(opp: Opportunity, signal: Signal) -> None:
+    """Attach ``signal`` to ``opp`` and update the opportunity's summary (in memory)."""
     signal.opportunity_id = opp.id
     opp.signal_count += 1
     if signal.kind not in opp.kinds:
         opp.kinds = [*opp.kinds, signal.kind]
-    if signal.observed_at < opp.first_seen_at:
-        opp.first_seen_at = signal.observed_at
+    opp.first_seen_at = min(opp.first_seen_at, signal.observed_at)
     opp.last_seen_at = max(opp.last_seen_at, signal.observed_at)
-    if signal.value_amount is not None and (opp.estimated_currency in (None, signal.value_currency)):
+    if signal.value_amount is not None and opp.estimated_currency in (None, signal.value_currency):
         opp.estimated_amount = max(opp.estimated_amount or Decimal(0), signal.value_amount)
         opp.estimated_currency = signal.value_currency
+
+
+def add_signal(session: Session, opp: Opportunity, signal: Signal, crm: str | None) -> None:
+    """Attach ``signal`` to ``opp``: credit its contributor, update the summary, mark the CRM behind."""
+    absorb(opp, signal)
     session.add(signal)
-    credit_signal(session, opp, signal)
-    touch(session, opp, crm)
+    credit_signals(session, [(opp, signal)])
+    touch(session, [opp], crm)
 
 
-def credit_signal(session: Session, opp: Opportunity, signal: Signal) -> None:
-    """A person is credited once per opportunity; the earliest observer is the originator."""
-    repo = OpportunityRepo(session)
-    credits = repo.credits(opp.id)
-    mine = next((c for c in credits if c.contributor_id == signal.contributor_id), None)
-    if mine is None:
-        mine = Credit(
-            opportunity_id=opp.id,
-            contributor_id=signal.contributor_id,
-            role=CO_CONTRIBUTOR,
-            first_signal_id=signal.id,
-            first_observed_at=signal.observed_at,
-            signal_count=0,
-        )
-        credits.append(mine)
-    mine.signal_count += 1
-    if signal.observed_at < mine.first_observed_at:
-        mine.first_observed_at, mine.first_signal_id = signal.observed_at, signal.id
-    assign_roles(session, credits)
+def credit_signals(session: Session, placed: list[tuple[Opportunity, Signal]]) -> None:
+    """A person is credited once per opportunity; the earliest observer is the originator.
+
+    Loads the existing credits of every opportunity involved in one query, then settles roles in memory.
+    """
+    ids = list({opp.id for opp, _ in placed})
+    credits: dict[uuid.UUID, dict[uuid.UUID, Credit]] = defaultdict(dict)
+    for c in session.exec(select(Credit).where(col(Credit.opportunity_id).in_(ids))):
+        credits[c.opportunity_id][c.contributor_id] = c
+    for opp, signal in placed:
+        mine = credits[opp.id].get(signal.contributor_id)
+        if mine is None:
+            mine = Credit(
+                id=uuid7(),
+                opportunity_id=opp.id,
+                contributor_id=signal.contributor_id,
+                role=CO_CONTRIBUTOR,
+                first_signal_id=signal.id,
+                first_observed_at=signal.observed_at,
+                signal_count=0,
+            )
+            credits[opp.id][signal.contributor_id] = mine
+        mine.signal_count += 1
+        if signal.observed_at < mine.first_observed_at:
+            mine.first_observed_at, mine.first_signal_id = signal.observed_at, signal.id
+    for people in credits.values():
+        assign_roles(session, list(people.values()))
 
 
 def assign_roles(session: Session, credits: list[Credit]) -> None:
@@ -79,14 +102,16 @@ def assign_roles(session: Session, credits: list[Credit]) -> None:
         session.add(c)
 
 
-def touch(session: Session, opp: Opportunity, crm: str | None) -> None:
-    """A local change the CRM should see: bump the version and, with a CRM configured, mark it behind."""
-    opp.version += 1
-    opp.updated_at = utcnow()
-    session.add(opp)
+def touch(session: Session, opps: list[Opportunity], crm: str | None) -> None:
+    """Local changes the CRM should see: bump the versions and, with a CRM configured, mark them behind."""
+    now = utcnow()
+    for opp in opps:
+        opp.version += 1
+        opp.updated_at = now
+        session.add(opp)
     session.flush()
     if crm:
-        OpportunityRepo(session).mark_dirty(opp, crm)
+        OpportunityRepo(session).mark_dirty(opps, crm)
 
 
 def recompute_credits(session: Session, opp: Opportunity) -> None:
@@ -152,8 +177,7 @@ def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor:
     recompute_credits(session, absorbed)
     record(session, survivor, "merge", actor, absorbed=str(absorbed.id), signals=[str(s.id) for s in moved])
     record(session, absorbed, "merged_into", actor, survivor=str(survivor.id))
-    touch(session, survivor, crm)
-    touch(session, absorbed, crm)
+    touch(session, [survivor, absorbed], crm)
 
 
 def detach(session: Session, signal: Signal, actor: str, crm: str | None) -> Opportunity:
@@ -174,8 +198,7 @@ def detach(session: Session, signal: Signal, actor: str, crm: str | None) -> Opp
     recompute_credits(session, new)
     record(session, old, "detach", actor, signal=str(signal.id), new_opportunity=str(new.id))
     record(session, new, "detached_from", actor, signal=str(signal.id), old_opportunity=str(old.id))
-    touch(session, old, crm)
-    touch(session, new, crm)
+    touch(session, [old, new], crm)
     return new
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
-from datetime import timedelta
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from app import attribution, clustering
 from app.models import Account, Contributor, Opportunity, Signal
-from app.opportunities.repo import OpportunityRepo
 from schemas.signals import CustomerHint
 
 
@@ -49,42 +49,70 @@ def signal_text(signal: Signal, email: str) -> clustering.SignalText:
     )
 
 
-def place(
-    session: Session,
-    new: clustering.SignalText,
-    account: Account,
-    window: timedelta,
-    *,
-    exclude: uuid.UUID | None = None,
-) -> tuple[clustering.ClusterDecision, dict[str, Opportunity]]:
-    """Where ``new`` goes among the account's open opportunities active within the window.
+# Clustering compares a new signal with at most this many of an opportunity's most recent signals, which
+# bounds its cost however large an opportunity grows.
+MAX_MEMBERS = 25
 
-    Takes the account's row lock first, so concurrent signals about one account are placed one at a time.
-    """
-    repo = OpportunityRepo(session)
-    repo.lock_account(account.id)
-    opps = repo.open_near(account.id, new.observed_at - window)
-    by_id = {str(o.id): o for o in opps}
-    members: dict[uuid.UUID, list[clustering.SignalText]] = {o.id: [] for o in opps}
-    if opps:
+
+@dataclass
+class Cluster:
+    """An open opportunity as clustering sees it: its most recent signals."""
+
+    opp: Opportunity
+    members: list[clustering.SignalText] = field(default_factory=list)
+
+
+def lock_accounts(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Account]:
+    """Row-lock the accounts, in id order (no deadlocks): signals about one account are clustered one at a time."""
+    if not ids:
+        return {}
+    rows = session.exec(select(Account).where(col(Account.id).in_(ids)).order_by(col(Account.id)).with_for_update())
+    return {a.id: a for a in rows}
+
+
+def candidate_pools(
+    session: Session, accounts: dict[uuid.UUID, Account], since: datetime, *, exclude: uuid.UUID | None = None
+) -> dict[uuid.UUID, dict[str, Cluster]]:
+    """The open opportunities of these accounts active since ``since``, with their recent signals, per account."""
+    pools: dict[uuid.UUID, dict[str, Cluster]] = defaultdict(dict)
+    if not accounts:
+        return pools
+    opps = session.exec(
+        select(Opportunity).where(
+            col(Opportunity.account_id).in_(list(accounts)),
+            col(Opportunity.merged_into_id).is_(None),
+            Opportunity.status == "open",
+            Opportunity.last_seen_at >= since,
+        )
+    ).all()
+    by_id = {o.id: o for o in opps}
+    for o in opps:
+        pools[o.account_id][str(o.id)] = Cluster(o)
+    if by_id:
         rows = session.exec(
             select(Signal, Contributor.email)
             .join(Contributor, col(Contributor.id) == col(Signal.contributor_id))
-            .where(col(Signal.opportunity_id).in_(list(members)))
+            .where(col(Signal.opportunity_id).in_(list(by_id)))
+            .order_by(col(Signal.observed_at).desc())
         )
         for s, email in rows:
-            if s.id != exclude and s.opportunity_id is not None:
-                members[s.opportunity_id].append(signal_text(s, email or ""))
+            assert s.opportunity_id is not None
+            cluster = pools[by_id[s.opportunity_id].account_id][str(s.opportunity_id)]
+            if s.id != exclude and len(cluster.members) < MAX_MEMBERS:
+                cluster.members.append(signal_text(s, email or ""))
+    return pools
+
+
+def decide(
+    pool: dict[str, Cluster], new: clustering.SignalText, account: Account, window_days: int
+) -> clustering.ClusterDecision:
     candidates = [
-        clustering.OpportunityCandidate(id=str(o.id), crm_id=o.crm_id, signals=tuple(members[o.id]))
-        for o in opps
-        if members[o.id]
+        clustering.OpportunityCandidate(id=key, crm_id=c.opp.crm_id, signals=tuple(c.members))
+        for key, c in pool.items()
+        if c.members
     ]
     names = [account.name, *([account.legal_name] if account.legal_name else []), *account.aliases]
-    decision = clustering.decide(
-        new, candidates, clustering.ClusterSettings(window_days=window.days), account_names=names
-    )
-    return decision, by_id
+    return clustering.decide(new, candidates, clustering.ClusterSettings(window_days=window_days), account_names=names)
 
 
 def match_record(decision: clustering.ClusterDecision) -> dict[str, Any]:

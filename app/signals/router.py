@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from app import idempotency
 from app.accounts.service import resolve_account
@@ -117,7 +118,7 @@ def create_signals_batch(
                     )
                     if replay is not None:
                         return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
-                results = [_ingest_item(session, config, i, item, key.key_id) for i, item in enumerate(parsed)]
+                results = _batch_results(session, config, parsed, key.key_id)
                 body = BatchResult(
                     created=sum(r.status == 201 for r in results),
                     existing=sum(r.status == 200 for r in results),
@@ -133,23 +134,21 @@ def create_signals_batch(
     raise AssertionError("unreachable")
 
 
-def _ingest_item(
-    session: Any,
-    config: service.IngestConfig,
-    index: int,
-    item: SignalCreate | BatchItemResult,
-    key_id: uuid.UUID,
-) -> BatchItemResult:
-    if isinstance(item, BatchItemResult):
-        return item
-    savepoint = session.begin_nested()
-    try:
-        result = service.ingest(session, config, item, key_id)
-    except InvalidInput as exc:
-        savepoint.rollback()
-        return BatchItemResult(index=index, status=422, errors=exc.errors)
-    savepoint.commit()
-    return BatchItemResult(index=index, status=201 if result.created else 200, signal=result.read)
+def _batch_results(
+    session: Session, config: service.IngestConfig, parsed: list[SignalCreate | BatchItemResult], key_id: uuid.UUID
+) -> list[BatchItemResult]:
+    """Ingest the valid items as one set; items that failed validation keep their 422."""
+    valid = [(i, item) for i, item in enumerate(parsed) if isinstance(item, SignalCreate)]
+    outcomes = service.ingest_many(session, config, [item for _, item in valid], key_id)
+    results: dict[int, BatchItemResult] = {
+        i: item for i, item in enumerate(parsed) if isinstance(item, BatchItemResult)
+    }
+    for (i, _), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, InvalidInput):
+            results[i] = BatchItemResult(index=i, status=422, errors=outcome.errors)
+        else:
+            results[i] = BatchItemResult(index=i, status=201 if outcome.created else 200, signal=outcome.read)
+    return [results[i] for i in range(len(parsed))]
 
 
 @router.get("/{signal_id}", response_model=SignalRead, responses=problems(401, 403, 404))

@@ -11,10 +11,9 @@ from sqlmodel import Session
 
 from app.accounts.directory import AccountDirectory
 from app.errors import Conflict, InvalidInput, NotFound
-from app.ids import uuid7
 from app.models import Account, Contributor, Opportunity, Signal
 from app.opportunities import service as opportunities
-from app.opportunities.repo import OpportunityRepo
+from app.signals import ingest as ingest_engine
 from app.signals import matching
 from app.signals.repo import SignalRepo
 from app.timeutil import as_utc, utcnow
@@ -73,81 +72,49 @@ def check_vocabulary(data: SignalCreate, config: IngestConfig) -> None:
         raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in errors), errors=errors)
 
 
+def ingest_many(
+    session: Session, config: IngestConfig, batch: list[SignalCreate], api_key_id: uuid.UUID | None
+) -> list[IngestResult | InvalidInput]:
+    """Store a batch of signals (one result or one error per item, in order); repeats answer with the original."""
+    items = []
+    for i, data in enumerate(batch):
+        item = ingest_engine.Item(index=i, data=data, observed_at=ingest_engine.observed(data))
+        try:
+            check_vocabulary(data, config)
+        except InvalidInput as exc:
+            item.error = exc
+        items.append(item)
+    ingest_engine.run(session, config, items, api_key_id)
+    results: list[IngestResult | InvalidInput] = []
+    for it in items:
+        if it.error is not None:
+            results.append(it.error)
+            continue
+        signal = it.resolved()
+        assert signal is not None
+        if it.signal is not None and signal is it.signal and it.contributor is not None:
+            results.append(IngestResult(signal, True, build_read(signal, it.contributor, it.account, it.opportunity)))
+        else:
+            results.append(IngestResult(signal, False, to_read(session, signal)))
+    return results
+
+
 def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_id: uuid.UUID | None) -> IngestResult:
     """Store one signal, attributed and placed in an opportunity; or return the one it repeats (created=False)."""
-    check_vocabulary(data, config)
-    repo = SignalRepo(session)
-    if data.source.reference is not None:
-        existing = repo.by_source_ref(data.source.system, data.source.reference)
-        if existing is not None:
-            return IngestResult(existing, False, to_read(session, existing))
-
-    observed_at = as_utc(data.observed_at) if data.observed_at else utcnow()
-    text = f"{data.title}\n{data.body}"
-    decided = matching.attribute(config.directory.index(session), data.customer, text)
-    attribution = matching.attribution_record(decided)
-    account = session.get(Account, uuid.UUID(decided.account_id)) if decided.account_id else None
-    named = OpportunityRepo(session).by_ref(data.opportunity_ref) if data.opportunity_ref else None
-    if named is not None and (account is None or account.id != named.account_id):
-        # The tool named the opportunity: that decides the account, whatever the hint suggested.
-        attribution["evidence"] = {**attribution["evidence"], "overridden": attribution["method"]}
-        attribution.update(method="opportunity_ref", confidence=1.0)
-        account = session.get(Account, named.account_id)
-
-    signal = Signal(
-        id=uuid7(),
-        contributor_id=uuid.UUID(int=0),  # set below, once we know this is not a re-post
-        kind=data.kind,
-        title=data.title,
-        body=data.body,
-        value_amount=data.value.amount if data.value else None,
-        value_currency=data.value.currency if data.value else None,
-        observed_at=observed_at,
-        source_system=data.source.system,
-        source_reference=data.source.reference,
-        source_url=str(data.source.url) if data.source.url else None,
-        customer_hint=data.customer.model_dump(exclude_none=True),
-        opportunity_ref=data.opportunity_ref,
-        api_key_id=api_key_id,
-        attribution=attribution,
-        account_id=account.id if account else None,
-        status="attributed" if account else "needs_review",
-    )
-    decision = None
-    if account is not None:
-        decision, opps = matching.place(
-            session, matching.signal_text(signal, data.contributor.email), account, config.window
-        )
-        if decision.repost_of is not None:
-            earlier = repo.by_id(uuid.UUID(decision.repost_of))
-            assert earlier is not None
-            return IngestResult(earlier, False, to_read(session, earlier))
-
-    c = data.contributor
-    contributor = repo.upsert_contributor(c.email, c.name, c.function, c.team, observed_at)
-    signal.contributor_id = contributor.id
-    session.add(signal)
-    session.flush()
-    opp = None
-    if account is not None and decision is not None:
-        target = named or (opps.get(decision.opportunity_id) if decision.opportunity_id else None)
-        signal.match = matching.match_record(decision)
-        if named is not None:
-            signal.match = {"reason": f"the payload names opportunity {data.opportunity_ref}", "score": 1.0}
-        opp = target or opportunities.open_opportunity(session, account, signal)
-        opportunities.add_signal(session, opp, signal, config.crm)
-    return IngestResult(signal, True, build_read(signal, contributor, account, opp))
+    (result,) = ingest_many(session, config, [data], api_key_id)
+    if isinstance(result, InvalidInput):
+        raise result
+    return result
 
 
 def place(session: Session, config: IngestConfig, signal: Signal, account: Account, email: str) -> Opportunity:
-    """Cluster an already stored signal (e.g. after a human assigned its account) into an opportunity."""
-    decision, opps = matching.place(
-        session, matching.signal_text(signal, email), account, config.window, exclude=signal.id
-    )
+    """Cluster an already stored signal (after a human assigned its account) into an opportunity."""
+    accounts = matching.lock_accounts(session, {account.id})
+    pools = matching.candidate_pools(session, accounts, signal.observed_at - config.window, exclude=signal.id)
+    decision = matching.decide(pools[account.id], matching.signal_text(signal, email), account, config.window_days)
     signal.match = matching.match_record(decision)
-    opp = (opps.get(decision.opportunity_id) if decision.opportunity_id else None) or (
-        opportunities.open_opportunity(session, account, signal)
-    )
+    target = pools[account.id][decision.opportunity_id].opp if decision.opportunity_id else None
+    opp = target or opportunities.open_opportunity(session, account, signal)
     opportunities.add_signal(session, opp, signal, config.crm)
     return opp
 
