@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -138,6 +139,41 @@ def openapi(
     else:
         out.write_text(text)
         typer.echo(f"wrote {out}")
+
+
+@cli.command()
+def sandbox(
+    crm: Annotated[str, typer.Option(help="hubspot, salesforce or both")] = "both",
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    hubspot_port: Annotated[int, typer.Option(help="HubSpot sandbox port (plain HTTP)")] = 8765,
+    token: Annotated[str, typer.Option(help="bearer token the HubSpot sandbox accepts")] = "sandbox-token",  # noqa: S107  (a local fake)
+    demo: Annotated[bool, typer.Option("--demo/--empty", help="seed demo companies and owners")] = True,
+) -> None:
+    """Run the local wire-compatible CRM sandboxes alone (Ctrl-C stops them)."""
+    import threading
+
+    import uvicorn
+
+    from integrations.sandbox.hubspot import create_hubspot_sandbox, seed_demo
+    from integrations.sandbox.hubspot_state import HubSpotSandboxConfig
+    from integrations.sandbox.salesforce_server import run_salesforce_sandbox
+
+    if crm not in ("hubspot", "salesforce", "both"):
+        raise typer.BadParameter("choose hubspot, salesforce or both", param_hint="--crm")
+    stop = threading.Event()
+    with contextlib.ExitStack() as stack:
+        if crm in ("salesforce", "both"):
+            sf = stack.enter_context(run_salesforce_sandbox(host=host))
+            typer.echo(f"Salesforce sandbox  {sf.base_url}  (TLS; trust the CA in {sf.ca_file})")
+        if crm in ("hubspot", "both"):
+            app, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(token,)))
+            if demo:
+                seed_demo(state)
+            typer.echo(f"HubSpot sandbox     http://{host}:{hubspot_port}  (Authorization: Bearer {token})")
+            uvicorn.run(app, host=host, port=hubspot_port, log_level="warning")
+        else:
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
 
 
 @dev_cli.command("key")
