@@ -348,76 +348,89 @@ class SyncWorker:
             "claimed_by": sa.case((mine, None), else_=t.c.claimed_by),
             "claimed_until": sa.case((mine, None), else_=t.c.claimed_until),
         }
-        synced_ids: list[uuid.UUID] = []
         counts = {"synced": 0, "dead": 0, "retry": 0}
+        clean: list[dict[str, Any]] = []
+        stored: dict[uuid.UUID, Synced] = {}
         with transaction(self.engine) as session:
             for job in jobs:
                 sent_version, outcome = outcomes[job.opportunity_id]
                 where = sa.and_(t.c.id == job.id, t.c.state != "dead")
                 if isinstance(outcome, Synced):
-                    self._store_crm_id(session, job.opportunity_id, outcome, now, synced_ids)
-                    behind = t.c.wanted_version > sent_version
+                    stored[job.opportunity_id] = outcome
+                if isinstance(outcome, Synced) and not outcome.error_code:
+                    clean.append({"b_id": job.id, "b_v": sent_version})
+                    counts["synced"] += 1
+                    continue
+                if isinstance(outcome, Dead):
                     values: dict[str, Any] = {
-                        "synced_version": sa.case(
-                            (t.c.synced_version > sent_version, t.c.synced_version), else_=sent_version
-                        ),
-                        "updated_at": now,
-                        **unclaim,
+                        "state": "dead",
+                        "attempts": t.c.attempts + 1,
+                        "last_error_code": outcome.code[:100],
+                        "last_error": outcome.error[:MAX_ERROR_TEXT],
                     }
-                    if outcome.error_code:
-                        # Written, but a follow-up failed: retry later (an update now, so seller fields are safe).
-                        values.update(
-                            _retry_values(t, job, self.config, Retry(outcome.error_code, outcome.error or "", 0.0), now)
-                        )
-                        counts["retry"] += 1
-                    else:
-                        values.update(
-                            state=sa.case((behind, "pending"), else_="done"),
-                            dirty_since=sa.case((behind, t.c.dirty_since), else_=None),
-                            attempts=0,
-                            next_attempt_at=now,
-                            last_error_code=None,
-                            last_error=None,
-                        )
-                        counts["synced"] += 1
-                    session.execute(sa.update(t).where(where).values(**values))
-                elif isinstance(outcome, Dead):
-                    session.execute(
-                        sa.update(t)
-                        .where(where)
-                        .values(
-                            state="dead",
-                            attempts=t.c.attempts + 1,
-                            last_error_code=outcome.code[:100],
-                            last_error=outcome.error[:MAX_ERROR_TEXT],
-                            updated_at=now,
-                            **unclaim,
-                        )
-                    )
                     counts["dead"] += 1
-                else:
-                    values = _retry_values(t, job, self.config, outcome, now)
-                    session.execute(sa.update(t).where(where).values(updated_at=now, **values, **unclaim))
+                elif isinstance(outcome, Synced):
+                    # Written, but a follow-up (e.g. the company link) failed: retry it later as an update,
+                    # which never sends seller fields.
+                    retry = Retry(outcome.error_code or "FOLLOW_UP_FAILED", outcome.error or "", 0.0)
+                    values = {**_retry_values(job, self.config, retry, now), "synced_version": sent_version}
                     counts["retry"] += 1
-            self._emit_synced(session, synced_ids)
+                else:
+                    values = _retry_values(job, self.config, outcome, now)
+                    counts["retry"] += 1
+                session.execute(sa.update(t).where(where).values(updated_at=now, **values, **unclaim))
+            if clean:
+                sent = sa.bindparam("b_v", type_=sa.Integer())
+                behind = t.c.wanted_version > sent
+                session.execute(
+                    sa.update(t)
+                    .where(t.c.id == sa.bindparam("b_id"), t.c.state != "dead")
+                    .values(
+                        synced_version=sa.case((t.c.synced_version > sent, t.c.synced_version), else_=sent),
+                        state=sa.case((behind, "pending"), else_="done"),
+                        dirty_since=sa.case((behind, t.c.dirty_since), else_=None),
+                        attempts=0,
+                        next_attempt_at=now,
+                        last_error_code=None,
+                        last_error=None,
+                        updated_at=now,
+                        **unclaim,
+                    ),
+                    clean,
+                )
+            newly = self._store_crm_ids(session, stored, now)
+            self._emit_synced(session, newly)
         for result, n in counts.items():
             if n:
                 metrics.RECORDS.labels(self.crm, result).inc(n)
         log.info("sync.batch", extra={"crm": self.crm, "worker_id": self.worker_id, "size": len(jobs), **counts})
 
-    def _store_crm_id(
-        self, session: Session, opportunity_id: uuid.UUID, outcome: Synced, now: datetime, synced_ids: list[uuid.UUID]
-    ) -> None:
-        opp = session.get(Opportunity, opportunity_id)
-        if opp is None:
-            return
-        if opp.crm_id != outcome.crm_id or opp.crm != self.crm:
-            synced_ids.append(opportunity_id)
-        opp.crm = self.crm
-        opp.crm_id = outcome.crm_id
-        opp.crm_url = (outcome.url or self.adapter.record_url(outcome.crm_id))[:500]
-        opp.synced_at = now
-        session.add(opp)
+    def _store_crm_ids(self, session: Session, stored: dict[uuid.UUID, Synced], now: datetime) -> list[uuid.UUID]:
+        """CRM id, link and sync time on each opportunity; returns those whose CRM record is new to us."""
+        if not stored:
+            return []
+        o = Opportunity.__table__  # type: ignore[attr-defined]
+        known = {
+            row[0]: (row[1], row[2])
+            for row in session.execute(sa.select(o.c.id, o.c.crm, o.c.crm_id).where(o.c.id.in_(list(stored))))
+        }
+        params = [
+            {
+                "b_id": opp_id,
+                "b_crm_id": res.crm_id,
+                "b_url": (res.url or self.adapter.record_url(res.crm_id))[:500],
+            }
+            for opp_id, res in stored.items()
+            if opp_id in known
+        ]
+        if params:
+            session.execute(
+                sa.update(o)
+                .where(o.c.id == sa.bindparam("b_id"))
+                .values(crm=self.crm, crm_id=sa.bindparam("b_crm_id"), crm_url=sa.bindparam("b_url"), synced_at=now),
+                params,
+            )
+        return [i for i, res in stored.items() if i in known and known[i] != (self.crm, res.crm_id)]
 
     def _emit_synced(self, session: Session, opportunity_ids: list[uuid.UUID]) -> None:
         """``opportunity.synced`` for opportunities that just got their CRM record, when notifications exist."""
@@ -431,7 +444,7 @@ class SyncWorker:
             events.emit(session, "opportunity.synced", opportunity_id=opp_id, data={"crm": self.crm})
 
 
-def _retry_values(t: Any, job: ClaimedJob, config: WorkerConfig, outcome: Retry, now: datetime) -> dict[str, Any]:
+def _retry_values(job: ClaimedJob, config: WorkerConfig, outcome: Retry, now: datetime) -> dict[str, Any]:
     attempts = job.attempts + 1
     if not outcome.keep and attempts >= config.max_attempts:
         # Transient for too long: a human looks at it (rate limits never end here: they only delay).

@@ -157,7 +157,7 @@ def test_four_worker_processes_drain_2000_opportunities_each_exactly_once(
     hs.control.add_fault(Fault(FaultKind.latency, times=10_000, seconds=0.05, path=hs.write_path))
     logs = [tmp_path / f"worker-{i}.log" for i in range(4)]
 
-    procs = [start_worker(pg_url, hs, f"w{i}", logs[i], sync_batch_size="25") for i in range(4)]
+    procs = [start_worker(pg_url, hs, f"w{i}", logs[i], sync_batch_size="50") for i in range(4)]
     try:
         wait_until(lambda: jobs_by_state(engine) == {"done": 2000}, 90, "2,000 jobs done")
     finally:
