@@ -1,0 +1,231 @@
+"""Sync benchmark: the real worker and adapters against each CRM sandbox over HTTP, on PostgreSQL.
+
+    .venv/bin/python bench/sync.py [--n 10000] [--crms hubspot,salesforce] [--steady-seconds 15] [--rate 20]
+
+1. Bulk: N new opportunities (2 contributors each, both CRM users) already in the outbox; one worker drains
+   them. Prints API calls the sandbox received against the floor (HubSpot 2·⌈N/100⌉ for upsert plus
+   associations; Salesforce ⌈N/200⌉ + ⌈T/200⌉ for T team rows), wall time and records/s. The HubSpot sandbox
+   enforces 190 requests per 10 s; the worker's shared budget keeps under it.
+2. Steady: signals posted through the API (real ingest, one new opportunity each) at a steady rate while the
+   worker runs as in ``serve``; a watcher polls the sandbox for each opportunity. Prints ingest-to-visible-in-
+   CRM latency p50/p99.
+
+PostgreSQL comes from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test; a scratch
+database is created next to it and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.auth import create_key  # noqa: E402
+from app.db import make_engine, normalise_url, transaction  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from app.sync.adapters import build_adapter  # noqa: E402
+from app.sync.pull import pull_all  # noqa: E402
+from app.sync.worker import SyncWorker, WorkerConfig  # noqa: E402
+from tests.integration.hubspot_env import CLIENT_SECRET, TOKEN, hubspot_env  # noqa: E402
+from tests.integration.salesforce_env import salesforce_env  # noqa: E402
+from tests.integration.test_sync_support import ensure_account, jobs_by_state, seed_opportunities  # noqa: E402
+
+PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CONTRIBUTORS = ("ada@ourco.se", "bo@ourco.se")
+
+
+@contextmanager
+def scratch_pg() -> Iterator[str]:
+    name = f"sp_bench_sync_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(normalise_url(PG), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG.rsplit("/", 1)[0] + "/" + name
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def crm_env(crm: str) -> AbstractContextManager[Any]:
+    if crm == "hubspot":
+        # The sandbox enforces HubSpot's Pro/Enterprise burst: 190 requests per rolling 10 s.
+        return hubspot_env(sandbox={"rate_limit_per_window": 190, "rate_limit_window_seconds": 10.0})
+    return salesforce_env()
+
+
+def settings_for(crm: str, env: Any, db_url: str) -> Settings:
+    common: dict[str, Any] = {"database_url": db_url, "log_level": "warning", "log_format": "text", "crm": crm}
+    if crm == "hubspot":
+        return Settings(
+            **common,
+            hubspot_base_url=env.base_url,
+            hubspot_access_token=TOKEN,
+            hubspot_client_secret=CLIENT_SECRET,
+            hubspot_timeout_seconds=5.0,
+            hubspot_rate_limit=190,
+        )
+    cfg = env.config
+    return Settings(
+        **common,
+        salesforce_login_url=cfg.login_url,
+        salesforce_client_id=cfg.client_id,
+        salesforce_client_secret=cfg.client_secret,
+        salesforce_username=cfg.username,
+        salesforce_password=cfg.password,
+        salesforce_ca_bundle=cfg.ca_bundle,
+        salesforce_timeout_seconds=10.0,
+    )
+
+
+def floor(crm: str, n: int, team_rows: int) -> int:
+    if crm == "hubspot":
+        return 2 * math.ceil(n / 100)
+    return math.ceil(n / 200) + math.ceil(team_rows / 200)
+
+
+def bulk(crm: str, n: int) -> dict[str, float]:
+    with scratch_pg() as db_url, crm_env(crm) as env:
+        settings = settings_for(crm, env, db_url)
+        adapter = build_adapter(settings)
+        assert adapter is not None
+        engine = make_engine(db_url)
+        for email in CONTRIBUTORS:
+            env.control.seed_user(email)
+        company = env.control.seed_account("Nordkraft AB", "nordkraft.se", owner_email="owner@ourco.se")
+        pull_all(engine, adapter)  # accounts with owners, users: the steady state the floor assumes
+        account = ensure_account(engine, crm, company)
+        seed_opportunities(engine, n, crm=crm, account_id=account, contributors=CONTRIBUTORS)
+        worker = SyncWorker(engine, adapter, WorkerConfig.from_settings(settings, adapter), worker_id="bench")
+        calls_before = env.control.call_count()
+        started = time.perf_counter()
+        worker.drain(timeout=1800)
+        wall = time.perf_counter() - started
+        calls = env.control.call_count() - calls_before
+        states = jobs_by_state(engine)
+        copies = len({o.opportunity_id for o in env.control.opportunities()})
+        engine.dispose()
+    team_rows = n * len(CONTRIBUTORS)
+    minimum = floor(crm, n, team_rows if crm == "salesforce" else 0)
+    assert states == {"done": n}, states
+    assert copies == n, copies
+    return {"calls": calls, "floor": minimum, "ratio": calls / minimum, "wall": wall, "per_s": n / wall}
+
+
+def steady(crm: str, seconds: float, rate: float) -> dict[str, float]:
+    total = int(seconds * rate)
+    with scratch_pg() as db_url, crm_env(crm) as env:
+        settings = settings_for(crm, env, db_url)
+        companies = [env.control.seed_account(f"Kund {i} AB", f"kund{i}.se") for i in range(total)]
+        app = create_app(settings)
+        engine = app.state.engine
+        adapter = build_adapter(settings)
+        assert adapter is not None
+        pull_all(engine, adapter)
+        with transaction(engine) as session:
+            _key, raw = create_key(session, "bench", ["signals:write"], None)
+        headers = {"Authorization": f"Bearer {raw}"}
+
+        seen: dict[str, float] = {}
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                now = time.time()
+                for o in env.control.opportunities():
+                    if o.opportunity_id and o.opportunity_id not in seen:
+                        seen[o.opportunity_id] = now
+                stop.wait(0.01)
+
+        worker = SyncWorker(
+            make_engine(db_url, pool_size=2),
+            adapter,
+            WorkerConfig.from_settings(settings, adapter),
+            worker_id="serve",
+            stop=stop,
+        )
+        threads = [threading.Thread(target=worker.run, daemon=True), threading.Thread(target=watch, daemon=True)]
+        for t in threads:
+            t.start()
+        posted: dict[str, float] = {}
+        with TestClient(app) as client:
+            t0 = time.perf_counter()
+            for i in range(total):
+                delay = t0 + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                body = {
+                    "contributor": {"email": CONTRIBUTORS[i % 2], "function": "support"},
+                    "customer": {"crm_account_id": companies[i]},
+                    "kind": "inefficiency",
+                    "title": f"Observation {i}: invoices re-keyed by hand",
+                    "body": "Finance types every supplier invoice into the ERP manually.",
+                    "source": {"system": "bench", "reference": str(uuid.uuid4())},
+                }
+                start = time.time()
+                r = client.post("/v1/signals", json=body, headers=headers)
+                assert r.status_code == 201, r.text
+                posted[r.json()["opportunity"]["id"]] = start
+            achieved = total / (time.perf_counter() - t0)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(k in seen for k in posted):
+                time.sleep(0.05)
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+        worker.engine.dispose()
+    latencies = sorted(seen[k] - v for k, v in posted.items() if k in seen)
+    missing = len(posted) - len(latencies)
+    return {
+        "signals": total,
+        "rate": achieved,
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)],
+        "missing": missing,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--crms", default="hubspot,salesforce")
+    parser.add_argument("--steady-seconds", type=float, default=15.0)
+    parser.add_argument("--rate", type=float, default=20.0)
+    args = parser.parse_args()
+    for crm in args.crms.split(","):
+        b = bulk(crm, args.n)
+        print(
+            f"{crm:10s} bulk   N={args.n}: {b['calls']:.0f} API calls, floor {b['floor']:.0f} "
+            f"(ratio {b['ratio']:.2f}, target <= 1.10); wall {b['wall']:.1f} s ({b['per_s']:.0f} records/s)",
+            flush=True,
+        )
+        s = steady(crm, args.steady_seconds, args.rate)
+        print(
+            f"{crm:10s} steady {s['signals']:.0f} signals at {s['rate']:.1f}/s: ingest-to-CRM "
+            f"p50 {s['p50']:.2f} s, p99 {s['p99']:.2f} s (target p50 <= 2 s); not visible: {s['missing']:.0f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
