@@ -29,7 +29,7 @@ from integrations.hubspot import HubSpotAdapter
 from integrations.sandbox.control import Fault, FaultKind
 from integrations.sandbox.hubspot import webhook_delivery
 from tests.conftest import signal_body
-from tests.integration.hubspot_env import CLIENT_SECRET, TOKEN, HubSpotEnv
+from tests.integration.hubspot_env import CLIENT_SECRET, TOKEN, HubSpotEnv, hubspot_env
 from tests.integration.test_sync_support import crm_copies, jobs_by_state, make_worker
 
 PUBLIC = "https://signals.example.com"
@@ -268,3 +268,47 @@ class TestSettings:
     def test_hubspot_settings_build_a_hubspot_adapter(self, hs_settings: Settings) -> None:
         adapter = build_adapter(hs_settings)
         assert isinstance(adapter, HubSpotAdapter) and adapter.record_url("42").endswith("/4400001/record/0-3/42")
+
+
+class TestEmbeddedWorker:
+    def test_the_in_process_worker_syncs_while_serving_and_stops(
+        self, api: TestClient, hs_app: FastAPI, hs_settings: Settings, hs_env: HubSpotEnv, headers: dict[str, str]
+    ) -> None:
+        from app.sync.worker import start_in_process
+
+        company = hs_env.control.seed_account("Acme AB", "acme.se")
+        pull_all(hs_app.state.engine, hs_env.adapter)
+        stop_worker = start_in_process(hs_settings)
+        try:
+            r = api.post("/v1/signals", json=signal_body(customer={"crm_account_id": company}), headers=headers)
+            opp_id = r.json()["opportunity"]["id"]
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and opp_id not in crm_copies(hs_env.control):
+                time.sleep(0.05)
+        finally:
+            stop_worker()
+        assert crm_copies(hs_env.control) == {opp_id: 1}
+
+
+class TestCLI:
+    def test_crm_setup_creates_the_properties_once(
+        self, hs_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from app.sync.cli import crm_cli
+
+        with hubspot_env(setup=False) as env:
+            for name, value in {
+                "DATABASE_URL": hs_settings.database_url,
+                "CRM": "hubspot",
+                "HUBSPOT_BASE_URL": env.base_url,
+                "HUBSPOT_ACCESS_TOKEN": TOKEN,
+            }.items():
+                monkeypatch.setenv(f"SIGNAL_PIPELINE_{name}", value)
+            first = CliRunner().invoke(crm_cli, ["setup"])
+            second = CliRunner().invoke(crm_cli, ["setup"])
+            assert first.exit_code == 0, first.output
+            assert '"created": []' not in first.output and '"created": []' in second.output
+            status = CliRunner().invoke(crm_cli, ["status"])
+            assert status.exit_code == 0
