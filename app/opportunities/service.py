@@ -64,15 +64,19 @@ def add_signal(session: Session, opp: Opportunity, signal: Signal, crm: str | No
     touch(session, [opp], crm)
 
 
-def credit_signals(session: Session, placed: list[tuple[Opportunity, Signal]]) -> None:
+def credit_signals(
+    session: Session, placed: list[tuple[Opportunity, Signal]], *, fresh: set[uuid.UUID] | None = None
+) -> None:
     """A person is credited once per opportunity; the earliest observer is the originator.
 
-    Loads the existing credits of every opportunity involved in one query, then settles roles in memory.
+    Loads the existing credits of every opportunity involved (but the ``fresh`` ones, which have none yet) in
+    one query, then settles roles in memory.
     """
-    ids = list({opp.id for opp, _ in placed})
+    ids = list({opp.id for opp, _ in placed} - (fresh or set()))
     credits: dict[uuid.UUID, dict[uuid.UUID, Credit]] = defaultdict(dict)
-    for c in session.exec(select(Credit).where(col(Credit.opportunity_id).in_(ids))):
-        credits[c.opportunity_id][c.contributor_id] = c
+    if ids:
+        for c in session.exec(select(Credit).where(col(Credit.opportunity_id).in_(ids))):
+            credits[c.opportunity_id][c.contributor_id] = c
     for opp, signal in placed:
         mine = credits[opp.id].get(signal.contributor_id)
         if mine is None:
@@ -98,8 +102,10 @@ def assign_roles(session: Session, credits: list[Credit]) -> None:
         return
     first = min(credits, key=lambda c: (c.first_observed_at, c.first_signal_id))
     for c in credits:
-        c.role = ORIGINATOR if c is first else CO_CONTRIBUTOR
-        session.add(c)
+        role = ORIGINATOR if c is first else CO_CONTRIBUTOR
+        if c.role != role or c not in session:
+            c.role = role
+            session.add(c)
 
 
 def touch(session: Session, opps: list[Opportunity], crm: str | None) -> None:

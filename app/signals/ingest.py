@@ -107,13 +107,13 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
         it.contributor = people[it.data.contributor.email]
         it.signal.contributor_id = it.contributor.id
     placed = [(it.opportunity, it.signal) for it in stored if it.opportunity is not None and it.signal is not None]
+    opps = list({opp.id: opp for opp, _ in placed}.values())
+    fresh = {opp.id for opp in opps if opp.version == 0}
     for opp, signal in placed:
         absorb(opp, signal)
-    session.add_all({opp.id: opp for opp, _ in placed}.values())
     session.add_all([it.signal for it in stored if it.signal is not None])
-    session.flush()
-    credit_signals(session, placed)
-    touch(session, list({opp.id: opp for opp, _ in placed}.values()), config.crm)
+    touch(session, opps, config.crm)  # versions set before the first INSERT: one statement per row
+    credit_signals(session, placed, fresh=fresh)
 
 
 def _repeats_by_reference(session: Session, items: list[Item]) -> None:
