@@ -45,6 +45,10 @@ COMPOUND_FORM_ENDINGS = (
 )
 
 
+# A legal form after one of these is part of the brand ("Bike & Co", "Kjell och Co").
+_JOINERS = frozenset({"&", "+", "and", "och", "og", "o", "und", "et", "y", "e", "n"})
+
+
 @cache
 def _trailing_forms() -> tuple[frozenset[tuple[str, ...]], int, frozenset[str]]:
     text = resources.files("app.attribution").joinpath("data/legal_forms.txt").read_text("utf-8")
@@ -95,8 +99,8 @@ def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
             tail = tuple(core[-n:])
             if not (tail in forms or (n == 1 and _is_compound_form(tail[0]))):
                 continue
-            if core[-n - 1] in ("&", "+"):
-                continue  # "Bike & Co", "Lynk & Co": the connector makes it part of the brand
+            if core[-n - 1] in _JOINERS:
+                continue  # "Bike & Co", "Bike og Co", "Lynk & Co": the connector makes it part of the brand
             if _keeps_a_name(core[:-n]):
                 stripped.append(" ".join(tail))
                 del core[-n:]

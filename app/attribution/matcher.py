@@ -19,10 +19,13 @@ from app.attribution.normalize import (
     fold,
     fold_alt,
     genitive_base,
+    initials,
     name_forms,
     original_tokens,
+    phonetic_key,
     query_variants,
     raw_tokens,
+    stem,
 )
 
 METHODS = ("crm_id", "email_domain", "web_domain", "exact_name", "alias", "fuzzy_name", "none")
@@ -37,6 +40,10 @@ FUZZY_MIN_MARGIN = 6.0
 FUZZY_MIN_LENGTH = 5
 PART_MIN_LENGTH = 6  # one word that is part of exactly one name ("Besikta" -> Besikta Bilprovning)
 CONTAINMENT_MAX_WORD_ACCOUNTS = 2  # see _containing
+ACRONYM_MIN_LENGTH = 3  # "SMHI", "SFE"; two letters name too many things
+ACRONYM_MAX_LENGTH = 6
+ACRONYM_LONG_MIN_LENGTH = 4  # three initials of a long name collide too often ("JR Bus Chugoku" is not "JBC")
+RARE_WORD_ACCOUNTS = 2  # a word at most this many accounts use is distinctive
 _BLOCK_POSTING_CAP = 400  # a token shared by more keys than this is too common to block on
 _FUZZY_POOL_CAP = 600
 
@@ -147,6 +154,8 @@ def _forms_keys(forms: NameForms) -> list[str]:
     if len(forms.tokens) > 1:
         keys.append(f"c:{forms.compact}")
         keys.append(_set_key(forms.folded.split()))
+    if len(forms.compact) >= FUZZY_MIN_LENGTH:
+        keys.append(f"p:{phonetic_key(forms.compact)}")
     return keys
 
 
@@ -198,6 +207,9 @@ class AccountIndex:
         self._post: dict[str, set[str]] = {}  # first 4 letters of a folded word -> folded keys (blocking)
         self._span: dict[str, set[str]] = {}  # proper runs of words of a name ("flying tiger") -> accounts
         self._name_tokens: dict[str, list[frozenset[str]]] = {}  # folded word sets of name and legal name
+        self._name_stems: dict[str, list[frozenset[str]]] = {}  # the same, each word without a final -s
+        self._stem_post: dict[str, set[str]] = {}  # stemmed word -> accounts whose name or legal name has it
+        self._acronym: dict[str, set[str]] = {}  # initials of a multi-word name or legal name -> accounts
 
     @classmethod
     def build(cls, entries: Iterable[AccountEntry]) -> AccountIndex:
@@ -248,7 +260,14 @@ class AccountIndex:
                 if len(words) > 1:
                     for span in _spans(words):
                         spans.setdefault(span, set()).add(account_id)
+                    acronym = initials(words)
+                    if len(acronym) >= ACRONYM_MIN_LENGTH:
+                        self._acronym.setdefault(acronym, set()).add(account_id)
         self._name_tokens[account_id] = name_sets
+        stem_sets = list({frozenset(stem(w) for w in n) for n in name_sets})
+        self._name_stems[account_id] = stem_sets
+        for word in set().union(*stem_sets) if stem_sets else ():
+            self._stem_post.setdefault(word, set()).add(account_id)
 
     def remove(self, account_id: str) -> None:
         """Forget an account; unknown ids are ignored."""
@@ -260,6 +279,9 @@ class AccountIndex:
         for host in _entry_hosts(entry):
             _discard(self._domains, host, account_id)
         self._name_tokens.pop(account_id, None)
+        for stems in self._name_stems.pop(account_id, ()):
+            for word in stems:
+                _discard(self._stem_post, word, account_id)
         for forms, kind in _entry_names(entry):
             for key in _forms_keys(forms):
                 _pop(self._exact, key, account_id)
@@ -268,8 +290,11 @@ class AccountIndex:
                     for token in folded.split():
                         _discard(self._post, token[:4], folded)
             if kind != _ALIAS:
-                for span in _spans(forms.folded.split()):
+                words = forms.folded.split()
+                for span in _spans(words):
                     _discard(self._span, span, account_id)
+                if len(words) > 1:
+                    _discard(self._acronym, initials(words), account_id)
 
     # ------------------------------------------------------------------ lookups
     def by_crm_id(self, crm_id: str) -> str | None:
@@ -311,6 +336,27 @@ class AccountIndex:
             if len(pool) > _FUZZY_POOL_CAP:
                 break
         return list(pool)
+
+    def stem_frequency(self, word: str) -> int:
+        """How many accounts have this stemmed word in their name or legal name (document frequency)."""
+        return len(self._stem_post.get(word, ()))
+
+    def stem_owners(self, word: str) -> set[str]:
+        return self._stem_post.get(word, set())
+
+    def name_stems(self, account_id: str) -> list[frozenset[str]]:
+        return self._name_stems.get(account_id, [])
+
+    def name_words(self, account_id: str) -> list[tuple[str, ...]]:
+        """The folded words of the account's name and legal name, in order."""
+        entry = self._entries.get(account_id)
+        if entry is None:
+            return []
+        names = [entry.name] + ([entry.legal_name] if entry.legal_name else [])
+        return [tuple(name_forms(n).folded.split()) for n in names]
+
+    def by_acronym(self, acronym: str) -> set[str]:
+        return self._acronym.get(acronym, set())
 
     def word_frequency(self, word: str) -> int:
         """How many accounts use this folded word as (part of) a name."""
@@ -495,6 +541,21 @@ def _fuzzy_name(
     evidence: dict[str, object],
 ) -> _NameMatch:
     scores = _fuzzy_scores(index, forms.folded)
+    # (0) The same name spelt differently ("Vodaphone", "Bike & Ko").
+    for how, tokens in variants if USE_PHONETIC else ():
+        compact = fold("".join(tokens))
+        if len(compact) < FUZZY_MIN_LENGTH:
+            continue
+        hits = index.exact(f"p:{phonetic_key(compact)}")
+        if hits:
+            ids, _kind = _strongest(hits)
+            evidence.update({"rule": "sounds_like", "matched_key": phonetic_key(compact), "variant": how})
+            if len(ids) == 1:
+                return _NameMatch((ids[0],), "fuzzy_name", 92.0, 8.0, evidence, _suggestions(index, scores, ids[0]))
+            evidence["ambiguous"] = ids
+            return _NameMatch(
+                tuple(ids), "fuzzy_name", 92.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name")
+            )
     # (a) The query is part of exactly one account's name ("Flying Tiger", "Sjöbergs", "Bysykkel").
     for how, tokens in variants:
         if how == "qualifier":
@@ -511,7 +572,17 @@ def _fuzzy_name(
             return _NameMatch(
                 tuple(owners), "fuzzy_name", 88.0, 0.0, evidence, _exact_candidates(index, owners, "fuzzy_name")
             )
-    # (b) The query begins with an account's whole name and goes on ("Vodafone Shop", "Coop Sverige").
+    # (b) An acronym of exactly one account's name ("SMHI"), or the query's initials name one ("PVTA").
+    acronym = _acronym_match(index, forms, str(evidence.get("name", "")))
+    if acronym is not None:
+        ids, key = acronym
+        evidence.update({"rule": "acronym", "matched_key": key})
+        if len(ids) == 1:
+            return _NameMatch((ids[0],), "fuzzy_name", 86.0, 10.0, evidence, _suggestions(index, scores, ids[0]))
+        evidence["ambiguous"] = ids
+        return _NameMatch(tuple(ids), "fuzzy_name", 86.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
+    # (c) The query holds an account's whole name among other words ("Vodafone Shop", "Essence Costco");
+    # two accounts' names held at once ("Glitre Energi Nett") is ambiguous.
     contained = _containing(index, forms.folded.split())
     if contained is not None:
         ids, key = contained
@@ -520,7 +591,16 @@ def _fuzzy_name(
             return _NameMatch((ids[0],), "fuzzy_name", 90.0, 10.0, evidence, _suggestions(index, scores, ids[0]))
         evidence["ambiguous"] = ids
         return _NameMatch(tuple(ids), "fuzzy_name", 90.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
-    # (c) Spelling: best fuzzy score, with a margin over the runner-up account.
+    # (d) Every word of the query is in one account's name, not in a row ("NH Hotels" -> NH Collection Hotels).
+    within = _words_within(index, forms.folded.split()) if USE_WITHIN else None
+    if within is not None:
+        ids, key = within
+        evidence.update({"rule": "words_of_name", "matched_key": key})
+        if len(ids) == 1:
+            return _NameMatch((ids[0],), "fuzzy_name", 87.0, 10.0, evidence, _suggestions(index, scores, ids[0]))
+        evidence["ambiguous"] = ids
+        return _NameMatch(tuple(ids), "fuzzy_name", 87.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
+    # (e) Spelling: best fuzzy score, with a margin over the runner-up account.
     if not scores:
         return _NameMatch((), "none", 0.0, 0.0, evidence, ())
     top_id, top_score, top_key = scores[0]
@@ -533,6 +613,8 @@ def _fuzzy_name(
         evidence["fuzzy_rejected"] = "low_score"
     elif margin < FUZZY_MIN_MARGIN:
         evidence["fuzzy_rejected"] = "small_margin"
+    elif USE_DISTINCT and not _distinctive_word_agrees(index, top_key, forms):
+        evidence["fuzzy_rejected"] = "distinctive_word_differs"
     else:
         return _NameMatch(
             (top_id,), "fuzzy_name", top_score, margin, evidence, _suggestions(index, scores, skip=top_id)
@@ -540,19 +622,134 @@ def _fuzzy_name(
     return _NameMatch((), "none", top_score, margin, evidence, _suggestions(index, scores))
 
 
+USE_ACRONYM = True
+USE_WITHIN = True
+USE_DISTINCT = True
+USE_PHONETIC = True
+CONTAIN_ANYWHERE = True
+CONTAINMENT_POSTING_CAP = 200  # a word more accounts use than this cannot make a name distinctive
+DISTINCT_MIN_RATIO = 88.0
+
+
+def _is_distinctive(index: AccountIndex, stems: frozenset[str], min_length: int) -> bool:
+    """A name says enough on its own: a one-word name that few other names use, or a longer name with a
+    rare word."""
+    if len(stems) == 1:
+        (word,) = stems
+        return len(word) >= min_length and index.stem_frequency(word) <= CONTAINMENT_MAX_WORD_ACCOUNTS
+    return any(index.stem_frequency(w) <= RARE_WORD_ACCOUNTS and len(w) >= 3 for w in stems)
+
+
 def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] | None:
-    """Accounts whose whole name (or legal name) is the query's first words, longest name first."""
-    for size in range(len(words) - 1, 0, -1):
-        head = words[:size]
-        if sum(len(w) for w in head) < 3:
-            break
-        key = _set_key(head) if size > 1 else f"f:{head[0]}"  # one-word names are indexed by "f:" only
-        found = sorted(a for a, kind in index.exact(key).items() if kind != _ALIAS)
-        if found and size == 1 and index.word_frequency(head[0]) > CONTAINMENT_MAX_WORD_ACCOUNTS:
-            return None  # a one-word name that many names use ("National", "House") says too little
-        if found:
-            return found, key[2:]
+    """Accounts whose whole name (or legal name) is among the query's words (most specific names only).
+
+    At the head of the query the name may be short ("RWE Renewables"); elsewhere it must be 4+ letters,
+    written exactly, and its words in a row ("Essence Costco", not "Old Second National Bank").
+    """
+    stems = [stem(w) for w in words]
+    query = frozenset(stems)
+    if len(query) < 2:
+        return None
+    found: list[tuple[str, frozenset[str]]] = []
+    seen: set[str] = set()
+    for word in query:
+        owners = index.stem_owners(word)
+        if len(owners) > CONTAINMENT_POSTING_CAP:
+            continue
+        for account_id in owners:
+            if account_id in seen:
+                continue
+            seen.add(account_id)
+            for name in index.name_stems(account_id):
+                if not name < query:
+                    continue
+                head = frozenset(stems[: len(name)]) == name
+                if len(name) == 1 and not _written_exactly(index, account_id, words):
+                    ok = False  # "Boots" is not in "Boot Barn", nor "Runnings" in "Running Room"
+                elif head:
+                    ok = _is_distinctive(index, name, 3)
+                elif not CONTAIN_ANYWHERE:
+                    ok = False
+                else:
+                    ok = _is_distinctive(index, name, NONHEAD_MIN_LENGTH) and _in_a_row(
+                        index, account_id, name, words, stems
+                    )
+                if ok:
+                    found.append((account_id, name))
+    if not found:
+        return None
+    maximal = [(a, n) for a, n in found if not any(n < m for _, m in found)]
+    ids = sorted({a for a, _ in maximal})
+    longest: frozenset[str] = max((n for _, n in maximal), key=len)
+    key = " ".join(sorted(longest))
+    return ids, key
+
+
+NONHEAD_MIN_LENGTH = 4
+NONHEAD_MODE = 1  # 0: any order, stems; 1: exact words; 2: exact words in a row
+
+
+def _written_exactly(index: AccountIndex, account_id: str, words: list[str]) -> bool:
+    return any(len(exact) == 1 and exact[0] in words for exact in index.name_words(account_id))
+
+
+def _in_a_row(index: AccountIndex, account_id: str, name: frozenset[str], words: list[str], stems: list[str]) -> bool:
+    if NONHEAD_MODE == 0:
+        return True
+    for exact in index.name_words(account_id):
+        if frozenset(stem(w) for w in exact) != name:
+            continue
+        if NONHEAD_MODE == 1:
+            if set(exact) <= set(words):
+                return True
+            continue
+        n = len(exact)
+        for i in range(len(words) - n + 1):
+            if tuple(words[i : i + n]) == exact:
+                return True
+    return False
+
+
+def _words_within(index: AccountIndex, words: list[str]) -> tuple[list[str], str] | None:
+    """Accounts whose name (or legal name) holds every word of a multi-word query, in any order."""
+    query = frozenset(stem(w) for w in words)
+    if len(query) < 2 or sum(len(w) for w in query) < FUZZY_MIN_LENGTH:
+        return None
+    if not any(index.stem_frequency(w) <= RARE_WORD_ACCOUNTS for w in query):
+        return None
+    rarest = min(query, key=index.stem_frequency)
+    ids = sorted(a for a in index.stem_owners(rarest) if any(query < name for name in index.name_stems(a)))
+    return (ids, " ".join(sorted(query))) if ids else None
+
+
+def _acronym_match(index: AccountIndex, forms: NameForms, name: str) -> tuple[list[str], str] | None:
+    """Initials: a query written in capitals ("SMHI", not "avec") that abbreviates one account's name, or a
+    name of 4+ words whose initials are an account's whole name ("Pioneer Valley Transit Authority")."""
+    if not USE_ACRONYM:
+        return None
+    words = forms.folded.split()
+    if len(words) == 1:
+        if ACRONYM_MIN_LENGTH <= len(words[0]) <= ACRONYM_MAX_LENGTH and words[0].isalpha() and name.isupper():
+            ids = sorted(index.by_acronym(words[0]))
+            return (ids, words[0]) if ids else None
+        return None
+    acronym = initials(words)
+    if ACRONYM_LONG_MIN_LENGTH <= len(acronym) <= ACRONYM_MAX_LENGTH:
+        ids = sorted(a for a, kind in index.exact(f"f:{acronym}").items() if kind != _ALIAS)
+        return (ids, acronym) if ids else None
     return None
+
+
+def _distinctive_word_agrees(index: AccountIndex, key: str, forms: NameForms) -> bool:
+    """The matched name's rarest word is spelled (nearly) the same in the query: "Haugaland Kraft Nett" is
+    not "Hålogaland Kraft Nett", although most of the letters agree."""
+    words = key.split()
+    if len(words) < 2:
+        return True
+    rarest = min(words, key=lambda w: (index.stem_frequency(stem(w)), -len(w)))
+    if rarest in forms.compact:
+        return True
+    return any(fuzz.ratio(stem(rarest), stem(q)) >= DISTINCT_MIN_RATIO for q in forms.folded.split())
 
 
 # ---------------------------------------------------------------------- text as weak evidence

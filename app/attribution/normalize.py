@@ -72,9 +72,9 @@ def original_tokens(text: str) -> list[str]:
 
 
 def _drop_connectors(tokens: list[str]) -> list[str]:
-    kept = [t for t in tokens if t not in CONNECTORS]
-    # A connector at an edge is not a connector ("A & O" keeps its letters; "& Other Stories" its words).
-    return kept if kept else tokens
+    """Drop connectors between two words; one at an edge is part of the name ("Mobi.E", "& Other Stories")."""
+    last = len(tokens) - 1
+    return [t for i, t in enumerate(tokens) if t not in CONNECTORS or i == 0 or i == last]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,3 +189,45 @@ def query_variants(forms: NameForms) -> list[tuple[str, tuple[str, ...]]]:
     if base is not None:
         out.append(((how + "+" if how else "") + "genitive", (*tokens[:-1], base)))
     return out
+
+
+# Words left out of an acronym ("Swedish Meteorological and Hydrological Institute" -> "smhi").
+ACRONYM_SKIP = frozenset({"of", "for", "the", "de", "du", "des", "la", "le", "del", "di", "der", "i", "pa", "av", "af"})
+
+
+def initials(words: list[str] | tuple[str, ...]) -> str:
+    """The acronym of a multi-word folded name, or "" when it has fewer than two significant words."""
+    kept = [w for w in words if w not in ACRONYM_SKIP and w not in CONNECTORS and w.isalpha()]
+    if len(kept) < 2 or len(kept) != len([w for w in words if w not in ACRONYM_SKIP and w not in CONNECTORS]):
+        return ""  # a name with digits or symbols as words has no reliable acronym
+    return "".join(w[0] for w in kept)
+
+
+_PHONETIC = (
+    ("sch", "sj"),
+    ("ph", "f"),
+    ("ck", "k"),
+    ("ch", "\x01"),
+    ("qu", "kv"),
+    ("c", "k"),
+    ("q", "k"),
+    ("w", "v"),
+    ("z", "s"),
+    ("x", "ks"),
+    ("th", "t"),
+    ("\x01", "ch"),
+)
+_DOUBLE = re.compile(r"(.)\1+")
+
+
+def phonetic_key(compact: str) -> str:
+    """A spelling-insensitive key of a folded, compact name: ph/f, c/k, w/v, z/s and double letters."""
+    for old, new in _PHONETIC:
+        if old in compact:
+            compact = compact.replace(old, new)
+    return _DOUBLE.sub(r"\1", compact)
+
+
+def stem(token: str) -> str:
+    """A folded word without its genitive or plural -s ("hotels" -> "hotel", "goteborgs" -> "goteborg")."""
+    return genitive_base(token) or token
