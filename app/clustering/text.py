@@ -19,6 +19,8 @@ from app.clustering.lexicon import CONCEPTS, PLACE_NAMES, STOPWORDS_EN, STOPWORD
 STEM_LENGTH = 6
 MAX_PHRASE_WORDS = 3
 MIN_COMPOUND_PART = 4
+MIN_LEXICON_STEM = 4
+MAX_STEM_CUT = 3  # characters a lexicon stem may lose to the cut at STEM_LENGTH
 
 _WORD_RE = re.compile(r"[^\W_]+(?:[-'\u2019/][^\W_]+)*", re.UNICODE)
 # "1 200", "52,000", "38 000 000": thousands separators inside numbers, joined before tokenising.
@@ -49,8 +51,8 @@ def _cognate_spelling(stem: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def stem(word: str, lang: str) -> str:
-    """A light stem: strip one common inflectional suffix, then cut to ``STEM_LENGTH`` characters."""
+def base_form(word: str, lang: str) -> str:
+    """``word`` without its possessive and one common inflectional suffix, in cognate spelling; not cut."""
     w = word.strip("'\u2019-")
     if w.endswith(("'s", "\u2019s")):
         w = w[:-2]
@@ -59,7 +61,12 @@ def stem(word: str, lang: str) -> str:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             w = w[: -len(suffix)]
             break
-    return _cognate_spelling(w)[:STEM_LENGTH]
+    return _cognate_spelling(w)
+
+
+def stem(word: str, lang: str) -> str:
+    """A light stem: strip one common inflectional suffix, then cut to ``STEM_LENGTH`` characters."""
+    return base_form(word, lang)[:STEM_LENGTH]
 
 
 def detect_language(words: Iterable[str]) -> str:
@@ -89,10 +96,19 @@ def _lexicon() -> _Lexicon:
             e = fold(entry)
             if " " in e:
                 phrases[e] = concept
+                for lang in ("en", "sv"):  # inflected phrases: "work orders", "laddar upp"
+                    phrases.setdefault(" ".join(stem(w, lang) for w in e.split()), concept)
                 continue
+            words[e] = words.get(e, concept)
             for lang in ("en", "sv"):
-                words.setdefault(stem(e, lang), concept)
-            words.setdefault(e, concept)
+                # A stem stands for the entry's inflected forms, but only a stem that is neither so short that
+                # unrelated words share it ("meter" -> "met", "måler" -> "mål") nor the cut-off head of a long
+                # compound ("personalavdelning" -> "person"): those entries count as whole words only.
+                b = base_form(e, lang)
+                if len(b) >= MIN_LEXICON_STEM:
+                    words.setdefault(b, concept)
+                    if len(b) <= STEM_LENGTH + MAX_STEM_CUT:
+                        words.setdefault(b[:STEM_LENGTH], concept)
             if len(e) >= MIN_COMPOUND_PART + 1 and "-" not in e:
                 parts.setdefault(e, concept)
                 if len(stem(e, "sv")) >= STEM_LENGTH:
@@ -191,10 +207,12 @@ def terms_of(
             continue
         tw = weights.title if tok.in_title else 1.0
         # phrases of 2..3 words map to a concept
-        for k in range(2, MAX_PHRASE_WORDS + 1):
-            if word in lex.phrase_starts and i + k <= n:
-                phrase = " ".join(t.text for t in tokens[i : i + k])
-                concept = lex.phrases.get(phrase)
+        if i + 1 < n and (word in lex.phrase_starts or stem(word, lang) in lex.phrase_starts):
+            for k in range(2, min(MAX_PHRASE_WORDS, n - i) + 1):
+                window = tokens[i : i + k]
+                concept = lex.phrases.get(" ".join(t.text for t in window)) or lex.phrases.get(
+                    " ".join(stem(t.text, lang) for t in window)
+                )
                 if concept:
                     add("c:" + concept, weights.concept * tw)
         if _NUMBER_RE.match(word):
@@ -219,10 +237,11 @@ def terms_of(
             place = PLACE_NAMES.get(part)
             if place:
                 add("c:" + place, weights.concept * tw)
-            s = stem(part, lang)
+            b = base_form(part, lang)
+            s = b[:STEM_LENGTH]
             if len(s) < 2:
                 continue
-            concept = lex.words.get(part) or lex.words.get(s)
+            concept = lex.words.get(part) or lex.words.get(b) or lex.words.get(s)
             if concept:
                 # the concept alone, so a Swedish and an English wording of it weigh the same
                 add("c:" + concept, max(base, weights.concept) * tw)
