@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from app.clustering.lexicon import PLACE_CONCEPTS
 from app.clustering.model import ClusterSettings, SignalText
-from app.clustering.text import comparable_text, fold, normalise, terms_of, tokenize
+from app.clustering.text import comparable_text, fold, normalise, strip_accents, terms_of, tokenize
 
 # Kinds that report something going wrong with what the customer already buys from us, versus kinds that
 # report a chance to sell more. A risk and an opening are different opportunities even in the same words.
@@ -43,10 +43,11 @@ def ignore_words(account_names: Iterable[str]) -> frozenset[str]:
     words: set[str] = set()
     for name in account_names:
         for tok in tokenize(name):
-            words.add(tok.text)
-            if tok.text.endswith("s") and len(tok.text) > 3:
-                words.add(tok.text[:-1])
-            words.add(tok.text + "s")
+            for w in {tok.text, strip_accents(tok.text)}:
+                words.add(w)
+                if w.endswith("s") and len(w) > 3:
+                    words.add(w[:-1])
+                words.add(w + "s")
     return frozenset(words)
 
 

@@ -41,6 +41,11 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def strip_accents(text: str) -> str:
+    """``text`` without combining marks: "hirvelä" -> "hirvela" (names are often typed without them)."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
 def join_thousands(text: str) -> str:
     return _THOUSANDS_RE.sub(lambda m: re.sub(r"[ \u00a0\u202f,]", "", m.group(0)), text)
 
@@ -59,8 +64,12 @@ def base_form(word: str, lang: str) -> str:
     suffixes = _SUFFIXES_SV if lang == "sv" else _SUFFIXES_EN
     for suffix in suffixes:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            if lang != "sv" and suffix == "es" and not w.endswith(("ses", "xes", "zes", "ches", "shes")):
+                suffix = "s"  # "sites" is "site" + s, "boxes" is "box" + es
             w = w[: -len(suffix)]
             break
+    if lang != "sv" and w.endswith("e") and len(w) >= 4:
+        w = w[:-1]  # "site"/"sites"/"sited", "type"/"typed", "manage"/"managed" share one stem
     return _cognate_spelling(w)
 
 
@@ -150,7 +159,10 @@ def tokenize(text: str, *, in_title: bool = False) -> list[Token]:
         before = text[max(0, m.start() - 3) : m.start()]
         sentence_start = m.start() == 0 or bool(_SENTENCE_END_RE.search(before))
         capital = raw[:1].isupper() and not sentence_start
-        tokens.append(Token(text=fold(raw).strip("'\u2019"), capitalised_mid_sentence=capital, in_title=in_title))
+        word = fold(raw).strip("'\u2019")
+        if word.endswith(("'s", "\u2019s")):  # English possessive: "Sjöberg's stores"
+            word = word[:-2]
+        tokens.append(Token(text=word, capitalised_mid_sentence=capital, in_title=in_title))
     return tokens
 
 
