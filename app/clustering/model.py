@@ -52,11 +52,14 @@ class ClusterSettings:
     window_days: int = 60
     repost_window_hours: int = 72
     repost_min_ratio: float = 90.0  # rapidfuzz ratio (0..100) of the normalised title+body
-    join_threshold: float = 0.15
+    join_threshold: float = 0.12
     margin: float = 0.04  # the best candidate must beat the runner-up by this much
-    direction_penalty: float = 0.15  # multiplier when one signal is a risk and the other an opportunity
+    direction_penalty: float = 0.1  # multiplier when one signal is a risk and the other an opportunity
     same_kind_bonus: float = 0.03
-    geography_penalty: float = 0.15  # multiplier when both name countries/markets and share none
+    # multiplier when the two kinds belong to different sales motions (growing what the customer has vs a new
+    # project); risk vs opening is the stronger direction_penalty
+    motion_penalty: float = 0.5
+    geography_penalty: float = 0.1  # multiplier when both name countries/markets and share none
     linkage: str = "centroid"  # "centroid" or "average" (mean pairwise similarity)
     # with centroid linkage, also require this mean pairwise similarity, so that one member the new signal
     # resembles closely cannot carry it into an opportunity it does not otherwise resemble

@@ -15,6 +15,17 @@ from app.clustering.text import comparable_text, fold, normalise, strip_accents,
 RISK_KINDS = frozenset({"renewal_risk"})
 OPENING_KINDS = frozenset({"changed_need", "new_use_case", "inefficiency", "expansion", "referral"})
 
+# The sales motion a kind belongs to. Growing what the customer already has (more users, sites, markets) is a
+# different deal from a new project the customer needs (a pain, a use case, a changed need), and both differ
+# from keeping what is at risk; a signal of one motion seldom continues an opportunity of another.
+MOTIONS: dict[str, str] = {
+    "renewal_risk": "retain",
+    "expansion": "grow",
+    "new_use_case": "new",
+    "inefficiency": "new",
+    "changed_need": "new",
+}
+
 _PLACE_TERMS = frozenset("c:" + p for p in PLACE_CONCEPTS)
 
 
@@ -25,6 +36,12 @@ def polarity(kind: str) -> int:
     if kind in OPENING_KINDS:
         return 1
     return 0
+
+
+def _other_motion(a: str, b: str) -> bool:
+    """Both kinds belong to a known sales motion, and not the same one."""
+    ma, mb = MOTIONS.get(a), MOTIONS.get(b)
+    return ma is not None and mb is not None and ma != mb
 
 
 @dataclass(frozen=True)
@@ -79,13 +96,25 @@ def pair_similarity(
         sim = sum(v * y[k] * discount.get(k, 1.0) for k, v in x.items() if k in y)
     else:
         sim = sum(v * y[k] for k, v in x.items() if k in y)
+    factor, bonus = _kind_place_adjustment(a, b, settings)
+    return min(sim * factor + bonus, 1.0)
+
+
+def _kind_place_adjustment(a: SignalFeatures, b: SignalFeatures, settings: ClusterSettings) -> tuple[float, float]:
+    """The multiplier and the bonus that the two signals' kinds and places put on their text similarity.
+
+    A conflict (risk vs opening, different sales motions, different countries) earns no same-kind bonus, so
+    with the penalties below the join threshold even word-for-word the same text stays apart.
+    """
+    factor = 1.0
     if a.polarity * b.polarity < 0:
-        sim *= settings.direction_penalty
-    elif a.kind == b.kind:
-        sim += settings.same_kind_bonus
+        factor *= settings.direction_penalty
+    elif a.kind != b.kind and _other_motion(a.kind, b.kind):
+        factor *= settings.motion_penalty
     if a.places and b.places and not (a.places & b.places):
-        sim *= settings.geography_penalty
-    return min(sim, 1.0)
+        factor *= settings.geography_penalty
+    bonus = settings.same_kind_bonus if a.kind == b.kind and factor == 1.0 else 0.0
+    return factor, bonus
 
 
 def linkage(
@@ -119,14 +148,9 @@ def centroid_linkage(
     factor = 0.0
     bonus = 0.0
     for m in members:
-        f = 1.0
-        if new.polarity * m.polarity < 0:
-            f *= settings.direction_penalty
-        elif new.kind == m.kind:
-            bonus += settings.same_kind_bonus
-        if new.places and m.places and not (new.places & m.places):
-            f *= settings.geography_penalty
+        f, b = _kind_place_adjustment(new, m, settings)
         factor += f
+        bonus += b
     return min(1.0, sim * factor / len(members) + bonus / len(members))
 
 
