@@ -169,6 +169,23 @@ class TestStaysApart:
         )
         assert decide(denmark, [opp("O1", norway)]).opportunity_id is None
 
+    def test_identical_text_across_a_conflict_stays_below_the_threshold(self) -> None:
+        text = ("Field service app", "They want our field service app for 40 technicians, work orders on the phone.")
+        a = features(sig("a", *text, kind="expansion"))
+        risk = features(sig("b", *text, kind="renewal_risk"))
+        assert pair_similarity(a, risk, SETTINGS) < SETTINGS.join_threshold
+        bergen = features(sig("c", text[0] + " in Bergen", text[1], kind="expansion"))
+        aarhus = features(sig("d", text[0] + " in Aarhus", text[1], kind="expansion"))
+        assert pair_similarity(bergen, aarhus, SETTINGS) < SETTINGS.join_threshold
+
+    def test_growing_an_existing_service_and_a_new_project_weigh_less(self) -> None:
+        text = ("Field service app", "They want our field service app for 40 technicians, work orders on the phone.")
+        grow = features(sig("a", *text, kind="expansion"))
+        new = features(sig("b", *text, kind="new_use_case"))
+        pain = features(sig("c", *text, kind="inefficiency"))
+        assert pair_similarity(grow, new, SETTINGS) < pair_similarity(pain, new, SETTINGS)
+        assert pair_similarity(pain, new, SETTINGS) > 0.99
+
     def test_finance_reporting_and_hr_reporting_stay_apart(self) -> None:
         finance = sig(
             "a",

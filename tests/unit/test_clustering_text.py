@@ -38,3 +38,31 @@ def test_city_names_place_a_signal_in_its_country() -> None:
 def test_ignored_words_leave_no_trace() -> None:
     terms = terms_of("Norrfors wants an app", "Norrfors again", ignore=frozenset({"norrfors"}))
     assert not any("norrf" in t for t in terms)
+
+
+def test_short_or_cut_off_lexicon_stems_do_not_capture_unrelated_words() -> None:
+    # "meter" cut by Swedish rules is "met", "måler" is "mål" (a goal), "personalavdelning" starts "person"
+    assert "c:meter" not in terms_of("Met the service manager", "")
+    assert "c:meter" not in terms_of("Målet är dag 4", "")
+    assert "c:hr" not in terms_of("A named person is responsible", "")
+    # inflected forms of long entries still count: "leverantörer" is "leverantör"
+    assert "c:vendor" in terms_of("Nya leverantörer", "")
+
+
+def test_inflected_phrases_map_to_their_concept() -> None:
+    assert "c:work_order" in terms_of("Mobile work orders", "")
+    assert "c:customer_service" in terms_of("The customer service manager called", "")
+
+
+def test_english_plurals_and_final_e_share_a_stem() -> None:
+    assert stem("sites", "en") == stem("site", "en")
+    assert stem("types", "en") == stem("typed", "en") == stem("type", "en")
+    assert stem("boxes", "en") == stem("box", "en")
+
+
+def test_possessives_and_unaccented_names_are_ignored_too() -> None:
+    from app.clustering.similarity import ignore_words
+
+    ignore = ignore_words(["Hirvelä Forest"])
+    terms = terms_of("Hirvelä's dealers", "Data from Hirvela arrived", ignore=ignore)
+    assert not any("hirvel" in t for t in terms)
