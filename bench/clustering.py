@@ -110,6 +110,35 @@ def replay(
     return preds, counts
 
 
+def gold_pairs(gold: Sequence[Row]) -> int:
+    sizes: dict[str, int] = {}
+    for r in gold:
+        sizes[r["gold_opportunity"]] = sizes.get(r["gold_opportunity"], 0) + 1
+    return sum(n * (n - 1) // 2 for n in sizes.values())
+
+
+def window_allowed_pairs(gold: Sequence[Row], window_days: int) -> int:
+    """Gold pairs that a perfect clusterer could join: an opportunity stays joinable for ``window_days`` after
+    its last signal, so a longer gap splits it; signals without a known account are never clustered."""
+    by_opp: dict[str, list[datetime]] = {}
+    for r in gold:
+        if r["gold_account_id"] is not None:
+            by_opp.setdefault(r["gold_opportunity"], []).append(to_signal(r).observed_at)
+    window = timedelta(days=window_days)
+    total = 0
+    for times in by_opp.values():
+        times.sort()
+        run = 1
+        for a, b in zip(times, times[1:], strict=False):
+            if b - a <= window:
+                run += 1
+            else:
+                total += run * (run - 1) // 2
+                run = 1
+        total += run * (run - 1) // 2
+    return total
+
+
 def clustering_figures(scorer: ModuleType, preds: list[Row], gold: list[Row]) -> dict[str, float]:
     res: dict[str, Any] = scorer.score(preds, gold)["clustering"]
     return {k: float(v) if v is not None else 0.0 for k, v in res.items()}
@@ -182,6 +211,11 @@ def bench_dev(args: argparse.Namespace, base: ClusterSettings) -> None:
     )
     print(f"decisions: {counts}")
     print("default  ", fmt(clustering_figures(scorer, preds, gold)))
+    allowed = window_allowed_pairs(gold, base.window_days)
+    print(
+        f"window ceiling: {allowed} of the gold pairs can be joined at all within {base.window_days} d of the last "
+        f"signal and with the account known (pairwise recall at most {allowed / max(1, gold_pairs(gold)):.3f})"
+    )
     if args.only == "dev-quick":
         return
     print("-- threshold sweep")
@@ -191,7 +225,11 @@ def bench_dev(args: argparse.Namespace, base: ClusterSettings) -> None:
     print("-- window sensitivity (default threshold)")
     for w in (30, 60, 90, 120):
         p, _ = replay(gold, accounts, replace(base, window_days=w), use_names=use_names)
-        print(f"  window={w:>3} d", fmt(clustering_figures(scorer, p, gold)))
+        print(
+            f"  window={w:>3} d",
+            fmt(clustering_figures(scorer, p, gold)),
+            f"| window allows {window_allowed_pairs(gold, w)}",
+        )
     account_ids = sorted({r["gold_account_id"] or r["signal_id"] for r in gold})
     index = {a: i for i, a in enumerate(account_ids)}
     loo, chosen = held_out(scorer, gold, accounts, base, use_names, lambda a: index[a], len(account_ids))
