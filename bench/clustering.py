@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import itertools
 import json
 import statistics
 import sys
@@ -129,7 +130,7 @@ def window_allowed_pairs(gold: Sequence[Row], window_days: int) -> int:
     for times in by_opp.values():
         times.sort()
         run = 1
-        for a, b in zip(times, times[1:], strict=False):
+        for a, b in itertools.pairwise(times):
             if b - a <= window:
                 run += 1
             else:
