@@ -358,7 +358,7 @@ def _opportunity(
             (_uuid7(rng, at), opp_id, cid, "originator" if rank == 0 else "co_contributor", sid, at, count)
         )
     if synced or first_stage:
-        milestone_rows.append((opp_id, synced, first_stage, now))
+        milestone_rows.append((opp_id, synced, first_stage, max(t for t in (synced, first_stage) if t)))
 
 
 def _contributor_stats(engine: Engine) -> None:

@@ -31,6 +31,11 @@ class Range:
     end: datetime  # exclusive
 
 
+def day_text(value: Any) -> str:
+    """A period start (datetime from PostgreSQL, text from SQLite) as 'YYYY-MM-DD'."""
+    return value.strftime("%Y-%m-%d") if isinstance(value, datetime) else str(value)[:10]
+
+
 def _binds(text: str, **types: Any) -> sa.TextClause:
     return sa.text(text).bindparams(*(sa.bindparam(name, type_=t) for name, t in types.items()))
 
@@ -39,12 +44,18 @@ class ReportRepo:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.pg = session.get_bind().dialect.name == "postgresql"
+        if self.pg:
+            # Reports scan and sort hundreds of thousands of rows: JIT compilation costs more than it saves at
+            # this size, and the default 4 MB work_mem spills the sorts behind medians to disk.
+            session.execute(sa.text("SET LOCAL jit = off"))
+            session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
 
     # -- dialect spelling ---------------------------------------------------------------------------------------
     def period(self, column: str, unit: str) -> str:
-        """The UTC start date of ``unit`` (week, month, quarter) containing ``column``, as 'YYYY-MM-DD' text."""
+        """The UTC start of ``unit`` (week, month, quarter) containing ``column``: a timestamp on PostgreSQL (cheaper
+        to group by than text), 'YYYY-MM-DD' text on SQLite; ``day_text`` makes either one text."""
         if self.pg:
-            return f"to_char(date_trunc('{unit}', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+            return f"date_trunc('{unit}', {column} AT TIME ZONE 'UTC')"
         if unit == "week":
             return f"date({column}, 'weekday 0', '-6 days')"
         if unit == "month":
@@ -54,8 +65,8 @@ class ReportRepo:
             f"printf('%02d', ((CAST(strftime('%m', {column}) AS INTEGER) - 1) / 3) * 3 + 1) || '-01')"
         )
 
-    def period_start(self, text_column: str) -> str:
-        return f"(CAST({text_column} AS TIMESTAMP) AT TIME ZONE 'UTC')" if self.pg else text_column
+    def period_start(self, column: str) -> str:
+        return f"({column} AT TIME ZONE 'UTC')" if self.pg else column
 
     def seconds(self, later: str, earlier: str) -> str:
         if self.pg:
@@ -100,12 +111,6 @@ class ReportRepo:
         key = self.dim(group_by, "f", "observed_at")
         to_crm = self.seconds("f.first_synced_at", "f.opp_first_seen_at")
         to_stage = self.seconds("f.first_stage_changed_at", "f.opp_first_seen_at")
-        medians = (
-            f", percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN f.rank = 1 THEN {to_crm} END) AS crm_s"
-            f", percentile_cont(0.5) WITHIN GROUP (ORDER BY CASE WHEN f.rank = 1 THEN {to_stage} END) AS stage_s"
-            if self.pg
-            else ""
-        )
         stmt = _binds(
             f"""SELECT {key} AS k,
               SUM(CASE WHEN f.rank = 1 THEN 1 ELSE 0 END) AS originated,
@@ -116,7 +121,6 @@ class ReportRepo:
                 AS won_c,
               SUM(CASE WHEN f.rank = 1 AND f.status = 'won' THEN 1 ELSE 0 END) AS won,
               SUM(CASE WHEN f.rank = 1 AND f.status = 'lost' THEN 1 ELSE 0 END) AS lost
-              {medians}
             FROM report_credit_facts f {self._join_people(group_by, "f")}
             WHERE f.observed_at >= :f AND f.observed_at < :t
             GROUP BY {key}""",
@@ -133,12 +137,31 @@ class ReportRepo:
                 "won_c": int(m["won_c"] or 0),
                 "won": int(m["won"] or 0),
                 "lost": int(m["lost"] or 0),
-                "crm_s": float(m["crm_s"]) if self.pg and m["crm_s"] is not None else None,
-                "stage_s": float(m["stage_s"]) if self.pg and m["stage_s"] is not None else None,
+                "crm_s": None,
+                "stage_s": None,
             }
-        if not self.pg:
+        if self.pg:
+            self._pg_medians(group_by, r, out, to_crm, "first_synced_at", "crm_s")
+            self._pg_medians(group_by, r, out, to_stage, "first_stage_changed_at", "stage_s")
+        else:
             self._sqlite_medians(group_by, r, out, to_crm, to_stage)
         return out
+
+    def _pg_medians(
+        self, group_by: str, r: Range, out: dict[Any, dict[str, Any]], seconds: str, column: str, name: str
+    ) -> None:
+        key = self.dim(group_by, "f", "observed_at")
+        stmt = _binds(
+            f"SELECT {key} AS k, percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}) AS m "
+            f"FROM report_credit_facts f {self._join_people(group_by, 'f')} "
+            f"WHERE f.rank = 1 AND f.{column} IS NOT NULL AND f.observed_at >= :f AND f.observed_at < :t "
+            f"GROUP BY {key}",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        for row in self._run(stmt, {"f": r.start, "t": r.end}):
+            if row.k in out and row.m is not None:
+                out[row.k][name] = float(row.m)
 
     def _sqlite_medians(
         self, group_by: str, r: Range, out: dict[Any, dict[str, Any]], to_crm: str, to_stage: str
@@ -208,7 +231,7 @@ class ReportRepo:
             t=UTCDateTime(),
         )
         return [
-            (str(row.p), str(row.g), int(row.active), int(row.repeat_n or 0))
+            (day_text(row.p), str(row.g), int(row.active), int(row.repeat_n or 0))
             for row in self._run(stmt, {"f": r.start, "t": r.end})
         ]
 

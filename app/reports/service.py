@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.errors import invalid
-from app.reports.repo import Range, ReportRepo
+from app.reports.repo import Range, ReportRepo, day_text
 from app.reports.schemas import (
     AgeingRow,
     ConcentrationRow,
@@ -74,7 +74,7 @@ def _keys(repo: ReportRepo, group_by: str, raw: Sequence[Any]) -> dict[Any, tupl
             out[None] = ("", "unattributed")
         return out
     if group_by in ("month", "quarter"):
-        return {r: (period_key(str(r), group_by), None) for r in raw}
+        return {r: (period_key(day_text(r), group_by), None) for r in raw}
     return {r: (str(r) if r is not None else "", None) for r in raw}
 
 
