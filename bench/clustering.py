@@ -221,14 +221,14 @@ def bench_dev(args: argparse.Namespace, base: ClusterSettings) -> None:
         return
     print("-- threshold sweep")
     for t in THRESHOLDS:
-        p, _ = replay(gold, accounts, replace(base, join_threshold=t), use_names=use_names)
-        print(f"  t={t:.2f}", fmt(clustering_figures(scorer, p, gold)))
+        swept, _ = replay(gold, accounts, replace(base, join_threshold=t), use_names=use_names)
+        print(f"  t={t:.2f}", fmt(clustering_figures(scorer, swept, gold)))
     print("-- window sensitivity (default threshold)")
     for w in (30, 60, 90, 120):
-        p, _ = replay(gold, accounts, replace(base, window_days=w), use_names=use_names)
+        swept, _ = replay(gold, accounts, replace(base, window_days=w), use_names=use_names)
         print(
             f"  window={w:>3} d",
-            fmt(clustering_figures(scorer, p, gold)),
+            fmt(clustering_figures(scorer, swept, gold)),
             f"| window allows {window_allowed_pairs(gold, w)}",
         )
     account_ids = sorted({r["gold_account_id"] or r["signal_id"] for r in gold})
