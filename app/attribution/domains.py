@@ -82,5 +82,9 @@ def domain_chain(host: str) -> list[str]:
 def is_mail_provider(host: str) -> bool:
     """True when the host or any parent domain of it is a free-mail, disposable or ISP mail domain."""
     providers = mail_provider_domains()
-    labels = host.split(".")
-    return any(".".join(labels[i:]) in providers for i in range(len(labels) - 1))
+    rest = host
+    while rest.count(".") >= 1:
+        if rest in providers:
+            return True
+        rest = rest.split(".", 1)[1]
+    return False

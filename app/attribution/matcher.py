@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -43,7 +44,7 @@ CONTAINMENT_MAX_WORD_ACCOUNTS = 2  # see _containing
 ACRONYM_MIN_LENGTH = 3  # "SMHI", "SFE"; two letters name too many things
 ACRONYM_MAX_LENGTH = 6
 ACRONYM_LONG_MIN_LENGTH = 4  # three initials of a long name collide too often ("JR Bus Chugoku" is not "JBC")
-RARE_WORD_ACCOUNTS = 2  # a word at most this many accounts use is distinctive
+RARE_WORD_ACCOUNTS = 4  # a word at most this many accounts use is distinctive
 _BLOCK_POSTING_CAP = 400  # a token shared by more keys than this is too common to block on
 _FUZZY_POOL_CAP = 600
 
@@ -239,34 +240,38 @@ class AccountIndex:
             self._domains.setdefault(host, set()).add(account_id)
         exact, fuzzy, post, spans = self._exact, self._fuzzy, self._post, self._span
         name_sets: list[frozenset[str]] = []
+        stem_sets: list[frozenset[str]] = []
         for forms, kind in _entry_names(entry):
-            for key in _forms_keys(forms):
+            plan = _plan(forms)
+            for key in plan.keys:
                 slot = exact.get(key)
                 if slot is None:
                     exact[key] = {account_id: kind}
                 elif slot.get(account_id, 9) > kind:
                     slot[account_id] = kind
-            for folded in (forms.folded, forms.folded_alt) if forms.folded_alt != forms.folded else (forms.folded,):
+            for folded in plan.folds:
                 fslot = fuzzy.get(folded)
                 if fslot is None:
                     fuzzy[folded] = {account_id: kind}
-                    for token in folded.split():
-                        post.setdefault(token[:4], set()).add(folded)
+                    for block in plan.blocks[folded]:
+                        post_slot = post.get(block)
+                        if post_slot is None:
+                            post[block] = {folded}
+                        else:
+                            post_slot.add(folded)
                 elif fslot.get(account_id, 9) > kind:
                     fslot[account_id] = kind
             if kind != _ALIAS:
-                words = forms.folded.split()
-                name_sets.append(frozenset(words))
-                if len(words) > 1:
-                    for span in _spans(words):
-                        spans.setdefault(span, set()).add(account_id)
-                    acronym = initials(words)
-                    if len(acronym) >= ACRONYM_MIN_LENGTH:
-                        self._acronym.setdefault(acronym, set()).add(account_id)
+                name_sets.append(plan.words)
+                if plan.stems not in stem_sets:
+                    stem_sets.append(plan.stems)
+                for span in plan.spans:
+                    spans.setdefault(span, set()).add(account_id)
+                if plan.acronym:
+                    self._acronym.setdefault(plan.acronym, set()).add(account_id)
         self._name_tokens[account_id] = name_sets
-        stem_sets = list({frozenset(stem(w) for w in n) for n in name_sets})
         self._name_stems[account_id] = stem_sets
-        for word in set().union(*stem_sets) if stem_sets else ():
+        for word in frozenset().union(*stem_sets) if len(stem_sets) > 1 else (stem_sets[0] if stem_sets else ()):
             self._stem_post.setdefault(word, set()).add(account_id)
 
     def remove(self, account_id: str) -> None:
@@ -283,18 +288,18 @@ class AccountIndex:
             for word in stems:
                 _discard(self._stem_post, word, account_id)
         for forms, kind in _entry_names(entry):
-            for key in _forms_keys(forms):
+            plan = _plan(forms)
+            for key in plan.keys:
                 _pop(self._exact, key, account_id)
-            for folded in {forms.folded, forms.folded_alt}:
+            for folded in plan.folds:
                 if _pop(self._fuzzy, folded, account_id):
-                    for token in folded.split():
-                        _discard(self._post, token[:4], folded)
+                    for block in plan.blocks[folded]:
+                        _discard(self._post, block, folded)
             if kind != _ALIAS:
-                words = forms.folded.split()
-                for span in _spans(words):
+                for span in plan.spans:
                     _discard(self._span, span, account_id)
-                if len(words) > 1:
-                    _discard(self._acronym, initials(words), account_id)
+                if plan.acronym:
+                    _discard(self._acronym, plan.acronym, account_id)
 
     # ------------------------------------------------------------------ lookups
     def by_crm_id(self, crm_id: str) -> str | None:
@@ -381,16 +386,48 @@ def _entry_hosts(entry: AccountEntry) -> list[str]:
 
 
 def _entry_names(entry: AccountEntry) -> list[tuple[NameForms, int]]:
+    """The distinct normalised names of an account, strongest kind first ("Acme AB" and "Acme" are one)."""
     names = [(entry.name, _NAME)]
     if entry.legal_name:
         names.append((entry.legal_name, _LEGAL))
     names.extend((a, _ALIAS) for a in entry.aliases if a)
     out = []
+    seen: set[str] = set()
     for name, kind in names:
         forms = name_forms(name)
-        if forms.strict:
+        if forms.strict and forms.strict not in seen:
+            seen.add(forms.strict)
             out.append((forms, kind))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything the index stores for one normalised name, computed once per distinct name."""
+
+    keys: tuple[str, ...]  # exact-lookup keys
+    folds: tuple[str, ...]  # folded spellings for fuzzy matching
+    blocks: dict[str, tuple[str, ...]]  # folded spelling -> its blocking keys (first 4 letters of each word)
+    words: frozenset[str]
+    stems: frozenset[str]
+    spans: tuple[str, ...]
+    acronym: str
+
+
+@lru_cache(maxsize=200_000)
+def _plan(forms: NameForms) -> _Plan:
+    folds = (forms.folded, forms.folded_alt) if forms.folded_alt != forms.folded else (forms.folded,)
+    words = forms.folded.split()
+    acronym = initials(words) if len(words) > 1 else ""
+    return _Plan(
+        keys=tuple(_forms_keys(forms)),
+        folds=folds,
+        blocks={f: tuple({t[:4] for t in f.split()}) for f in folds},
+        words=frozenset(words),
+        stems=frozenset(stem(w) for w in words),
+        spans=tuple(_spans(words)) if len(words) > 1 else (),
+        acronym=acronym if len(acronym) >= ACRONYM_MIN_LENGTH else "",
+    )
 
 
 def _pop(mapping: dict[str, dict[str, int]], key: str, account_id: str) -> bool:
@@ -527,8 +564,31 @@ def _match_name(index: AccountIndex, name: str) -> _NameMatch:
             others = sorted(set(hits) - set(ids))
             if others:
                 evidence["weaker_claims"] = others
+            longer = _longer_names(index, ids[0], tokens) if kind != _ALIAS and how == "as_given" and USE_LONGER else []
+            if longer:
+                # "Target" when the directory has Target and Target Corporation: a parent and its unit, ask.
+                evidence["also_begins"] = longer[:10]
+                both = [ids[0], *longer]
+                return _NameMatch(tuple(both), method, 100.0, 0.0, evidence, _exact_candidates(index, both, method))
             return _NameMatch((ids[0],), method, 100.0, 100.0, evidence, ())
     return _fuzzy_name(index, forms, variants, evidence)
+
+
+USE_LONGER = True
+
+
+def _longer_names(index: AccountIndex, account_id: str, tokens: tuple[str, ...]) -> list[str]:
+    """Other accounts whose name (or legal name) begins with these words and goes on."""
+    words = tuple(fold(" ".join(tokens)).split())
+    key = " ".join(words)
+    if not key or len(words) > _MAX_SPAN_WORDS:
+        return []
+    return sorted(
+        other
+        for other in index.part_of(key)
+        if other != account_id
+        and any(len(n) > len(words) and n[: len(words)] == words for n in index.name_words(other))
+    )
 
 
 _LEVELS = {"s": "strict", "f": "folded", "c": "compact", "t": "word_order"}
@@ -686,7 +746,7 @@ def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] 
 
 
 NONHEAD_MIN_LENGTH = 4
-NONHEAD_MODE = 1  # 0: any order, stems; 1: exact words; 2: exact words in a row
+NONHEAD_MODE = 0  # 0: any order, stems; 1: exact words; 2: exact words in a row
 
 
 def _written_exactly(index: AccountIndex, account_id: str, words: list[str]) -> bool:

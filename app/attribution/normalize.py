@@ -34,6 +34,16 @@ _FOLD_ALT = str.maketrans(
 
 def fold(text: str) -> str:
     """ASCII-fold a casefolded string: å/ä -> a, ö/ø -> o, æ -> ae, é -> e."""
+    if text.isascii():
+        return text
+    if " " in text:
+        return " ".join(_fold_word(w) for w in text.split(" "))
+    return _fold_word(text)
+
+
+@lru_cache(maxsize=100_000)
+def _fold_word(text: str) -> str:
+    """`fold` of one word, cached: directories reuse words ("energi", "fastigheter")."""
     text = text.translate(_FOLD_SPECIAL)
     if text.isascii():
         return text
