@@ -224,3 +224,47 @@ class TestIndexUpdates:
         assert attribute(CustomerHint(email="a@beta.se"), idx).account_id is None
         assert attribute(CustomerHint(crm_account_id="c1"), idx).account_id is None
         idx.remove("missing")  # ignored
+
+
+class TestGeneralisingRules:
+    IDX = [
+        AccountEntry("S", None, "Swedish Meteorological and Hydrological Institute"),
+        AccountEntry("C", None, "Costco"),
+        AccountEntry("GE", None, "Glitre Energi"),
+        AccountEntry("GN", None, "Glitre Nett"),
+        AccountEntry("V", None, "Vodafone"),
+        AccountEntry("B", None, "Bike & Co"),
+        AccountEntry("T", None, "Target"),
+        AccountEntry("TC", None, "Target Corporation"),
+        AccountEntry("N", None, "NH Collection Hotels"),
+    ]
+
+    @pytest.fixture(scope="class")
+    def idx(self) -> AccountIndex:
+        return AccountIndex.build(self.IDX)
+
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("SMHI", "S"),  # initials, written as an acronym
+            ("smhi", None),  # a lower-case word is not taken for an acronym
+            ("Pharmacie Costco", "C"),  # the whole name among other words
+            ("Glitre Energi Nett", None),  # two accounts' names held at once: ambiguous
+            ("Vodaphone", "V"),  # same sound
+            ("Bike og Co", "B"),  # a legal-form word after a connector is part of the brand
+            ("Target", None),  # one account's name begins another's: ask
+            ("Target Corporation", "TC"),
+            ("NH Hotels", "N"),  # every word of the query in one name
+        ],
+    )
+    def test_rule(self, idx: AccountIndex, name: str, expected: str | None) -> None:
+        assert attribute(CustomerHint(name=name), idx).account_id == expected
+
+    def test_upsert_and_remove_keep_the_new_indexes_consistent(self) -> None:
+        idx = AccountIndex.build(self.IDX)
+        idx.remove("S")
+        assert attribute(CustomerHint(name="SMHI"), idx).account_id is None
+        idx.remove("GN")
+        assert attribute(CustomerHint(name="Glitre Energi Nett"), idx).account_id == "GE"
+        idx.upsert(AccountEntry("GN", None, "Glitre Nett"))
+        assert attribute(CustomerHint(name="Glitre Energi Nett"), idx).account_id is None
