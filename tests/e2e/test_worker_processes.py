@@ -163,6 +163,7 @@ def test_four_worker_processes_drain_2000_opportunities_each_exactly_once(
     finally:
         for p in procs:
             stop(p)
+    assert [p.returncode for p in procs] == [0, 0, 0, 0]  # SIGTERM finishes the batch and exits cleanly
 
     copies = crm_copies(hs.control)
     assert sorted(copies) == sorted(str(i) for i in ids)
