@@ -63,7 +63,10 @@ def erase(session: Session, contributor: Contributor) -> ErasureResult:
 
 
 def _texty(column: sa.Column[object]) -> bool:
-    return isinstance(column.type, sa.String | sa.Text | sa.JSON) and not column.primary_key
+    kind = column.type
+    if isinstance(kind, sa.TypeDecorator):  # SQLModel's AutoString wraps String
+        kind = kind.impl_instance
+    return isinstance(kind, (sa.String, sa.JSON)) and not column.primary_key
 
 
 def scrub(session: Session, values: list[str]) -> int:
