@@ -189,7 +189,8 @@ class TestCreditConservation:
                 sa.text(
                     "SELECT f.opportunity_id, MAX(f.value_cents) AS v, SUM(f.originator_cents) AS o, "
                     "SUM(f.equal_cents) AS e, SUM(f.time_weighted_cents) AS tw, COUNT(*) AS n, "
-                    "MIN(f.time_weighted_cents) AS tmin, MAX(CASE WHEN f.rank = 1 THEN f.time_weighted_cents END) AS t1 "
+                    "MIN(f.time_weighted_cents) AS tmin, "
+                    "MAX(CASE WHEN f.rank = 1 THEN f.time_weighted_cents END) AS t1 "
                     "FROM report_credit_facts f GROUP BY f.opportunity_id"
                 )
             ).all()
