@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +12,7 @@ from typing import Annotated
 import typer
 
 from app.settings import Settings, load_settings
+from app.sync.cli import crm_cli, worker_cli
 
 cli = typer.Typer(
     help="signal-pipeline: turn what staff notice at customers into credited CRM opportunities.",
@@ -17,6 +20,8 @@ cli = typer.Typer(
 )
 keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(worker_cli, name="worker")
+cli.add_typer(crm_cli, name="crm")
 dev_cli = typer.Typer(help="Development helpers for the embedded set-up.", no_args_is_help=True)
 cli.add_typer(dev_cli, name="dev")
 
@@ -54,6 +59,19 @@ def serve(
     from app.logging import configure_logging
     from app.migrate import upgrade
 
+    if os.environ.get("SIGNAL_PIPELINE_SANDBOX", "").lower() in ("1", "true", "yes"):
+        # The embedded demo: the HubSpot sandbox mounted in this server, synced by an in-process worker.
+        from app.main import SANDBOX_PATH, SANDBOX_TOKEN
+
+        for name, value in {
+            "SIGNAL_PIPELINE_CRM": "hubspot",
+            "SIGNAL_PIPELINE_HUBSPOT_BASE_URL": f"http://{host}:{port}{SANDBOX_PATH}",
+            "SIGNAL_PIPELINE_HUBSPOT_ACCESS_TOKEN": SANDBOX_TOKEN,
+            "SIGNAL_PIPELINE_HUBSPOT_RECORD_URL_TEMPLATE": f"http://{host}:{port}{SANDBOX_PATH}"
+            "/_sandbox/deals/{crm_id}",
+            "SIGNAL_PIPELINE_WORKER_IN_PROCESS": "true",
+        }.items():
+            os.environ.setdefault(name, value)
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
@@ -174,6 +192,32 @@ def sandbox(
         else:
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
+
+
+@dev_cli.command("seed")
+def dev_seed(
+    signals: Annotated[int, typer.Option(help="signals to generate")] = 1_000_000,
+    opportunities: Annotated[int | None, typer.Option(help="default: 30 % of signals")] = None,
+    contributors: Annotated[int, typer.Option(help="distinct people")] = 5_000,
+    accounts: Annotated[int, typer.Option(help="customer accounts")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same data")] = 1,
+) -> None:
+    """Generate a realistic dataset (signals, opportunities, credits, outcomes) for reports and benchmarks."""
+    from app.db import make_engine
+    from app.dev_seed import seed as run_seed
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    counts = run_seed(
+        engine,
+        signals=signals,
+        opportunities=opportunities if opportunities is not None else max(1, signals * 3 // 10),
+        contributors=contributors,
+        accounts=accounts,
+        seed=seed,
+        progress=lambda line: typer.echo(line, err=True),
+    )
+    typer.echo(json.dumps(counts))
 
 
 @dev_cli.command("key")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -24,6 +26,9 @@ from app.settings import Settings, get_settings
 from app.signals.router import review_router
 from app.signals.router import router as signals_router
 from app.signals.service import IngestConfig
+from app.sync.metrics import router as metrics_router
+from app.sync.router import router as sync_router
+from app.sync.router import webhooks_router
 
 DESCRIPTION = """\
 Signals are what delivery, support, project and engineering staff notice at customers. Tools post them here;
@@ -39,7 +44,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stops: list[Callable[[], None]] = []
+        if settings.worker_in_process:
+            # The embedded set-up: one process also syncs the CRM and delivers notifications.
+            from app.notifications.delivery import run_delivery_loop
+            from app.sync.worker import start_in_process
+
+            if settings.crm != "none":
+                stops.append(start_in_process(settings))
+            stop = threading.Event()
+            thread = threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True)
+            thread.start()
+
+            def stop_deliveries() -> None:
+                stop.set()
+                thread.join(timeout=30)
+
+            stops.append(stop_deliveries)
         yield
+        for stop_one in stops:
+            stop_one()
         engine.dispose()
 
     app = FastAPI(title="signal-pipeline", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -66,8 +90,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outcomes_router,
         reports_router,
         subscriptions_router,
+        sync_router,
+        webhooks_router,
+        metrics_router,
     ):
         app.include_router(router)
+    if settings.sandbox:
+        mount_sandbox(app, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app
+
+
+SANDBOX_PATH = "/sandbox/hubspot"
+
+
+def mount_sandbox(app: FastAPI, settings: Settings) -> None:
+    """The local HubSpot sandbox, seeded with demo companies and owners, served by this same process.
+
+    It keeps its portal in memory: a restart empties it, and the next sync re-creates the deals.
+    """
+    from integrations.hubspot.config import HubSpotPropertyNames
+    from integrations.hubspot.mapping import deal_property_definitions
+    from integrations.sandbox.hubspot import create_hubspot_sandbox, seed_demo
+    from integrations.sandbox.hubspot_state import HubSpotSandboxConfig
+
+    token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else SANDBOX_TOKEN
+    sandbox, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(token,)))
+    seed_demo(state)
+    # What `signal-pipeline crm setup` creates in a real portal, done in place so the first sync succeeds.
+    names = HubSpotPropertyNames()
+    state.create_group({"name": names.group, "label": names.group_label})
+    for definition in deal_property_definitions(names):  # the SDK's snake_case; the wire is camelCase
+        state.create_property({re.sub(r"_(\w)", lambda m: m[1].upper(), k): v for k, v in definition.items()})
+    app.mount(SANDBOX_PATH, sandbox)
+    app.state.sandbox = state
+
+
+SANDBOX_TOKEN = "sandbox-token"  # noqa: S105  (a local fake's token, not a secret)

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from app.db import make_engine
 
@@ -28,14 +29,12 @@ app = FastAPI()
 @app.post("/v1/signals", status_code=201)
 async def insert(request: Request) -> JSONResponse:
     payload: Any = await request.json()
-    rows = payload["signals"] if "signals" in payload else [payload]
+    rows = payload.get("signals", [payload])
     ids = [uuid.uuid4() for _ in rows]
 
     def write() -> None:
         with engine.begin() as conn:
             conn.execute(table.insert(), [{"id": i, "payload": json.dumps(r)} for i, r in zip(ids, rows, strict=True)])
-
-    from starlette.concurrency import run_in_threadpool
 
     await run_in_threadpool(write)
     return JSONResponse({"ids": [str(i) for i in ids]}, status_code=201)

@@ -48,8 +48,12 @@ def main() -> None:
     signals = [json.loads(line) for line in (args.data / "signals.jsonl").read_text().splitlines() if line.strip()]
     rows = [
         {
-            "crm_id": a["account_id"], "name": a["name"], "legal_name": a.get("legal_name"),
-            "aliases": a.get("aliases", []), "domains": a.get("domains", []), "country": a.get("country"),
+            "crm_id": a["account_id"],
+            "name": a["name"],
+            "legal_name": a.get("legal_name"),
+            "aliases": a.get("aliases", []),
+            "domains": a.get("domains", []),
+            "country": a.get("country"),
         }
         for a in accounts
     ]
@@ -70,17 +74,22 @@ def main() -> None:
             r = client.post("/v1/signals", json=body, headers=headers)
             assert r.status_code in (200, 201), r.text
             got = r.json()
-            predictions.append({
-                "signal_id": s["signal_id"],
-                "account_id": got["account"]["crm_id"] if got["account"] else None,
-                "opportunity_key": got["opportunity"]["id"] if got["opportunity"] else f"unplaced-{got['id']}",
-            })
+            predictions.append(
+                {
+                    "signal_id": s["signal_id"],
+                    "account_id": got["account"]["crm_id"] if got["account"] else None,
+                    "opportunity_key": got["opportunity"]["id"] if got["opportunity"] else f"unplaced-{got['id']}",
+                }
+            )
     out = args.write or tmp / "predictions.jsonl"
     out.write_text("".join(json.dumps(p) + "\n" for p in predictions))
-    print(f"posted {len(predictions)} signals through the API ({'PostgreSQL' if 'postgres' in url else 'SQLite'}), "
-          f"window {args.window_days} days")
-    subprocess.run([sys.executable, str(args.data / "score.py"), str(out), str(args.data / "signals.jsonl")],
-                   check=True)
+    print(
+        f"posted {len(predictions)} signals through the API ({'PostgreSQL' if 'postgres' in url else 'SQLite'}), "
+        f"window {args.window_days} days"
+    )
+    subprocess.run(
+        [sys.executable, str(args.data / "score.py"), str(out), str(args.data / "signals.jsonl")], check=True
+    )
 
 
 if __name__ == "__main__":

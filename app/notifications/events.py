@@ -6,6 +6,8 @@ Delivery is at least once (see ``app.notifications.delivery``); receivers dedupl
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.ids import uuid7
 from app.notifications.models import NotificationDelivery, NotificationEvent, Subscription
-from app.reports.milestones import record_milestone
+from app.reports.milestones import record_first_synced
 from app.timeutil import utcnow
 
 KINDS = (
@@ -29,6 +31,14 @@ class UnknownEventKind(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    opportunity_id: uuid.UUID | None = None
+    signal_id: uuid.UUID | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 def emit(
     session: Session,
     kind: str,
@@ -41,46 +51,56 @@ def emit(
 
     ``data`` should carry ids and states, not free text or personal data: it is sent to third-party tools.
     """
-    if kind not in KINDS:
-        raise UnknownEventKind(kind)
-    now = utcnow()
-    event = NotificationEvent(
-        id=uuid7(),
-        kind=kind,
-        opportunity_id=opportunity_id,
-        signal_id=signal_id,
-        data=dict(data or {}),
-        created_at=now,
+    emit_many(session, [Event(kind, opportunity_id, signal_id, dict(data or {}))])
+
+
+def emit_many(session: Session, events: Sequence[Event]) -> None:
+    """``emit`` for many events with a fixed number of statements (one subscription read, two inserts).
+
+    With no active subscription nobody would receive them, so no rows are written (the first-sync milestone,
+    which reports need, is recorded either way).
+    """
+    unknown = {e.kind for e in events} - set(KINDS)
+    if unknown:
+        raise UnknownEventKind(", ".join(sorted(unknown)))
+    # Reports measure time to the CRM from the first sync; opportunities.synced_at moves on every sync.
+    record_first_synced(
+        session, [e.opportunity_id for e in events if e.kind == "opportunity.synced" and e.opportunity_id], utcnow()
     )
-    session.add(event)
     subscriptions = session.exec(
         select(Subscription.id, Subscription.event_kinds).where(col(Subscription.active).is_(True))
     ).all()
-    targets = [sid for sid, kinds in subscriptions if not kinds or kind in kinds]
-    session.flush()
-    if targets:
-        session.execute(
-            sa.insert(NotificationDelivery.__table__),  # type: ignore[attr-defined]
-            [
-                {
-                    "id": uuid7(),
-                    "event_id": event.id,
-                    "subscription_id": sid,
-                    "state": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for sid in targets
-            ],
-        )
-    if kind == "opportunity.synced" and opportunity_id is not None:
-        _first_synced(session, opportunity_id)
-
-
-def _first_synced(session: Session, opportunity_id: uuid.UUID) -> None:
-    # Reports measure time to the CRM from the first sync; opportunities.synced_at moves on every sync.
-    record_milestone(session, opportunity_id, first_synced_at=utcnow())
+    if not events or not subscriptions:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid7(),
+            "kind": e.kind,
+            "opportunity_id": e.opportunity_id,
+            "signal_id": e.signal_id,
+            "data": e.data,
+            "created_at": now,
+        }
+        for e in events
+    ]
+    session.execute(sa.insert(NotificationEvent.__table__), rows)  # type: ignore[attr-defined]
+    deliveries = [
+        {
+            "id": uuid7(),
+            "event_id": row["id"],
+            "subscription_id": sid,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for row in rows
+        for sid, kinds in subscriptions
+        if not kinds or row["kind"] in kinds
+    ]
+    if deliveries:
+        session.execute(sa.insert(NotificationDelivery.__table__), deliveries)  # type: ignore[attr-defined]
 
 
 def envelope(event: NotificationEvent) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, delete, select
 from app.errors import Conflict, InvalidInput, NotFound
 from app.ids import uuid7
 from app.models import Account, Contributor, Credit, Opportunity, OpportunityEvent, Signal
+from app.notifications.events import Event, emit_many
 from app.opportunities.repo import OpportunityRepo
 from app.timeutil import utcnow
 
@@ -184,6 +185,10 @@ def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor:
     record(session, survivor, "merge", actor, absorbed=str(absorbed.id), signals=[str(s.id) for s in moved])
     record(session, absorbed, "merged_into", actor, survivor=str(survivor.id))
     touch(session, [survivor, absorbed], crm)
+    emit_many(
+        session,
+        [Event("signal.merged", survivor.id, s.id, {"absorbed_opportunity_id": str(absorbed.id)}) for s in moved],
+    )
 
 
 def detach(session: Session, signal: Signal, actor: str, crm: str | None) -> Opportunity:

@@ -40,3 +40,28 @@ def record_milestone(
                 else_=current,
             )
     session.execute(stmt.on_conflict_do_update(index_elements=["opportunity_id"], set_=updates))
+
+
+def record_first_synced(session: Session, opportunity_ids: list[uuid.UUID], at: datetime) -> None:
+    """``record_milestone(first_synced_at=at)`` for many opportunities in one statement."""
+    if not opportunity_ids:
+        return
+    table = OpportunityMilestone.__table__  # type: ignore[attr-defined]
+    stmt = insert_for(session, table)
+    current = table.c.first_synced_at
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["opportunity_id"],
+        set_={
+            "first_synced_at": sa.case(
+                (current.is_(None), stmt.excluded.first_synced_at),
+                (current > stmt.excluded.first_synced_at, stmt.excluded.first_synced_at),
+                else_=current,
+            ),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+    rows = [
+        {"opportunity_id": i, "first_synced_at": at, "first_stage_changed_at": None, "updated_at": at}
+        for i in dict.fromkeys(opportunity_ids)
+    ]
+    session.execute(stmt, rows)

@@ -20,6 +20,7 @@ from app.dbutil import insert_for
 from app.errors import InvalidInput
 from app.ids import uuid7
 from app.models import Account, Contributor, Opportunity, Signal
+from app.notifications.events import Event, emit_many
 from app.opportunities.repo import OpportunityRepo
 from app.opportunities.service import absorb, credit_signals, new_opportunity, touch
 from app.signals import matching
@@ -114,6 +115,18 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
     session.add_all([it.signal for it in stored if it.signal is not None])
     touch(session, opps, config.crm)  # versions set before the first INSERT: one statement per row
     credit_signals(session, placed, fresh=fresh)
+    notify_placed(session, [(opp, signal, opp.id not in fresh) for opp, signal in placed])
+
+
+def notify_placed(session: Session, placed: list[tuple[Opportunity, Signal, bool]]) -> None:
+    """Tell subscribers a signal was attributed, and merged when it joined an existing opportunity."""
+    out = []
+    for opp, signal, joined in placed:
+        method = signal.attribution.get("method")
+        out.append(Event("signal.attributed", opp.id, signal.id, {"account_id": str(opp.account_id), "method": method}))
+        if joined:
+            out.append(Event("signal.merged", opp.id, signal.id, {"signal_count": opp.signal_count}))
+    emit_many(session, out)
 
 
 def _repeats_by_reference(session: Session, items: list[Item]) -> None:

@@ -116,6 +116,7 @@ def place(session: Session, config: IngestConfig, signal: Signal, account: Accou
     target = pools[account.id][decision.opportunity_id].opp if decision.opportunity_id else None
     opp = target or opportunities.open_opportunity(session, account, signal)
     opportunities.add_signal(session, opp, signal, config.crm)
+    ingest_engine.notify_placed(session, [(opp, signal, target is not None)])
     return opp
 
 

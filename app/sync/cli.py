@@ -25,8 +25,11 @@ def worker(
     worker_id: Annotated[str | None, typer.Option("--id", help="name in claims and logs")] = None,
     once: Annotated[bool, typer.Option("--once", help="drain what is due now, then exit")] = False,
 ) -> None:
-    """Claim due sync jobs and upsert them into the CRM until stopped (SIGTERM/SIGINT finish the batch)."""
+    """Sync due opportunities into the CRM and deliver notifications until stopped (SIGTERM/SIGINT finish the
+    batch in hand). Without a CRM configured it only delivers notifications."""
+    from app.db import make_engine
     from app.logging import configure_logging
+    from app.notifications.delivery import deliver_due, run_delivery_loop
     from app.sync import metrics
     from app.sync.worker import make_worker
 
@@ -34,20 +37,31 @@ def worker(
     configure_logging(settings.log_level, settings.log_format)
     stop = threading.Event()
     worker = make_worker(settings, stop=stop, worker_id=worker_id)
-    if worker is None:
-        typer.echo("no CRM configured (SIGNAL_PIPELINE_CRM=none): nothing to sync", err=True)
-        raise typer.Exit(1)
+    engine = make_engine(settings.database_url)
     if settings.sync_metrics_port:
         metrics.serve_worker_metrics(settings.sync_metrics_port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    try:
-        if once:
+    if once:
+        if worker is not None:
             worker.drain(timeout=3600)
-        else:
+        while deliver_due(engine, limit=100):
+            pass
+        return
+    deliveries = threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True)
+    deliveries.start()
+    try:
+        if worker is not None:
             worker.run()
+        else:
+            typer.echo("no CRM configured (SIGNAL_PIPELINE_CRM=none): delivering notifications only", err=True)
+            stop.wait()
     finally:
-        worker.engine.dispose()
+        stop.set()
+        deliveries.join(timeout=30)
+        if worker is not None:
+            worker.engine.dispose()
+        engine.dispose()
 
 
 def _adapter_and_engine() -> tuple[CRMAdapter, Engine]:

@@ -8,12 +8,11 @@ Outcomes come by batch read of the open synced opportunities (or, where the adap
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -22,6 +21,7 @@ from app.accounts.directory import bump_version
 from app.db import transaction
 from app.dbutil import insert_for
 from app.models import Account, CRMUser, Opportunity, RateBudget, SyncCursor
+from app.opportunities import outcomes
 from app.timeutil import as_utc, utcnow
 from integrations.base import CRMAdapter
 from schemas.crm import AccountRecord, OutcomeRecord, UserRecord
@@ -231,46 +231,16 @@ def _find(session: Session, crm: str, rec: OutcomeRecord) -> Opportunity | None:
 
 
 def apply_outcome(session: Session, opp: Opportunity, rec: OutcomeRecord, *, source: str) -> bool:
-    """Through ``app.opportunities.outcomes.apply_outcome`` when that module exists; a minimal update otherwise.
-
-    Outcomes are the CRM's data: they never bump the opportunity's version, so they never cause a sync.
-    """
-    changed_at = rec.changed_at or utcnow()
-    try:
-        outcomes: Any = importlib.import_module("app.opportunities.outcomes")
-    except ImportError:
-        outcomes = None
-    if outcomes is not None and hasattr(outcomes, "apply_outcome"):
-        return bool(
-            outcomes.apply_outcome(
-                session,
-                opp,
-                status=rec.status.value,
-                stage=rec.stage,
-                amount=rec.amount,
-                currency=rec.currency,
-                close_date=rec.close_date,
-                note=rec.note,
-                changed_at=changed_at,
-                source=source,
-            )
-        )
-    new = {
-        "status": rec.status.value,
-        "stage": rec.stage,
-        "amount": rec.amount,
-        "currency": rec.currency,
-        "close_date": rec.close_date,
-        "note": rec.note[:2000] if rec.note else None,
-    }
-    if all(getattr(opp, k) == v for k, v in new.items()):
-        return False
-    if opp.stage != rec.stage:
-        opp.stage_changed_at = changed_at
-    if rec.status.value != "open" and opp.status == "open":
-        opp.closed_at = changed_at
-    for key, value in new.items():
-        setattr(opp, key, value)
-    opp.updated_at = utcnow()
-    session.add(opp)
-    return True
+    """A CRM outcome onto the opportunity. Outcomes are the CRM's data: they never bump the version or cause a sync."""
+    return outcomes.apply_outcome(
+        session,
+        opp,
+        status=rec.status.value,
+        stage=rec.stage,
+        amount=rec.amount,
+        currency=rec.currency,
+        close_date=rec.close_date,
+        note=rec.note,
+        changed_at=rec.changed_at or utcnow(),
+        source=source,
+    )

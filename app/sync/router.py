@@ -36,7 +36,12 @@ class CRMUnavailable(AppError):
     status, code, title = 503, "crm_unavailable", "The CRM could not be read; deliver again later"
 
 
-@router.get("/status", response_model=SyncStatus, summary="Sync lag, job counts and recent errors per CRM")
+@router.get(
+    "/status",
+    response_model=SyncStatus,
+    responses=problems(401, 403),
+    summary="Sync lag, job counts and recent errors per CRM",
+)
 def sync_status(engine: EngineDep, _key: ReadKey) -> SyncStatus:
     crms: list[CRMSyncStatus] = read_status(engine)
     return SyncStatus(crms=crms)
@@ -46,7 +51,7 @@ def sync_status(engine: EngineDep, _key: ReadKey) -> SyncStatus:
     "/dead/{job_id}/retry",
     response_model=SyncJobRead,
     summary="Replay a dead sync job: it becomes due now with a fresh attempt count",
-    responses=problems(404, 409),
+    responses=problems(401, 403, 404, 409),
 )
 def retry_dead_job(job_id: uuid.UUID, engine: EngineDep, _key: AdminKey) -> SyncJobRead:
     with transaction(engine) as session:

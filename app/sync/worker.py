@@ -12,7 +12,6 @@ twice (lease expiry, crash after the CRM committed) updates the same record.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
@@ -31,6 +30,7 @@ from sqlmodel import Session
 
 from app.db import make_engine, transaction
 from app.models import Opportunity, SyncJob
+from app.notifications import events
 from app.settings import Settings, load_settings
 from app.sync import budget, metrics
 from app.sync.adapters import build_adapter, rate_limit
@@ -434,14 +434,10 @@ class SyncWorker:
 
     def _emit_synced(self, session: Session, opportunity_ids: list[uuid.UUID]) -> None:
         """``opportunity.synced`` for opportunities that just got their CRM record, when notifications exist."""
-        if not opportunity_ids:
-            return
-        try:
-            events = importlib.import_module("app.notifications.events")
-        except ImportError:
-            return
-        for opp_id in opportunity_ids:
-            events.emit(session, "opportunity.synced", opportunity_id=opp_id, data={"crm": self.crm})
+        events.emit_many(
+            session,
+            [events.Event("opportunity.synced", opportunity_id=i, data={"crm": self.crm}) for i in opportunity_ids],
+        )
 
 
 def _retry_values(job: ClaimedJob, config: WorkerConfig, outcome: Retry, now: datetime) -> dict[str, Any]:

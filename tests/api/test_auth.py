@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from app.auth import Scope
 from tests.conftest import KeyFactory, signal_body
 
-PUBLIC = {"/healthz", "/readyz", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
+# CRM webhooks carry the CRM's signature instead of an API key (tests/integration/test_sync_api.py).
+PUBLIC |= {"/v1/webhooks/{crm}"}
 
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:

@@ -209,3 +209,33 @@ class TestCorrections:
         by_person = client.get("/v1/opportunities", params={"contributor": "anna@ourco.se"}, headers=auth).json()
         assert [o["account"]["crm_id"] for o in by_person["items"]] == ["A-1"]
         assert client.get("/v1/opportunities", params={"synced": "true"}, headers=auth).json()["items"] == []
+
+
+class TestNotifications:
+    def test_ingest_emits_attributed_and_merged_for_subscribers(
+        self, client: TestClient, auth: dict[str, str], engine: sa.Engine
+    ) -> None:
+        from sqlmodel import col, select
+
+        from app.db import transaction
+        from app.notifications.models import NotificationEvent, Subscription
+
+        setup_accounts(client, auth)
+        post(client, auth, customer={"domain": "nordkraft.se"}, body=INVOICES, title="Invoices keyed by hand")
+        with transaction(engine) as session:  # nobody listens yet: nothing is written
+            assert session.exec(select(NotificationEvent)).all() == []
+            session.add(Subscription(url="http://127.0.0.1:9/hook", secret="whsec_test"))
+        b = post(
+            client,
+            auth,
+            customer={"name": "Nordkraft"},
+            body=INVOICES_2,
+            title="Manual supplier invoice entry",
+            contributor={"email": "per@ourco.se"},
+        )
+        with transaction(engine) as session:
+            got = [
+                (e.kind, str(e.signal_id))
+                for e in session.exec(select(NotificationEvent).order_by(col(NotificationEvent.id)))
+            ]
+        assert got == [("signal.attributed", b["id"]), ("signal.merged", b["id"])]

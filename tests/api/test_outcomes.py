@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from app.db import transaction
 from app.models import Opportunity, OpportunityEvent
-from app.notifications.models import NotificationEvent
+from app.notifications.models import NotificationEvent, Subscription
 from app.opportunities.outcomes import apply_outcome
 from app.reports.models import OpportunityMilestone
 from tests.api.test_reports_data import Dataset, build
@@ -21,6 +21,9 @@ from tests.conftest import KeyFactory
 
 @pytest.fixture
 def data(engine: sa.Engine) -> Dataset:
+    # Events are only written when someone subscribes to them.
+    with transaction(engine) as session:
+        session.add(Subscription(url="http://127.0.0.1:9/hook", secret="whsec_test"))
     return build(engine)
 
 
