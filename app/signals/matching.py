@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app import attribution, clustering
@@ -89,17 +90,40 @@ def candidate_pools(
     for o in opps:
         pools[o.account_id][str(o.id)] = Cluster(o)
     if by_id:
-        rows = session.exec(
-            select(Signal, Contributor.email)
+        # Only the columns clustering reads: no ORM objects for what is never written back.
+        rows = session.execute(
+            sa.select(
+                Signal.id,  # type: ignore[call-overload]
+                Signal.opportunity_id,
+                Contributor.email,
+                Signal.kind,
+                Signal.title,
+                Signal.body,
+                Signal.observed_at,
+                Signal.source_system,
+                Signal.source_reference,
+                Signal.opportunity_ref,
+            )
             .join(Contributor, col(Contributor.id) == col(Signal.contributor_id))
             .where(col(Signal.opportunity_id).in_(list(by_id)))
             .order_by(col(Signal.observed_at).desc())
         )
-        for s, email in rows:
-            assert s.opportunity_id is not None
-            cluster = pools[by_id[s.opportunity_id].account_id][str(s.opportunity_id)]
-            if s.id != exclude and len(cluster.members) < MAX_MEMBERS:
-                cluster.members.append(signal_text(s, email or ""))
+        for sid, opp_id, email, kind, title, body, observed_at, system, reference, ref in rows:
+            cluster = pools[by_id[opp_id].account_id][str(opp_id)]
+            if sid != exclude and len(cluster.members) < MAX_MEMBERS:
+                cluster.members.append(
+                    clustering.SignalText(
+                        id=str(sid),
+                        contributor=email or "",
+                        kind=kind,
+                        title=title,
+                        body=body,
+                        observed_at=observed_at,
+                        source_system=system,
+                        source_reference=reference,
+                        opportunity_ref=ref,
+                    )
+                )
     return pools
 
 
