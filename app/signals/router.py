@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import idempotency
 from app.accounts.service import resolve_account
 from app.api import EngineDep, decode_cursor, encode_cursor, problems
-from app.auth import ReadKey, WriteKey
+from app.auth import Principal, ReadKey, WriteKey
 from app.contributors.service import resolve_contributor
 from app.db import transaction
 from app.errors import InvalidInput, field_errors
@@ -37,13 +39,47 @@ IdempotencyKey = Annotated[
     ),
 ]
 REPLAYED = {"Idempotent-Replayed": "true"}
-# A unique-index race (two requests with one source reference) is retried; the loser then answers 200.
 ATTEMPTS = 3
 
 
 def _config(request: Request) -> service.IngestConfig:
     config: service.IngestConfig = request.app.state.ingest_config
     return config
+
+
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+def _idempotent(
+    engine: Engine,
+    key: Principal,
+    idempotency_key: str | None,
+    path: str,
+    payload: BaseModel,
+    work: Callable[[Session], Answer],
+) -> JSONResponse:
+    """Run ``work`` in one transaction guarded by the Idempotency-Key: a repeat replays the stored answer.
+
+    A unique-index race (two requests with one source reference) rolls back and runs again; the loser then
+    finds the winner's signal and answers 200.
+    """
+    digest = idempotency.request_hash(payload.model_dump(mode="json")) if idempotency_key else ""
+    for attempt in range(ATTEMPTS):
+        try:
+            with transaction(engine) as session:
+                record_id = None
+                if idempotency_key is not None:
+                    record_id, replay = idempotency.begin(session, key.key_id, idempotency_key, "POST", path, digest)
+                    if replay is not None:
+                        return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
+                status, body, headers = work(session)
+                if record_id is not None:
+                    idempotency.finish(session, record_id, status, body)
+            return JSONResponse(body, status, headers=headers)
+        except IntegrityError:
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @router.post(
@@ -64,27 +100,13 @@ def create_signal(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     config = _config(request)
-    digest = idempotency.request_hash(data.model_dump(mode="json")) if idempotency_key else ""
-    for attempt in range(ATTEMPTS):
-        try:
-            with transaction(engine) as session:
-                record_id = None
-                if idempotency_key is not None:
-                    record_id, replay = idempotency.begin(
-                        session, key.key_id, idempotency_key, "POST", "/v1/signals", digest
-                    )
-                    if replay is not None:
-                        return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
-                result = service.ingest(session, config, data, key.key_id)
-                status = 201 if result.created else 200
-                body = result.read.model_dump(mode="json")
-                if record_id is not None:
-                    idempotency.finish(session, record_id, status, body)
-            return JSONResponse(body, status, headers={"Location": f"/v1/signals/{result.signal.id}"})
-        except IntegrityError:
-            if attempt == ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+
+    def work(session: Session) -> Answer:
+        result = service.ingest(session, config, data, key.key_id)
+        location = {"Location": f"/v1/signals/{result.signal.id}"}
+        return (201 if result.created else 200), result.read.model_dump(mode="json"), location
+
+    return _idempotent(engine, key, idempotency_key, "/v1/signals", data, work)
 
 
 @router.post(
@@ -107,31 +129,18 @@ def create_signals_batch(
             parsed.append(SignalCreate.model_validate(item))
         except ValidationError as exc:
             parsed.append(BatchItemResult(index=index, status=422, errors=field_errors(exc.errors())))
-    digest = idempotency.request_hash(batch.model_dump(mode="json")) if idempotency_key else ""
-    for attempt in range(ATTEMPTS):
-        try:
-            with transaction(engine) as session:
-                record_id = None
-                if idempotency_key is not None:
-                    record_id, replay = idempotency.begin(
-                        session, key.key_id, idempotency_key, "POST", "/v1/signals/batch", digest
-                    )
-                    if replay is not None:
-                        return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
-                results = _batch_results(session, config, parsed, key.key_id)
-                body = BatchResult(
-                    created=sum(r.status == 201 for r in results),
-                    existing=sum(r.status == 200 for r in results),
-                    rejected=sum(r.status == 422 for r in results),
-                    results=results,
-                ).model_dump(mode="json")
-                if record_id is not None:
-                    idempotency.finish(session, record_id, 200, body)
-            return JSONResponse(body, 200)
-        except IntegrityError:
-            if attempt == ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+
+    def work(session: Session) -> Answer:
+        results = _batch_results(session, config, parsed, key.key_id)
+        body = BatchResult(
+            created=sum(r.status == 201 for r in results),
+            existing=sum(r.status == 200 for r in results),
+            rejected=sum(r.status == 422 for r in results),
+            results=results,
+        )
+        return 200, body.model_dump(mode="json"), {}
+
+    return _idempotent(engine, key, idempotency_key, "/v1/signals/batch", batch, work)
 
 
 def _batch_results(

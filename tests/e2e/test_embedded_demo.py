@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.e2e.server import cli, serve
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent / "signal-pipeline"
 
 
 def test_signal_becomes_a_deal_in_the_mounted_hubspot_sandbox(tmp_path: Path) -> None:
@@ -29,29 +26,13 @@ def test_signal_becomes_a_deal_in_the_mounted_hubspot_sandbox(tmp_path: Path) ->
             "SIGNAL_PIPELINE_SANDBOX",
         ):
             del env[name]
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([BIN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "server never became ready"
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        key = subprocess.run(
-            [BIN, "dev", "key", "--file", str(tmp_path / "key")], env=env, check=True, capture_output=True, text=True
-        ).stdout.strip()
+    with serve(env, tmp_path) as url:
+        key = cli(env, "dev", "key", "--file", str(tmp_path / "key"))
         auth = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=url, headers=auth, timeout=10) as http:
+            deadline = time.monotonic() + 30
             accounts: list[dict[str, object]] = []
             while not accounts:  # the in-process worker pulls the sandbox's demo companies
-                assert proc.poll() is None, (tmp_path / "server.log").read_text()
                 assert time.monotonic() < deadline, "demo companies never arrived"
                 time.sleep(0.2)
                 try:
@@ -76,7 +57,7 @@ def test_signal_becomes_a_deal_in_the_mounted_hubspot_sandbox(tmp_path: Path) ->
                 opp = http.get(f"/v1/opportunities/{opp_id}").json()
                 if opp["crm_id"]:
                     break
-                assert time.monotonic() < deadline + 30, "the opportunity never reached the sandbox"
+                assert time.monotonic() < deadline, "the opportunity never reached the sandbox"
                 time.sleep(0.2)
             deals = httpx.get(f"{url}/sandbox/hubspot/_sandbox/deals").json()["results"]
             mine = [d for d in deals if d["crm_id"] == opp["crm_id"]]
@@ -84,7 +65,3 @@ def test_signal_becomes_a_deal_in_the_mounted_hubspot_sandbox(tmp_path: Path) ->
             assert httpx.get(opp["crm_url"]).status_code == 200
             status = http.get("/v1/sync/status").json()["crms"][0]
             assert status["crm"] == "hubspot" and status["dead"] == 0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()

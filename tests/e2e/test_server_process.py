@@ -3,51 +3,24 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, signal_body
+from tests.conftest import signal_body
+from tests.e2e.server import cli, serve
 
 pytestmark = pytest.mark.e2e
-BIN = Path(sys.executable).parent / "signal-pipeline"
 
 
 @pytest.fixture
 def server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ, "SIGNAL_PIPELINE_DATABASE_URL": db_url, "SIGNAL_PIPELINE_LOG_FORMAT": "json"}
-    key = subprocess.run(
-        [BIN, "keys", "create", "--name", "e2e", "--scopes", "signals:write,signals:read"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([BIN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
+    key = cli(env, "keys", "create", "--name", "e2e", "--scopes", "signals:write,signals:read")
+    with serve(env, tmp_path) as url:
         yield url, {"Authorization": f"Bearer {key}"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def test_post_then_read_back_over_http(server: tuple[str, dict[str, str]]) -> None:
