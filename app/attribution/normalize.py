@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from app.attribution.legal_forms import strip_legal_forms
 
@@ -73,6 +73,8 @@ def _prepare(text: str) -> str:
 
 def raw_tokens(text: str) -> list[str]:
     """Tokens of a name before connector and legal-form handling."""
+    if text.isascii() and text.replace(" ", "").isalnum():
+        return text.lower().split()  # plain words and spaces: nothing to prepare (most directory names)
     return [t for t in _SPLIT.split(_prepare(text).casefold()) if t]
 
 
@@ -83,12 +85,13 @@ def original_tokens(text: str) -> list[str]:
 
 def _drop_connectors(tokens: list[str]) -> list[str]:
     """Drop connectors between two words; one at an edge is part of the name ("Mobi.E", "& Other Stories")."""
+    if CONNECTORS.isdisjoint(tokens):
+        return tokens
     last = len(tokens) - 1
     return [t for i, t in enumerate(tokens) if t not in CONNECTORS or i == 0 or i == last]
 
 
-@dataclass(frozen=True, slots=True)
-class NameForms:
+class NameForms(NamedTuple):
     """The comparison keys of one name."""
 
     tokens: tuple[str, ...]  # strict tokens, legal forms stripped at the edges, connectors dropped

@@ -41,6 +41,8 @@ def list_contributors(
         stmt = stmt.where(Contributor.function == function)
     if team:
         stmt = stmt.where(Contributor.team == team)
+    if key.contributor_id is not None:  # a key bound to a person sees only that person
+        stmt = stmt.where(Contributor.id == key.contributor_id)
     if before:
         stmt = stmt.where(col(Contributor.id) < before)
     with transaction(engine) as session:

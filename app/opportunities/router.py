@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from app.accounts.service import resolve_account
 from app.api import EngineDep, decode_cursor, encode_cursor, problems
 from app.auth import ReadKey, WriteKey
-from app.contributors.service import resolve_contributor
+from app.contributors.service import readable_contributor
 from app.db import transaction
 from app.models import Account, Credit, Opportunity
 from app.opportunities import service
@@ -97,10 +97,12 @@ def list_opportunities(
         stmt = select(Opportunity, Account).join(Account, col(Account.id) == col(Opportunity.account_id))
         if account:
             stmt = stmt.where(Opportunity.account_id == resolve_account(session, account).id)
-        if contributor:
-            person = resolve_contributor(session, contributor)
+        people = [readable_contributor(session, contributor, key).id] if contributor else []
+        if key.contributor_id is not None:  # a key bound to a person sees only what that person is credited on
+            people.append(key.contributor_id)
+        for person in people:
             stmt = stmt.where(
-                col(Opportunity.id).in_(select(Credit.opportunity_id).where(Credit.contributor_id == person.id))
+                col(Opportunity.id).in_(select(Credit.opportunity_id).where(Credit.contributor_id == person))
             )
         if status:
             stmt = stmt.where(Opportunity.status == status)
@@ -125,7 +127,7 @@ def list_opportunities(
 @router.get("/{opportunity_id}", response_model=OpportunityRead, responses=problems(401, 403, 404))
 def get_opportunity(opportunity_id: uuid.UUID, engine: EngineDep, key: ReadKey) -> OpportunityRead:
     with transaction(engine) as session:
-        return detail(session, service.get(session, opportunity_id))
+        return detail(session, service.get(session, opportunity_id, key))
 
 
 @router.post(
@@ -139,7 +141,7 @@ def merge_opportunity(
 ) -> OpportunityRead:
     crm = request.app.state.ingest_config.crm
     with transaction(engine) as session:
-        survivor = service.get(session, opportunity_id)
-        absorbed = service.get(session, data.opportunity_id)
+        survivor = service.get(session, opportunity_id, key)
+        absorbed = service.get(session, data.opportunity_id, key)
         service.merge(session, survivor, absorbed, key.name, crm)
         return detail(session, survivor)

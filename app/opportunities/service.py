@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from app.auth import Principal
 from app.errors import Conflict, InvalidInput, NotFound
 from app.ids import uuid7
 from app.models import Account, Contributor, Credit, Opportunity, OpportunityEvent, Signal
@@ -149,9 +150,17 @@ def recompute_credits(session: Session, opp: Opportunity) -> None:
     session.add(opp)
 
 
-def get(session: Session, opportunity_id: uuid.UUID) -> Opportunity:
+def get(session: Session, opportunity_id: uuid.UUID, principal: Principal | None = None) -> Opportunity:
+    """An opportunity by id; 404 if unknown or, for a key bound to a contributor, not credited to them."""
     opp = session.get(Opportunity, opportunity_id)
-    if opp is None:
+    if opp is None or (
+        principal is not None
+        and principal.contributor_id is not None
+        and session.exec(
+            select(Credit.id).where(Credit.opportunity_id == opp.id, Credit.contributor_id == principal.contributor_id)
+        ).first()
+        is None
+    ):
         raise NotFound(f"no opportunity {opportunity_id}")
     return opp
 

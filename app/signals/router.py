@@ -18,7 +18,7 @@ from app import idempotency
 from app.accounts.service import resolve_account
 from app.api import EngineDep, decode_cursor, encode_cursor, problems
 from app.auth import Principal, ReadKey, WriteKey
-from app.contributors.service import resolve_contributor
+from app.contributors.service import readable_contributor
 from app.db import transaction
 from app.errors import InvalidInput, field_errors
 from app.opportunities.service import detach
@@ -163,7 +163,7 @@ def _batch_results(
 @router.get("/{signal_id}", response_model=SignalRead, responses=problems(401, 403, 404))
 def get_signal(signal_id: uuid.UUID, engine: EngineDep, key: ReadKey) -> SignalRead:
     with transaction(engine) as session:
-        return service.to_read(session, service.get(session, signal_id))
+        return service.to_read(session, service.get(session, signal_id, key))
 
 
 @router.get("", response_model=Page[SignalRead], responses=problems(401, 403, 422))
@@ -182,7 +182,7 @@ def list_signals(
 ) -> Page[SignalRead]:
     before = decode_cursor(cursor)
     with transaction(engine) as session:
-        contributor_id = resolve_contributor(session, contributor).id if contributor else None
+        contributor_id = readable_contributor(session, contributor, key).id if contributor else key.contributor_id
         account_id = resolve_account(session, account).id if account else None
         repo = SignalRepo(session)
         rows = repo.list(
@@ -221,7 +221,7 @@ def assign_account(
 ) -> SignalRead:
     config = _config(request)
     with transaction(engine) as session:
-        signal = service.get(session, signal_id)
+        signal = service.get(session, signal_id, key)
         account = resolve_account(session, data.account)
         service.assign(session, config, signal, account, key.name)
         return service.to_read(session, signal)
@@ -236,7 +236,7 @@ def assign_account(
 def detach_signal(signal_id: uuid.UUID, request: Request, engine: EngineDep, key: WriteKey) -> SignalRead:
     config = _config(request)
     with transaction(engine) as session:
-        signal = service.get(session, signal_id)
+        signal = service.get(session, signal_id, key)
         detach(session, signal, key.name, config.crm)
         return service.to_read(session, signal)
 
@@ -259,7 +259,7 @@ def attribution_queue(
     with transaction(engine) as session:
         repo = SignalRepo(session)
         rows = repo.list(
-            contributor_id=None,
+            contributor_id=key.contributor_id,
             account_id=None,
             kind=None,
             status="needs_review",

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.accounts.directory import AccountDirectory
+from app.auth import Principal
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Account, Contributor, Opportunity, Signal
 from app.opportunities import service as opportunities
@@ -140,9 +141,10 @@ def assign(session: Session, config: IngestConfig, signal: Signal, account: Acco
     return place(session, config, signal, account, contributor.email or "")
 
 
-def get(session: Session, signal_id: uuid.UUID) -> Signal:
+def get(session: Session, signal_id: uuid.UUID, principal: Principal | None = None) -> Signal:
+    """A signal by id; 404 if unknown or, for a key bound to a contributor, someone else's (never 403)."""
     signal = SignalRepo(session).by_id(signal_id)
-    if signal is None:
+    if signal is None or (principal and principal.contributor_id not in (None, signal.contributor_id)):
         raise NotFound(f"no signal {signal_id}")
     return signal
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -106,3 +107,41 @@ class TestLogs:
         assert "http_request" in text  # the access log did run
         for secret in (key, key.split("_", 2)[2], "4.2 MSEK", "Confidential plan", "anna.berg@ourco.se"):
             assert secret not in text
+
+
+class TestKeyBoundToAContributor:
+    """Guarantee 8: a contributor-facing key shows only that person's data; others' are 404, never 403."""
+
+    def test_sees_only_own_signals_and_opportunities(
+        self, client: TestClient, auth: dict[str, str], make_key: KeyFactory, engine: sa.Engine
+    ) -> None:
+        client.post("/v1/accounts/import", json={"accounts": [{"crm_id": "A-1", "name": "Nordkraft AB"}]}, headers=auth)
+        mine = client.post(
+            "/v1/signals",
+            json=signal_body(contributor={"email": "me@ourco.se"}, customer={"crm_account_id": "A-1"}),
+            headers=auth,
+        ).json()
+        theirs = client.post(
+            "/v1/signals",
+            json=signal_body(
+                contributor={"email": "other@ourco.se"},
+                customer={"crm_account_id": "A-1"},
+                title="Onboarding portal for seasonal staff",
+                body="HR wants digital contracts and e-signing.",
+            ),
+            headers=auth,
+        ).json()
+        assert mine["opportunity"]["id"] != theirs["opportunity"]["id"]
+        with engine.connect() as conn:
+            me = conn.execute(sa.text("SELECT id FROM contributors WHERE email = 'me@ourco.se'")).scalar_one()
+        bound = {"Authorization": f"Bearer {make_key('signals:read', contributor_id=uuid.UUID(str(me)))}"}
+
+        assert [s["id"] for s in client.get("/v1/signals", headers=bound).json()["items"]] == [mine["id"]]
+        assert client.get(f"/v1/signals/{mine['id']}", headers=bound).status_code == 200
+        assert client.get(f"/v1/signals/{theirs['id']}", headers=bound).status_code == 404
+        assert client.get("/v1/signals", params={"contributor": "other@ourco.se"}, headers=bound).status_code == 404
+        opps = client.get("/v1/opportunities", headers=bound).json()["items"]
+        assert [o["id"] for o in opps] == [mine["opportunity"]["id"]]
+        assert client.get(f"/v1/opportunities/{theirs['opportunity']['id']}", headers=bound).status_code == 404
+        people = client.get("/v1/contributors", headers=bound).json()["items"]
+        assert [p["email"] for p in people] == ["me@ourco.se"]
