@@ -7,9 +7,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from schemas.common import Str100, Strict
+from schemas.common import Str100, Str2000, Strict
+from schemas.currency import ISO_4217
 from schemas.signals import AccountRef, CandidateRead, SignalRead
 
 
@@ -70,3 +71,44 @@ class AssignAccount(Strict):
 class ReviewItem(BaseModel):
     signal: SignalRead
     suggestions: list[CandidateRead] = Field(description="up to 3 likely accounts, best first")
+
+
+OutcomeStatus = Literal["open", "won", "lost", "not_pursued"]
+
+
+class OutcomeCreate(Strict):
+    status: OutcomeStatus
+    stage: Str100 | None = None
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    currency: str | None = Field(default=None, min_length=3, max_length=3, description="ISO 4217, with amount")
+    close_date: date | None = None
+    note: Str2000 | None = Field(default=None, description="the seller's note, shown to contributors")
+    changed_at: datetime | None = Field(default=None, description="when it happened; default now")
+
+    @field_validator("currency")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.upper() not in ISO_4217:
+            raise ValueError("must be an ISO 4217 currency code such as SEK, EUR or USD")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _currency_with_amount(self) -> OutcomeCreate:
+        if self.amount is not None and self.currency is None:
+            raise ValueError("currency is required with amount")
+        return self
+
+
+class OutcomeResult(BaseModel):
+    opportunity_id: uuid.UUID
+    changed: bool
+    status: str
+    stage: str | None
+    amount: Decimal | None
+    currency: str | None
+    close_date: date | None
+    note: str | None
+    stage_changed_at: datetime | None
+    closed_at: datetime | None

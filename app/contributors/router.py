@@ -10,12 +10,12 @@ from sqlmodel import col, select
 from app.api import EngineDep, decode_cursor, encode_cursor, problems
 from app.auth import AdminKey, ReadKey
 from app.contributors import privacy
-from app.contributors.schemas import FeedItem
 from app.contributors.service import feed, readable_contributor, resolve_contributor
 from app.db import transaction
 from app.errors import NotFound
 from app.models import Contributor
 from schemas.common import Page
+from schemas.contributors import FeedItem
 from schemas.signals import ContributorRead
 
 router = APIRouter(prefix="/v1/contributors", tags=["contributors"])

@@ -9,9 +9,9 @@ from sqlmodel import Session, select
 
 from app.auth import Principal
 from app.contributors.repo import FeedRepo
-from app.contributors.schemas import Colleague, FeedAccount, FeedItem, FeedOpportunity
 from app.errors import NotFound
 from app.models import Contributor
+from schemas.contributors import Colleague, FeedAccount, FeedItem, FeedOpportunity
 
 
 def resolve_contributor(session: Session, ref: str) -> Contributor:

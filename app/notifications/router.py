@@ -18,8 +18,8 @@ from app.db import transaction
 from app.notifications import service
 from app.notifications.models import NotificationEvent
 from app.notifications.repo import SubscriptionRepo
-from app.notifications.schemas import DeliveryRead, SubscriptionCreate, SubscriptionCreated, SubscriptionRead
 from schemas.common import Page
+from schemas.notifications import DeliveryRead, SubscriptionCreate, SubscriptionCreated, SubscriptionRead
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["notifications"])
 

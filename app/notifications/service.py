@@ -10,8 +10,8 @@ from app.errors import NotFound
 from app.notifications import signing
 from app.notifications.models import NotificationDelivery, Subscription
 from app.notifications.repo import SubscriptionRepo
-from app.notifications.schemas import DeliveryRead, SubscriptionCreate, SubscriptionRead
 from app.timeutil import utcnow
+from schemas.notifications import DeliveryRead, SubscriptionCreate, SubscriptionRead
 
 
 def create(session: Session, data: SubscriptionCreate) -> Subscription:

@@ -16,9 +16,10 @@ from app.db import transaction
 from app.errors import AppError, NotFound
 from app.sync import pull
 from app.sync.adapters import build_adapter
-from app.sync.status import CRMSyncStatus, SyncJobRead, SyncStatus, job_read, read_status, retry_dead
+from app.sync.status import job_read, read_status, retry_dead
 from integrations.base import CRMAdapter, CRMError, RawRequest, WebhookRejected
 from schemas.common import Problem
+from schemas.sync import CRMSyncStatus, SyncJobRead, SyncStatus
 
 log = logging.getLogger("signal_pipeline.sync")
 
