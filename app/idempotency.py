@@ -11,6 +11,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -19,9 +20,11 @@ from app.dbutil import insert_for
 from app.errors import InvalidInput
 from app.ids import uuid7
 from app.models import IdempotencyRecord
+from app.timeutil import utcnow
 from schemas.common import FieldError
 
 MAX_KEY_LENGTH = 255
+DEFAULT_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def validate_key(key: str) -> None:
 
 
 def begin(
-    session: Session, api_key_id: uuid.UUID, key: str, method: str, path: str, digest: str
+    session: Session, api_key_id: uuid.UUID, key: str, method: str, path: str, digest: str, ttl: timedelta = DEFAULT_TTL
 ) -> tuple[uuid.UUID | None, Replay | None]:
     """Claim the key. Returns (record id to finish, None) for new work, or (None, replay) for a repeat."""
     validate_key(key)
@@ -64,8 +67,17 @@ def begin(
     if session.execute(stmt).scalar_one_or_none() is not None:
         return new_id, None
     existing = session.exec(
-        select(IdempotencyRecord).where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+        select(IdempotencyRecord)
+        .where(IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key)
+        .with_for_update()
     ).one()
+    if existing.created_at < utcnow() - ttl:
+        # Expired: the key is new again (Stripe keeps keys for 24 hours). The row lock makes one request win.
+        existing.request_hash, existing.path, existing.method = digest, path, method
+        existing.created_at, existing.status_code, existing.response_body = utcnow(), None, None
+        session.add(existing)
+        session.flush()
+        return existing.id, None
     if existing.request_hash != digest or existing.path != path or existing.method != method:
         raise InvalidInput(
             "this Idempotency-Key was used with a different request; use a new key for a new request",

@@ -44,8 +44,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="larger request bodies get 413")
-    batch_max_items: int = Field(default=500, ge=1, le=5000)
-    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    idempotency_ttl_hours: int = Field(default=24, ge=1, description="an Idempotency-Key older than this is new again")
     signal_kinds: tuple[str, ...] = DEFAULT_KINDS
     contributor_functions: tuple[str, ...] = DEFAULT_FUNCTIONS
     sales_functions: tuple[str, ...] = ("sales",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -51,6 +51,7 @@ Answer = tuple[int, dict[str, Any], dict[str, str]]
 
 
 def _idempotent(
+    request: Request,
     engine: Engine,
     key: Principal,
     idempotency_key: str | None,
@@ -64,12 +65,15 @@ def _idempotent(
     finds the winner's signal and answers 200.
     """
     digest = idempotency.request_hash(payload.model_dump(mode="json")) if idempotency_key else ""
+    ttl = timedelta(hours=request.app.state.settings.idempotency_ttl_hours)
     for attempt in range(ATTEMPTS):
         try:
             with transaction(engine) as session:
                 record_id = None
                 if idempotency_key is not None:
-                    record_id, replay = idempotency.begin(session, key.key_id, idempotency_key, "POST", path, digest)
+                    record_id, replay = idempotency.begin(
+                        session, key.key_id, idempotency_key, "POST", path, digest, ttl
+                    )
                     if replay is not None:
                         return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
                 status, body, headers = work(session)
@@ -106,7 +110,7 @@ def create_signal(
         location = {"Location": f"/v1/signals/{result.signal.id}"}
         return (201 if result.created else 200), result.read.model_dump(mode="json"), location
 
-    return _idempotent(engine, key, idempotency_key, "/v1/signals", data, work)
+    return _idempotent(request, engine, key, idempotency_key, "/v1/signals", data, work)
 
 
 @router.post(
@@ -140,7 +144,7 @@ def create_signals_batch(
         )
         return 200, body.model_dump(mode="json"), {}
 
-    return _idempotent(engine, key, idempotency_key, "/v1/signals/batch", batch, work)
+    return _idempotent(request, engine, key, idempotency_key, "/v1/signals/batch", batch, work)
 
 
 def _batch_results(

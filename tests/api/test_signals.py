@@ -229,3 +229,17 @@ class TestReadSignals:
     def test_bad_cursor_is_422(self, client: TestClient, auth: dict[str, str]) -> None:
         r = client.get("/v1/signals", params={"cursor": "!!"}, headers=auth)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor"
+
+
+class TestIdempotencyKeyExpiry:
+    def test_an_expired_key_is_new_again(self, client: TestClient, auth: dict[str, str], engine: sa.Engine) -> None:
+        headers = {**auth, "Idempotency-Key": "old-key"}
+        first = client.post("/v1/signals", json=signal_body(), headers=headers)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE idempotency_records SET created_at = :t"), {"t": "2000-01-01 00:00:00"})
+        second = signal_body(title="A different signal")
+        other = client.post("/v1/signals", json=second, headers=headers)
+        assert (first.status_code, other.status_code) == (201, 201)
+        assert "idempotent-replayed" not in other.headers and other.json()["id"] != first.json()["id"]
+        replay = client.post("/v1/signals", json=second, headers=headers)
+        assert replay.headers.get("idempotent-replayed") == "true" and replay.json()["id"] == other.json()["id"]
