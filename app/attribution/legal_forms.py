@@ -79,6 +79,14 @@ def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
     Returns (core tokens, stripped forms).
     """
     forms, longest, last_words = _trailing_forms()
+    if len(tokens) < 2 or (
+        tokens[-1] not in last_words
+        and tokens[0] not in LEADING_FORMS
+        and tokens[0] != "a"
+        and not _is_compound_form(tokens[-1])
+        and not _is_compound_form(tokens[0])
+    ):
+        return list(tokens), []  # no legal form at either edge (most names): the loop below would stop at once
     core = list(tokens)
     stripped: list[str] = []
     changed = True

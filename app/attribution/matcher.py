@@ -143,24 +143,6 @@ class _NameMatch:
     suggestions: tuple[Candidate, ...]
 
 
-def _forms_keys(forms: NameForms) -> list[str]:
-    """The exact-lookup keys of a name, strongest level first, prefixed by level.
-
-    Keys that would equal a stronger one (an ASCII name's strict and folded forms, a one-word name's
-    compact and word-order forms) are left out: the stronger level finds the same accounts first.
-    """
-    keys = [f"s:{forms.strict}"] if forms.strict != forms.folded else []
-    keys.append(f"f:{forms.folded}")
-    if forms.folded_alt != forms.folded:
-        keys.append(f"f:{forms.folded_alt}")
-    if len(forms.tokens) > 1:
-        keys.append(f"c:{forms.compact}")
-        keys.append(_set_key(forms.folded.split()))
-    if len(forms.compact) >= FUZZY_MIN_LENGTH:
-        keys.append(f"p:{phonetic_key(forms.compact)}")
-    return keys
-
-
 _MAX_SPAN_WORDS = 3
 
 
@@ -432,22 +414,37 @@ class _Plan(NamedTuple):
 
 
 def _plan(forms: NameForms) -> _Plan:
-    folded = forms.folded
+    """The keys of one name (computed per name, not kept: `remove` computes them again).
+
+    Exact-lookup keys come strongest level first, prefixed by level. Keys that would equal a stronger one
+    (an ASCII name's strict and folded forms, a one-word name's compact and word-order forms) are left
+    out: the stronger level finds the same accounts first.
+    """
+    strict, folded, alt, compact = forms.strict, forms.folded, forms.folded_alt, forms.compact
+    keys = [f"s:{strict}", f"f:{folded}"] if strict != folded else [f"f:{folded}"]
+    if alt != folded:
+        keys.append(f"f:{alt}")
     words = folded.split()
+    multi = len(forms.tokens) > 1
+    if multi:
+        keys.append(f"c:{compact}")
+        keys.append("t:" + " ".join(sorted(set(words))))
+    if len(compact) >= FUZZY_MIN_LENGTH:
+        keys.append(f"p:{phonetic_key(compact)}")
+    folds: list[tuple[str, tuple[str, ...]]]
     if len(words) == 1:
-        folds = [(folded, (folded[:4],))]
-        if forms.folded_alt != folded:
-            folds.append((forms.folded_alt, (forms.folded_alt[:4],)))
-        return _Plan(_forms_keys(forms), folds, frozenset((stem(folded),)), [], "")
+        folds = [(folded, (folded[:4],))] if alt == folded else [(folded, (folded[:4],)), (alt, (alt[:4],))]
+        return _Plan(keys, folds, frozenset((stem(folded),)), [], "")
     folds = [(folded, tuple({t[:4] for t in words}))]
-    if forms.folded_alt != folded:
-        folds.append((forms.folded_alt, tuple({t[:4] for t in forms.folded_alt.split()})))
+    if alt != folded:
+        folds.append((alt, tuple({t[:4] for t in alt.split()})))
+    spans = [w for w in words if len(w) >= FUZZY_MIN_LENGTH] if len(words) == 2 else _spans(words)
     acronym = initials(words)
     return _Plan(
-        _forms_keys(forms),
+        keys,
         folds,
         frozenset([stem(w) for w in words]),
-        _spans(words),
+        spans,
         acronym if len(acronym) >= ACRONYM_MIN_LENGTH else "",
     )
 

@@ -22,7 +22,6 @@ _APOSTROPHES = re.compile("['`\u2019\u00b4\u02bc]")  # ' ` right quote, acute ac
 _DOTTED = re.compile(r"\b(?:\w\.){2,}(?:\w\b)?")
 _SLASHED = re.compile(r"\b(\w{1,2})/(\w{1,2})\b")
 _SPLIT = re.compile(r"[^\w&+]+|_")
-_AMP = re.compile(r"([&+])")
 
 # ASCII folding beyond what NFKD + dropping combining marks gives.
 _FOLD_SPECIAL = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ł": "l"})
@@ -56,6 +55,10 @@ def fold_alt(text: str) -> str:
     return fold(text.translate(_FOLD_ALT))
 
 
+def _join_groups(match: re.Match[str]) -> str:
+    return match.group(1) + match.group(2)
+
+
 def _prepare(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
@@ -65,9 +68,11 @@ def _prepare(text: str) -> str:
     if "." in text:
         text = _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
     if "/" in text:
-        text = _SLASHED.sub(r"\1\2", text)
-    if "&" in text or "+" in text:
-        text = _AMP.sub(r" \1 ", text)
+        text = _SLASHED.sub(_join_groups, text)
+    if "&" in text:
+        text = text.replace("&", " & ")
+    if "+" in text:
+        text = text.replace("+", " + ")
     return text
 
 
@@ -216,29 +221,18 @@ def initials(words: list[str] | tuple[str, ...]) -> str:
     return "".join(w[0] for w in kept)
 
 
-_PHONETIC = (
-    ("sch", "sj"),
-    ("ph", "f"),
-    ("ck", "k"),
-    ("ch", "\x01"),
-    ("qu", "kv"),
-    ("c", "k"),
-    ("q", "k"),
-    ("w", "v"),
-    ("z", "s"),
-    ("x", "ks"),
-    ("th", "t"),
-    ("\x01", "ch"),
-)
-_DOUBLE = re.compile(r"(.)\1+")
+# Letter groups first, in this order ("sch" before "ch", "ck" before "c"; "ch" is kept), then single letters.
+_PHONETIC_GROUPS = (("sch", "sj"), ("ph", "f"), ("ck", "k"), ("ch", "\x01"), ("qu", "kv"), ("th", "t"))
+_PHONETIC_LETTERS = str.maketrans({"c": "k", "q": "k", "w": "v", "z": "s", "x": "ks", "\x01": "ch"})
+_DOUBLE = re.compile(r"(?<=(.))\1+")  # the repeats after a letter (deleting them is faster than r"\1")
 
 
 def phonetic_key(compact: str) -> str:
     """A spelling-insensitive key of a folded, compact name: ph/f, c/k, w/v, z/s and double letters."""
-    for old, new in _PHONETIC:
+    for old, new in _PHONETIC_GROUPS:
         if old in compact:
             compact = compact.replace(old, new)
-    return _DOUBLE.sub(r"\1", compact)
+    return _DOUBLE.sub("", compact.translate(_PHONETIC_LETTERS))
 
 
 def stem(token: str) -> str:
