@@ -103,7 +103,8 @@ def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
             and first != "a"
         ):
             break
-        for n in range(min(longest, len(core) - 1), 0, -1):
+        # (a form's last word is in last_words: a name ending otherwise has no trailing form)
+        for n in range(min(longest, len(core) - 1) if last in last_words or _is_compound_form(last) else 0, 0, -1):
             tail = tuple(core[-n:])
             if not (tail in forms or (n == 1 and _is_compound_form(tail[0]))):
                 continue
@@ -120,9 +121,9 @@ def strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
             if n >= len(core):
                 continue
             head = " ".join(core[:n])
-            if not _keeps_a_name(core[n:]):
+            if not (head in LEADING_FORMS or (n == 1 and _is_compound_form(head))):
                 continue
-            if head in LEADING_FORMS or (n == 1 and _is_compound_form(head)):
+            if _keeps_a_name(core[n:]):
                 stripped.append(head)
                 del core[:n]
                 changed = True

@@ -36,6 +36,10 @@ METHODS = ("crm_id", "email_domain", "web_domain", "exact_name", "alias", "fuzzy
 _NAME, _LEGAL, _ALIAS = 0, 1, 2
 _KIND_LABEL = {_NAME: "name", _LEGAL: "legal_name", _ALIAS: "alias"}
 
+# An index slot: one (account id, kind) or id when a key has one owner, else a dict or a set of them.
+_KindSlot = tuple[str, int] | dict[str, int]
+_IdSlot = str | set[str]
+
 # Fuzzy acceptance (tuned on NSI dev, checked on NSI val and signals-dev: see bench/matching.py).
 FUZZY_MIN_SCORE = 90.0
 FUZZY_MIN_MARGIN = 6.0
@@ -185,14 +189,16 @@ class AccountIndex:
     def __init__(self) -> None:
         self._entries: dict[str, AccountEntry] = {}
         self._by_crm: dict[str, str] = {}
-        self._domains: dict[str, set[str]] = {}
-        self._exact: dict[str, dict[str, int]] = {}  # level-prefixed key -> {account id: best kind}
-        self._fuzzy: dict[str, dict[str, int]] = {}  # folded key -> {account id: best kind}
-        self._post: dict[str, set[str]] = {}  # first 4 letters of a folded word -> folded keys (blocking)
-        self._span: dict[str, set[str]] = {}  # proper runs of words of a name ("flying tiger") -> accounts
+        # Most keys belong to one account: their slot is then a bare (account id, kind) or id, not a dict or
+        # a set (a third of the memory, and less to allocate); see _KindSlot, _IdSlot.
+        self._domains: dict[str, _IdSlot] = {}
+        self._exact: dict[str, _KindSlot] = {}  # level-prefixed key -> {account id: best kind}
+        self._fuzzy: dict[str, _KindSlot] = {}  # folded key -> {account id: best kind}
+        self._post: dict[str, _IdSlot] = {}  # first 4 letters of a folded word -> folded keys (blocking)
+        self._span: dict[str, _IdSlot] = {}  # proper runs of words of a name ("flying tiger") -> accounts
         self._name_stems: dict[str, list[frozenset[str]]] = {}  # the same, each word without a final -s
-        self._stem_post: dict[str, set[str]] = {}  # stemmed word -> accounts whose name or legal name has it
-        self._acronym: dict[str, set[str]] = {}  # initials of a multi-word name or legal name -> accounts
+        self._stem_post: dict[str, _IdSlot] = {}  # stemmed word -> accounts whose name or legal name has it
+        self._acronym: dict[str, _IdSlot] = {}  # initials of a multi-word name or legal name -> accounts
 
     @classmethod
     def build(cls, entries: Iterable[AccountEntry]) -> AccountIndex:
@@ -228,13 +234,8 @@ class AccountIndex:
         if entry.crm_id:
             self._by_crm[entry.crm_id] = account_id
         if entry.domains:
-            domains = self._domains
             for host in _entry_hosts(entry):
-                ids = domains.get(host)
-                if ids is None:
-                    domains[host] = {account_id}
-                else:
-                    ids.add(account_id)
+                _add_id(self._domains, host, account_id)
         exact, fuzzy, post, spans = self._exact, self._fuzzy, self._post, self._span
         stem_sets: list[frozenset[str]] = []
         for forms, kind in _entry_names(entry):
@@ -242,19 +243,25 @@ class AccountIndex:
             for key in plan.keys:
                 slot = exact.get(key)
                 if slot is None:
-                    exact[key] = {account_id: kind}
+                    exact[key] = (account_id, kind)
+                elif isinstance(slot, tuple):
+                    if slot[0] != account_id:
+                        exact[key] = {slot[0]: slot[1], account_id: kind}
+                    elif slot[1] > kind:
+                        exact[key] = (account_id, kind)
                 elif slot.get(account_id, 9) > kind:
                     slot[account_id] = kind
             for folded, blocks in plan.folds:
                 fslot = fuzzy.get(folded)
                 if fslot is None:
-                    fuzzy[folded] = {account_id: kind}
+                    fuzzy[folded] = (account_id, kind)
                     for block in blocks:
-                        post_slot = post.get(block)
-                        if post_slot is None:
-                            post[block] = {folded}
-                        else:
-                            post_slot.add(folded)
+                        _add_id(post, block, folded)
+                elif isinstance(fslot, tuple):
+                    if fslot[0] != account_id:
+                        fuzzy[folded] = {fslot[0]: fslot[1], account_id: kind}
+                    elif fslot[1] > kind:
+                        fuzzy[folded] = (account_id, kind)
                 elif fslot.get(account_id, 9) > kind:
                     fslot[account_id] = kind
             if kind != _ALIAS:
@@ -263,17 +270,22 @@ class AccountIndex:
                 for span in plan.spans:
                     owners = spans.get(span)
                     if owners is None:
-                        spans[span] = {account_id}
+                        spans[span] = account_id
+                    elif isinstance(owners, str):
+                        if owners != account_id:
+                            spans[span] = {owners, account_id}
                     else:
                         owners.add(account_id)
                 if plan.acronym:
-                    self._acronym.setdefault(plan.acronym, set()).add(account_id)
+                    _add_id(self._acronym, plan.acronym, account_id)
         self._name_stems[account_id] = stem_sets
         stem_post = self._stem_post
         for word in frozenset().union(*stem_sets) if len(stem_sets) > 1 else (stem_sets[0] if stem_sets else ()):
             owners = stem_post.get(word)
             if owners is None:
-                stem_post[word] = {account_id}
+                stem_post[word] = account_id
+            elif isinstance(owners, str):
+                stem_post[word] = {owners, account_id}  # one account's words are distinct: never the same id
             else:
                 owners.add(account_id)
 
@@ -315,15 +327,15 @@ class AccountIndex:
         for domain in domain_chain(host):
             ids = self._domains.get(domain)
             if ids:
-                return domain, ids
+                return domain, _ids(ids)
         return None
 
     def exact(self, key: str) -> dict[str, int]:
-        return self._exact.get(key, {})
+        return _kinds(self._exact.get(key))
 
     def part_of(self, words: str) -> set[str]:
         """Accounts whose name or legal name holds these folded words as a proper run of its words."""
-        return self._span.get(words, set())
+        return _ids(self._span.get(words))
 
     def name_within(self, account_id: str, words: frozenset[str] | set[str]) -> bool:
         """True when every word of the account's name (or of its legal name) is among `words`."""
@@ -338,7 +350,11 @@ class AccountIndex:
             probes.append(compact[:4])
         for probe in probes:
             posting = self._post.get(probe)
-            if posting and len(posting) <= _BLOCK_POSTING_CAP:
+            if posting is None:
+                continue
+            if isinstance(posting, str):
+                pool.add(posting)
+            elif len(posting) <= _BLOCK_POSTING_CAP:
                 pool |= posting
             if len(pool) > _FUZZY_POOL_CAP:
                 break
@@ -346,10 +362,10 @@ class AccountIndex:
 
     def stem_frequency(self, word: str) -> int:
         """How many accounts have this stemmed word in their name or legal name (document frequency)."""
-        return len(self._stem_post.get(word, ()))
+        return _count(self._stem_post.get(word))
 
     def stem_owners(self, word: str) -> set[str]:
-        return self._stem_post.get(word, set())
+        return _ids(self._stem_post.get(word))
 
     def name_stems(self, account_id: str) -> list[frozenset[str]]:
         return self._name_stems.get(account_id, [])
@@ -363,14 +379,14 @@ class AccountIndex:
         return [tuple(name_forms(n).folded.split()) for n in names]
 
     def by_acronym(self, acronym: str) -> set[str]:
-        return self._acronym.get(acronym, set())
+        return _ids(self._acronym.get(acronym))
 
     def word_frequency(self, word: str) -> int:
         """How many accounts use this folded word as (part of) a name."""
-        return len(self._span.get(word, ())) + len(self._exact.get(f"f:{word}", ()))
+        return _count(self._span.get(word)) + len(self.exact(f"f:{word}"))
 
     def fuzzy_accounts(self, folded: str) -> dict[str, int]:
-        return self._fuzzy.get(folded, {})
+        return _kinds(self._fuzzy.get(folded))
 
     def display_name(self, account_id: str) -> str:
         entry = self._entries.get(account_id)
@@ -438,35 +454,86 @@ def _plan(forms: NameForms) -> _Plan:
     folds = [(folded, tuple({t[:4] for t in words}))]
     if alt != folded:
         folds.append((alt, tuple({t[:4] for t in alt.split()})))
-    spans = [w for w in words if len(w) >= FUZZY_MIN_LENGTH] if len(words) == 2 else _spans(words)
-    acronym = initials(words)
+    # An acronym has a letter per word: a name of fewer words than ACRONYM_MIN_LENGTH has none.
+    acronym = initials(words) if len(words) >= ACRONYM_MIN_LENGTH else ""
+    if len(words) == 2:  # most names
+        spans = [w for w in words if len(w) >= FUZZY_MIN_LENGTH]
+        return _Plan(keys, folds, frozenset((stem(words[0]), stem(words[1]))), spans, acronym)
     return _Plan(
         keys,
         folds,
         frozenset([stem(w) for w in words]),
-        spans,
+        _spans(words),
         acronym if len(acronym) >= ACRONYM_MIN_LENGTH else "",
     )
 
 
-def _pop(mapping: dict[str, dict[str, int]], key: str, account_id: str) -> bool:
+def _kinds(slot: _KindSlot | None) -> dict[str, int]:
+    if slot is None:
+        return {}
+    if isinstance(slot, tuple):
+        return {slot[0]: slot[1]}
+    return slot
+
+
+def _ids(slot: _IdSlot | None) -> set[str]:
+    if slot is None:
+        return set()
+    if isinstance(slot, str):
+        return {slot}
+    return slot
+
+
+def _count(slot: _IdSlot | None) -> int:
+    if slot is None:
+        return 0
+    return 1 if isinstance(slot, str) else len(slot)
+
+
+def _add_id(mapping: dict[str, _IdSlot], key: str, value: str) -> None:
+    slot = mapping.get(key)
+    if slot is None:
+        mapping[key] = value
+    elif isinstance(slot, str):
+        if slot != value:
+            mapping[key] = {slot, value}
+    else:
+        slot.add(value)
+
+
+def _pop(mapping: dict[str, _KindSlot], key: str, account_id: str) -> bool:
     """Remove one account from a key's slot; True when the key is gone."""
     slot = mapping.get(key)
     if slot is None:
         return False
+    if isinstance(slot, tuple):
+        if slot[0] != account_id:
+            return False
+        del mapping[key]
+        return True
     slot.pop(account_id, None)
-    if not slot:
+    if len(slot) == 1:
+        ((other, kind),) = slot.items()
+        mapping[key] = (other, kind)
+    elif not slot:
         del mapping[key]
         return True
     return False
 
 
-def _discard(mapping: dict[str, set[str]], key: str, value: str) -> None:
-    values = mapping.get(key)
-    if values is not None:
-        values.discard(value)
-        if not values:
+def _discard(mapping: dict[str, _IdSlot], key: str, value: str) -> None:
+    slot = mapping.get(key)
+    if slot is None:
+        return
+    if isinstance(slot, str):
+        if slot == value:
             del mapping[key]
+        return
+    slot.discard(value)
+    if len(slot) == 1:
+        mapping[key] = next(iter(slot))
+    elif not slot:
+        del mapping[key]
 
 
 # ---------------------------------------------------------------------- name matching
