@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from app.models import Counter
+from app.reports import rollups
 from app.timeutil import UTCDateTime
 
 WATERMARK = "report_facts_watermark"
@@ -70,10 +71,15 @@ FROM (
 def rebuild_all(conn: Connection) -> None:
     conn.execute(sa.text("DELETE FROM report_credit_facts"))
     conn.execute(sa.text(_INSERT.format(where="")))
+    if conn.dialect.name == "postgresql":
+        rollups.rebuild_all(conn)
 
 
 def rebuild(conn: Connection, opportunity_ids: Sequence[object]) -> None:
     """Rebuild the facts of these opportunities (merged or deleted ones simply lose theirs)."""
+    if conn.dialect.name == "postgresql":
+        rollups.rebuild_facts(conn, opportunity_ids, _INSERT)
+        return
     for i in range(0, len(opportunity_ids), CHUNK):
         chunk = list(opportunity_ids[i : i + CHUNK])
         delete = sa.text("DELETE FROM report_credit_facts WHERE opportunity_id IN :ids").bindparams(
@@ -127,6 +133,8 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
         ids = list(changed)
         if ids:
             rebuild(conn, ids)
+        if dialect == "postgresql":
+            rollups.refresh_signals(conn, since, bool(ids))
         _set_watermark(conn, started)
         return len(ids)
 

@@ -1,4 +1,9 @@
-"""Report queries: aggregates in SQL over the fact table and signals, spelled for PostgreSQL or SQLite."""
+"""Report queries: aggregates in SQL, spelled for PostgreSQL or SQLite.
+
+On PostgreSQL, whole months (weeks for weekly participation) come from the rollups and the partial ones at the range
+ends from the narrow detail tables (see ``rollups``); medians are read from ``report_durations`` in index order. On
+SQLite every report reads the fact table and signals directly.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.models import Account, Contributor
-from app.reports.models import StaffCount
+from app.reports import rollups
+from app.reports.models import _MEASURES, StaffCount
 from app.timeutil import UTCDateTime
 
 CREDIT_COLUMNS = {
@@ -29,6 +35,96 @@ PERSON_DIMS = frozenset(("function", "team"))
 class Range:
     start: datetime
     end: datetime  # exclusive
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _period_floor(day: date, unit: str) -> date:
+    return day.replace(day=1) if unit == "month" else day - timedelta(days=day.weekday())
+
+
+def _period_ceil(day: date, unit: str) -> date:
+    floor = _period_floor(day, unit)
+    if floor == day:
+        return day
+    if unit == "week":
+        return floor + timedelta(days=7)
+    return (floor + timedelta(days=32)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A day-aligned range as whole periods [whole_from, whole_to) read from a rollup, and the partial periods at
+    its ends, [start, head_end) and [tail_start, end), read from detail (both empty when whole periods cover all)."""
+
+    whole_from: date
+    whole_to: date
+    start: datetime
+    head_end: datetime
+    tail_start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, r: Range, unit: str = "month") -> Split:
+        first = _period_ceil(r.start.date(), unit)
+        last = _period_floor(r.end.date(), unit)
+        if first >= last:  # no whole period: everything from detail
+            return cls(first, first, r.start, r.end, r.end, r.end)
+        return cls(first, last, r.start, _midnight(first), _midnight(last), r.end)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "wf": self.whole_from,
+            "wt": self.whole_to,
+            "h1": self.start,
+            "h2": self.head_end,
+            "t1": self.tail_start,
+            "t2": self.end,
+        }
+
+
+_SPLIT_TYPES: dict[str, Any] = {
+    "wf": sa.Date(),
+    "wt": sa.Date(),
+    "h1": UTCDateTime(),
+    "h2": UTCDateTime(),
+    "t1": UTCDateTime(),
+    "t2": UTCDateTime(),
+}
+# The rollup each grouping reads on PostgreSQL, and how it names the group there.
+_ROLLUP_OF = {
+    "contributor": "report_rollup_contributor",
+    "function": "report_rollup_contributor",
+    "team": "report_rollup_contributor",
+    "account": "report_rollup_account",
+    "source": "report_rollup_source_kind",
+    "kind": "report_rollup_source_kind",
+    "month": "report_rollup_source_kind",
+    "quarter": "report_rollup_source_kind",
+}
+_GROUP_OF = {
+    "contributor": "u.contributor_id",
+    "function": "c.function",
+    "team": "COALESCE(c.team, '')",
+    "account": f"NULLIF(u.account_id, CAST('{rollups.NIL_UUID}' AS uuid))",
+    "source": "u.source_system",
+    "kind": "u.kind",
+    "month": "u.month",
+    "quarter": "CAST(date_trunc('quarter', u.month) AS date)",
+}
+_DURATION_GROUP_OF = {
+    "contributor": "contributor_id",
+    "function": "function",
+    "team": "team",
+    "account": "account_id",
+    "source": "source_system",
+    "kind": "kind",
+    "month": "month",
+    "quarter": "CAST(date_trunc('quarter', month) AS date)",
+}
+_MODEL_MEASURES = {"originator": "orig", "equal": "eq", "time_weighted": "tw"}
 
 
 def day_text(value: Any) -> str:
@@ -95,8 +191,123 @@ class ReportRepo:
     def _run(self, stmt: sa.Executable, params: dict[str, Any]) -> Sequence[sa.Row[Any]]:
         return self.session.execute(stmt, params).all()
 
+    # -- PostgreSQL: rollups plus detail at the ends ---------------------------------------------------------------
+    @staticmethod
+    def _summed(group_by: str, axis: str, detail: str, select: str, where: str = "", having: str = "") -> str:
+        """``select`` over whole periods of the rollup and partial ones of ``detail``, grouped by ``group_by``."""
+        table = _ROLLUP_OF[group_by]
+        keys = rollups.ROLLUPS[table]
+        columns = ", ".join(["month", *keys, "currency", *_MEASURES])
+        head = rollups.detail_select(axis, keys, detail, f"{_date_of(axis)} >= :h1 AND {_date_of(axis)} < :h2")
+        tail = rollups.detail_select(axis, keys, detail, f"{_date_of(axis)} >= :t1 AND {_date_of(axis)} < :t2")
+        people = "JOIN contributors c ON c.id = u.contributor_id" if group_by in PERSON_DIMS else ""
+        key = _GROUP_OF[group_by]
+        return (
+            f"SELECT {key} AS k, {select} FROM ("
+            f"SELECT {columns} FROM {table} WHERE axis = '{axis}' AND month >= :wf AND month < :wt "
+            f"UNION ALL SELECT {columns} FROM ({head}) h UNION ALL SELECT {columns} FROM ({tail}) t"
+            f") u {people} {where} GROUP BY {key} {having}"
+        )
+
+    def _pg_run(self, sql: str, split: Split, **params: Any) -> Sequence[sa.Row[Any]]:
+        stmt = sa.text(sql).bindparams(*(sa.bindparam(n, type_=t) for n, t in _SPLIT_TYPES.items()))
+        return self._run(stmt, {**split.params(), **params})
+
+    def _pg_signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
+        sql = self._summed(group_by, "s", "report_signal_facts", "SUM(u.n) AS n")
+        return {row.k: int(row.n) for row in self._pg_run(sql, Split.of(r))}
+
+    def _pg_contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
+        sql = self._summed(
+            group_by,
+            "o",
+            "report_credit_facts",
+            "SUM(u.originated) AS originated, SUM(u.n) - SUM(u.originated) AS co, "
+            "SUM(CASE WHEN u.currency = :cur THEN u.open_c ELSE 0 END) AS open_c, "
+            "SUM(CASE WHEN u.currency = :cur THEN u.won_c ELSE 0 END) AS won_c, "
+            "SUM(u.won) AS won, SUM(u.lost) AS lost",
+        )
+        out: dict[Any, dict[str, Any]] = {}
+        for row in self._pg_run(sql, Split.of(r), cur=currency):
+            m = row._mapping
+            out[row.k] = {
+                "originated": int(m["originated"]),
+                "co": int(m["co"]),
+                "open_c": int(m["open_c"]),
+                "won_c": int(m["won_c"]),
+                "won": int(m["won"]),
+                "lost": int(m["lost"]),
+                "crm_s": None,
+                "stage_s": None,
+            }
+        for metric, name in ((1, "crm_s"), (2, "stage_s")):
+            key = _DURATION_GROUP_OF[group_by]
+            # The month bounds add nothing but let the planner start the month index at the range.
+            stmt = _binds(
+                f"SELECT {key} AS k, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS m "
+                f"FROM report_durations WHERE metric = {metric} AND observed_at >= :f AND observed_at < :t "
+                f"AND month >= :mf AND month <= :ml GROUP BY {key}",
+                f=UTCDateTime(),
+                t=UTCDateTime(),
+                mf=sa.Date(),
+                ml=sa.Date(),
+            )
+            params = {"f": r.start, "t": r.end, "mf": r.start.date().replace(day=1), "ml": r.end.date()}
+            for row in self._run(stmt, params):
+                if row.k in out and row.m is not None:
+                    out[row.k][name] = float(row.m)
+        return out
+
+    def _pg_credit_shares(self, group_by: str, r: Range, currency: str, model: str) -> dict[Any, dict[str, int]]:
+        m = _MODEL_MEASURES[model]
+        sql = self._summed(
+            group_by,
+            "f",
+            "report_credit_facts",
+            f"SUM(u.n) AS credits, SUM(u.originated) AS originated, SUM(u.{m}_open) AS open_c, SUM(u.{m}_won) AS won_c",
+            where="WHERE u.currency = :cur",
+        )
+        return {
+            row.k: {
+                "credits": int(row.credits),
+                "originated": int(row.originated),
+                "open_c": int(row.open_c),
+                "won_c": int(row.won_c),
+            }
+            for row in self._pg_run(sql, Split.of(r), cur=currency)
+        }
+
+    def _pg_active(self, unit: str, split: Split) -> str:
+        """Distinct (period, contributor) pairs with a signal in the range, per whole or partial period."""
+        axis = "s" if unit == "month" else "sw"
+        period = rollups.period_sql("observed_at", unit)
+        return (
+            f"SELECT month AS p, contributor_id FROM report_rollup_contributor "
+            f"WHERE axis = '{axis}' AND month >= :wf AND month < :wt "
+            f"UNION ALL SELECT DISTINCT {period}, contributor_id FROM report_signal_facts "
+            "WHERE observed_at >= :h1 AND observed_at < :h2 "
+            f"UNION ALL SELECT DISTINCT {period}, contributor_id FROM report_signal_facts "
+            "WHERE observed_at >= :t1 AND observed_at < :t2"
+        )
+
+    def _pg_participation(self, by: str, unit: str, r: Range) -> list[tuple[str, str, int, int]]:
+        group = "c.function" if by == "function" else "COALESCE(c.team, '')"
+        split = Split.of(r, unit)
+        sql = f"""WITH a AS ({self._pg_active(unit, split)})
+            SELECT a.p AS p, {group} AS g, COUNT(*) AS active,
+              SUM(CASE WHEN c.first_signal_at < (CAST(a.p AS timestamp) AT TIME ZONE 'UTC') THEN 1 ELSE 0 END)
+                AS repeat_n
+            FROM a JOIN contributors c ON c.id = a.contributor_id
+            GROUP BY a.p, {group}
+            ORDER BY a.p, {group}"""
+        return [
+            (day_text(row.p), str(row.g), int(row.active), int(row.repeat_n or 0)) for row in self._pg_run(sql, split)
+        ]
+
     # -- reports ------------------------------------------------------------------------------------------------
     def signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
+        if self.pg:
+            return self._pg_signal_counts(group_by, r)
         key = self.dim(group_by, "s", "observed_at")
         stmt = _binds(
             f"SELECT {key} AS k, COUNT(*) AS n FROM signals s {self._join_people(group_by, 's')} "
@@ -108,6 +319,8 @@ class ReportRepo:
 
     def contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
         """Per group: originated and co-contributed counts, originated open and won cents, won/lost, medians."""
+        if self.pg:
+            return self._pg_contribution_facts(group_by, r, currency)
         key = self.dim(group_by, "f", "observed_at")
         to_crm = self.seconds("f.first_synced_at", "f.opp_first_seen_at")
         to_stage = self.seconds("f.first_stage_changed_at", "f.opp_first_seen_at")
@@ -190,6 +403,8 @@ class ReportRepo:
 
         Opportunities are selected by when they were first seen, so every credit of one is in or out together.
         """
+        if self.pg:
+            return self._pg_credit_shares(group_by, r, currency, model)
         share = "f." + CREDIT_COLUMNS[model]
         key = self.dim(group_by, "f", "opp_first_seen_at")
         stmt = _binds(
@@ -215,6 +430,8 @@ class ReportRepo:
 
     def participation(self, by: str, unit: str, r: Range) -> list[tuple[str, str, int, int]]:
         """(period start, function or team, active contributors, of whom reported before that period)."""
+        if self.pg:
+            return self._pg_participation(by, unit, r)
         period = self.period("s.observed_at", unit)
         group = "c.function" if by == "function" else "COALESCE(c.team, '')"
         stmt = _binds(
@@ -236,6 +453,10 @@ class ReportRepo:
         ]
 
     def distinct_contributors(self, r: Range) -> int:
+        if self.pg:
+            split = Split.of(r)
+            sql = f"SELECT COUNT(DISTINCT contributor_id) FROM ({self._pg_active('month', split)}) a"
+            return int(self._pg_run(sql, split)[0][0] or 0)
         stmt = _binds(
             "SELECT COUNT(DISTINCT contributor_id) FROM signals WHERE observed_at >= :f AND observed_at < :t",
             f=UTCDateTime(),
@@ -245,6 +466,13 @@ class ReportRepo:
 
     def originated_by_sales(self, r: Range, currency: str, sales: Sequence[str]) -> tuple[int, int]:
         """(originated cents, of which originated by non-sales functions)."""
+        if self.pg:
+            sql = self._summed(
+                "function", "f", "report_credit_facts", "SUM(u.orig_value) AS v", where="WHERE u.currency = :cur"
+            )
+            by_function = {row.k: int(row.v or 0) for row in self._pg_run(sql, Split.of(r), cur=currency)}
+            total = sum(by_function.values())
+            return total, total - sum(v for k, v in by_function.items() if k in set(sales))
         stmt = _binds(
             """SELECT SUM(f.value_cents) AS total,
               SUM(CASE WHEN c.function IN :sales THEN 0 ELSE f.value_cents END) AS non_sales
@@ -261,6 +489,26 @@ class ReportRepo:
     def concentration(self, r: Range, currency: str, model: str) -> Sequence[sa.Row[Any]]:
         """Per account: distinct contributors, open and won cents, and its top contributor with their cents."""
         share = "f." + CREDIT_COLUMNS[model]
+        if self.pg:
+            # Groups come out of the (account, contributor) index in order: no sort, and the top contributor of an
+            # account is picked by an ordered aggregate over its few rows.
+            stmt = _binds(
+                f"""WITH per AS (
+                  SELECT f.account_id, f.contributor_id,
+                    SUM(CASE WHEN f.currency = :cur AND f.status = 'open' THEN {share} ELSE 0 END) AS open_c,
+                    SUM(CASE WHEN f.currency = :cur AND f.status = 'won' THEN {share} ELSE 0 END) AS won_c
+                  FROM report_credit_facts f
+                  WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
+                  GROUP BY f.account_id, f.contributor_id
+                )
+                SELECT account_id, COUNT(*) AS n, SUM(open_c) AS acc_open, SUM(won_c) AS acc_won,
+                  (array_agg(contributor_id ORDER BY open_c + won_c DESC, contributor_id))[1] AS top_id,
+                  (array_agg(open_c + won_c ORDER BY open_c + won_c DESC, contributor_id))[1] AS top_c
+                FROM per GROUP BY account_id""",
+                f=UTCDateTime(),
+                t=UTCDateTime(),
+            )
+            return self._run(stmt, {"f": r.start, "t": r.end, "cur": currency})
         stmt = _binds(
             f"""WITH per AS (
               SELECT f.account_id, f.contributor_id,
@@ -333,3 +581,7 @@ class ReportRepo:
         for name, staff in counts.items():
             self.session.add(StaffCount(dimension=dimension, name=name, staff=staff))
         self.session.flush()
+
+
+def _date_of(axis: str) -> str:
+    return "opp_first_seen_at" if axis == "f" else "observed_at"
