@@ -35,6 +35,9 @@ def fold(text: str) -> str:
     """ASCII-fold a casefolded string: å/ä -> a, ö/ø -> o, æ -> ae, é -> e."""
     if text.isascii():
         return text
+    quick = text.translate(_FOLD_LATIN)
+    if quick.isascii():
+        return quick  # the common case: only Latin letters with marks, folded one character at a time
     if " " in text:
         return " ".join(_fold_word(w) for w in text.split(" "))
     return _fold_word(text)
@@ -48,6 +51,23 @@ def _fold_word(text: str) -> str:
         return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _fold_latin_table() -> dict[int, str]:
+    """`_fold_word` of each Latin letter and combining mark whose fold is ASCII.
+
+    Folding is per character (NFKD decomposes each character on its own; only the order of combining
+    marks, which are dropped, can change), so translating with this table gives what `_fold_word` gives.
+    """
+    table = {}
+    for code in (*range(0x80, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00)):
+        folded = _fold_word.__wrapped__(chr(code))
+        if folded.isascii():
+            table[code] = folded
+    return table
+
+
+_FOLD_LATIN = _fold_latin_table()
 
 
 def fold_alt(text: str) -> str:
