@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from app.models import Account, Contributor
@@ -104,6 +105,12 @@ _ROLLUP_OF = {
     "month": "report_rollup_source_kind",
     "quarter": "report_rollup_source_kind",
 }
+# Contributor and account keys are selected as text (loaded faster than uuid, hashed in C) but grouped as uuid.
+_KEY_OF = {
+    "contributor": "CAST(u.contributor_id AS text)",
+    "account": f"CAST(NULLIF(u.account_id, CAST('{rollups.NIL_UUID}' AS uuid)) AS text)",
+}
+_DURATION_KEY_OF = {"contributor": "CAST(contributor_id AS text)", "account": "CAST(account_id AS text)"}
 _GROUP_OF = {
     "contributor": "u.contributor_id",
     "function": "c.function",
@@ -145,6 +152,9 @@ class ReportRepo:
             # this size, and the default 4 MB work_mem spills the sorts behind medians to disk.
             session.execute(sa.text("SET LOCAL jit = off"))
             session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+            # The summaries are small and hot: random reads cost about what sequential ones do, and with the default
+            # 4.0 the planner sorts rather than reading medians in index order.
+            session.execute(sa.text("SET LOCAL random_page_cost = 1.1"))
 
     # -- dialect spelling ---------------------------------------------------------------------------------------
     def period(self, column: str, unit: str) -> str:
@@ -203,19 +213,19 @@ class ReportRepo:
         people = "JOIN contributors c ON c.id = u.contributor_id" if group_by in PERSON_DIMS else ""
         key = _GROUP_OF[group_by]
         return (
-            f"SELECT {key} AS k, {select} FROM ("
+            f"SELECT {_KEY_OF.get(group_by, key)} AS k, {select} FROM ("
             f"SELECT {columns} FROM {table} WHERE axis = '{axis}' AND month >= :wf AND month < :wt "
             f"UNION ALL SELECT {columns} FROM ({head}) h UNION ALL SELECT {columns} FROM ({tail}) t"
             f") u {people} {where} GROUP BY {key} {having}"
         )
 
-    def _pg_run(self, sql: str, split: Split, **params: Any) -> Sequence[sa.Row[Any]]:
+    def _pg_run(self, sql: str, split: Split, **params: Any) -> list[tuple[Any, ...]]:
         stmt = sa.text(sql).bindparams(*(sa.bindparam(n, type_=t) for n, t in _SPLIT_TYPES.items()))
-        return self._run(stmt, {**split.params(), **params})
+        return [tuple(row) for row in self._run(stmt, {**split.params(), **params})]
 
     def _pg_signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
         sql = self._summed(group_by, "s", "report_signal_facts", "SUM(u.n) AS n")
-        return {row.k: int(row.n) for row in self._pg_run(sql, Split.of(r))}
+        return {k: int(n) for k, n in self._pg_run(sql, Split.of(r))}
 
     def _pg_contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
         sql = self._summed(
@@ -228,34 +238,35 @@ class ReportRepo:
             "SUM(u.won) AS won, SUM(u.lost) AS lost",
         )
         out: dict[Any, dict[str, Any]] = {}
-        for row in self._pg_run(sql, Split.of(r), cur=currency):
-            m = row._mapping
-            out[row.k] = {
-                "originated": int(m["originated"]),
-                "co": int(m["co"]),
-                "open_c": int(m["open_c"]),
-                "won_c": int(m["won_c"]),
-                "won": int(m["won"]),
-                "lost": int(m["lost"]),
+        for k, originated, co, open_c, won_c, won, lost in self._pg_run(sql, Split.of(r), cur=currency):
+            out[k] = {
+                "originated": int(originated),
+                "co": int(co),
+                "open_c": int(open_c),
+                "won_c": int(won_c),
+                "won": int(won),
+                "lost": int(lost),
                 "crm_s": None,
                 "stage_s": None,
             }
         for metric, name in ((1, "crm_s"), (2, "stage_s")):
             key = _DURATION_GROUP_OF[group_by]
-            # The month bounds add nothing but let the planner start the month index at the range.
+            # For months, the month bounds add nothing but let the month index start at the range.
+            months = " AND month >= :mf AND month <= :ml" if group_by in ("month", "quarter") else ""
             stmt = _binds(
-                f"SELECT {key} AS k, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS m "
-                f"FROM report_durations WHERE metric = {metric} AND observed_at >= :f AND observed_at < :t "
-                f"AND month >= :mf AND month <= :ml GROUP BY {key}",
+                f"SELECT {_DURATION_KEY_OF.get(group_by, key)} AS k, "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS m "
+                f"FROM report_durations WHERE metric = {metric} AND observed_at >= :f AND observed_at < :t{months} "
+                f"GROUP BY {key}",
                 f=UTCDateTime(),
                 t=UTCDateTime(),
-                mf=sa.Date(),
-                ml=sa.Date(),
             )
+            if months:
+                stmt = stmt.bindparams(sa.bindparam("mf", type_=sa.Date()), sa.bindparam("ml", type_=sa.Date()))
             params = {"f": r.start, "t": r.end, "mf": r.start.date().replace(day=1), "ml": r.end.date()}
-            for row in self._run(stmt, params):
-                if row.k in out and row.m is not None:
-                    out[row.k][name] = float(row.m)
+            for k, median in (tuple(row) for row in self._run(stmt, params)):
+                if k in out and median is not None:
+                    out[k][name] = float(median)
         return out
 
     def _pg_credit_shares(self, group_by: str, r: Range, currency: str, model: str) -> dict[Any, dict[str, int]]:
@@ -268,13 +279,8 @@ class ReportRepo:
             where="WHERE u.currency = :cur",
         )
         return {
-            row.k: {
-                "credits": int(row.credits),
-                "originated": int(row.originated),
-                "open_c": int(row.open_c),
-                "won_c": int(row.won_c),
-            }
-            for row in self._pg_run(sql, Split.of(r), cur=currency)
+            k: {"credits": int(credits), "originated": int(originated), "open_c": int(open_c), "won_c": int(won_c)}
+            for k, credits, originated, open_c, won_c in self._pg_run(sql, Split.of(r), cur=currency)
         }
 
     def _pg_active(self, unit: str, split: Split) -> str:
@@ -301,7 +307,7 @@ class ReportRepo:
             GROUP BY a.p, {group}
             ORDER BY a.p, {group}"""
         return [
-            (day_text(row.p), str(row.g), int(row.active), int(row.repeat_n or 0)) for row in self._pg_run(sql, split)
+            (day_text(p), str(g), int(active), int(repeat or 0)) for p, g, active, repeat in self._pg_run(sql, split)
         ]
 
     # -- reports ------------------------------------------------------------------------------------------------
@@ -470,7 +476,7 @@ class ReportRepo:
             sql = self._summed(
                 "function", "f", "report_credit_facts", "SUM(u.orig_value) AS v", where="WHERE u.currency = :cur"
             )
-            by_function = {row.k: int(row.v or 0) for row in self._pg_run(sql, Split.of(r), cur=currency)}
+            by_function = {k: int(v or 0) for k, v in self._pg_run(sql, Split.of(r), cur=currency)}
             total = sum(by_function.values())
             return total, total - sum(v for k, v in by_function.items() if k in set(sales))
         stmt = _binds(
@@ -486,10 +492,25 @@ class ReportRepo:
         ).one()
         return int(row.total or 0), int(row.non_sales or 0)
 
-    def concentration(self, r: Range, currency: str, model: str) -> Sequence[sa.Row[Any]]:
-        """Per account: distinct contributors, open and won cents, and its top contributor with their cents."""
+    def account_totals(self, r: Range, currency: str, model: str) -> dict[Any, int]:
+        """Per account with any credit in the range: the model's open plus won cents in ``currency`` (PostgreSQL)."""
+        m = _MODEL_MEASURES[model]
+        sql = self._summed(
+            "account",
+            "f",
+            "report_credit_facts",
+            f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open + u.{m}_won ELSE 0 END) AS total",
+        )
+        return {k: int(total) for k, total in self._pg_run(sql, Split.of(r), cur=currency)}
+
+    def concentration(
+        self, r: Range, currency: str, model: str, accounts: Sequence[Any] | None = None
+    ) -> Sequence[sa.Row[Any]]:
+        """Per account (all, or only ``accounts`` on PostgreSQL): distinct contributors, open and won cents, and its
+        top contributor with their cents."""
         share = "f." + CREDIT_COLUMNS[model]
         if self.pg:
+            only = "AND f.account_id = ANY(CAST(:accounts AS uuid[]))" if accounts is not None else ""
             # Groups come out of the (account, contributor) index in order: no sort, and the top contributor of an
             # account is picked by an ordered aggregate over its few rows.
             stmt = _binds(
@@ -498,7 +519,7 @@ class ReportRepo:
                     SUM(CASE WHEN f.currency = :cur AND f.status = 'open' THEN {share} ELSE 0 END) AS open_c,
                     SUM(CASE WHEN f.currency = :cur AND f.status = 'won' THEN {share} ELSE 0 END) AS won_c
                   FROM report_credit_facts f
-                  WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
+                  WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t {only}
                   GROUP BY f.account_id, f.contributor_id
                 )
                 SELECT account_id, COUNT(*) AS n, SUM(open_c) AS acc_open, SUM(won_c) AS acc_won,
@@ -508,7 +529,9 @@ class ReportRepo:
                 f=UTCDateTime(),
                 t=UTCDateTime(),
             )
-            return self._run(stmt, {"f": r.start, "t": r.end, "cur": currency})
+            if accounts is not None:
+                stmt = stmt.bindparams(sa.bindparam("accounts", type_=postgresql.ARRAY(sa.String())))
+            return self._run(stmt, {"f": r.start, "t": r.end, "cur": currency, "accounts": list(accounts or [])})
         stmt = _binds(
             f"""WITH per AS (
               SELECT f.account_id, f.contributor_id,
@@ -561,13 +584,31 @@ class ReportRepo:
         wanted = set(ids)
         if not wanted:
             return {}
+        if self.pg:
+            return dict(self._by_ids("contributors", "name", wanted))
         rows = self.session.exec(select(Contributor.id, Contributor.name).where(col(Contributor.id).in_(wanted)))
         return {i: n for i, n in rows}
+
+    def names_by_text_id(self, table: str, ids: Iterable[str]) -> dict[str, str | None]:
+        """Names of contributors or accounts by id as text (PostgreSQL: report keys come as text, cheaper to load)."""
+        stmt = sa.text(f"SELECT CAST(id AS text), name FROM {table} WHERE id = ANY(CAST(:ids AS uuid[]))").bindparams(
+            sa.bindparam("ids", type_=postgresql.ARRAY(sa.String()))
+        )
+        return {i: n for i, n in self.session.execute(stmt, {"ids": list(ids)}).tuples()}
+
+    def _by_ids(self, table: str, column: str, ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, Any]]:
+        """One array parameter instead of thousands of bound values."""
+        stmt = sa.text(f"SELECT id, {column} FROM {table} WHERE id = ANY(:ids)").bindparams(
+            sa.bindparam("ids", type_=postgresql.ARRAY(sa.Uuid()))
+        )
+        return [(row[0], row[1]) for row in self.session.execute(stmt, {"ids": list(ids)})]
 
     def account_names(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         wanted = set(ids)
         if not wanted:
             return {}
+        if self.pg:
+            return dict(self._by_ids("accounts", "name", wanted))
         rows = self.session.exec(select(Account.id, Account.name).where(col(Account.id).in_(wanted)))
         return {i: n for i, n in rows}
 

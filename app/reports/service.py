@@ -62,6 +62,13 @@ def period_key(value: str, unit: str) -> str:
 
 def _keys(repo: ReportRepo, group_by: str, raw: Sequence[Any]) -> dict[Any, tuple[str, str | None]]:
     """(key, label) for each raw group value."""
+    if repo.pg and group_by in ("contributor", "account"):  # ids come as text
+        table = "contributors" if group_by == "contributor" else "accounts"
+        labels = repo.names_by_text_id(table, [r for r in raw if r is not None])
+        out: dict[Any, tuple[str, str | None]] = {r: (r, labels.get(r)) for r in raw if r is not None}
+        if None in raw:
+            out[None] = ("", "unattributed")
+        return out
     if group_by == "contributor":
         ids = {r: _uuid(r) for r in raw}
         names = repo.contributor_names(ids.values())
@@ -69,7 +76,7 @@ def _keys(repo: ReportRepo, group_by: str, raw: Sequence[Any]) -> dict[Any, tupl
     if group_by == "account":
         ids = {r: _uuid(r) for r in raw if r is not None}
         accounts = repo.account_names(ids.values())
-        out: dict[Any, tuple[str, str | None]] = {r: (str(i), accounts.get(i)) for r, i in ids.items()}
+        out = {r: (str(i), accounts.get(i)) for r, i in ids.items()}
         if None in raw:
             out[None] = ("", "unattributed")
         return out
@@ -171,8 +178,14 @@ def concentration(
     session: Session, r: Range, currency: str, model: str, threshold: float, only_dependent: bool, limit: int
 ) -> list[ConcentrationRow]:
     repo = ReportRepo(session)
+    accounts = None
+    if repo.pg and not only_dependent:
+        # Without the dependence filter the answer is the top accounts by value, known from the rollups: only
+        # those need their contributors grouped.
+        totals = repo.account_totals(r, currency, model)
+        accounts = sorted(totals, key=lambda a: (-totals[a], str(a)))[:limit]
     rows = []
-    for row in repo.concentration(r, currency, model):
+    for row in repo.concentration(r, currency, model, accounts):
         total = int(row.acc_open or 0) + int(row.acc_won or 0)
         share = round(int(row.top_c or 0) / total, 4) if total else None
         dependent = int(row.n) == 1 or (share is not None and share >= threshold)
