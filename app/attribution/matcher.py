@@ -21,6 +21,7 @@ from app.attribution.normalize import (
     fold,
     fold_alt,
     genitive_base,
+    hyphenated_words,
     initials,
     name_forms,
     original_tokens,
@@ -44,6 +45,7 @@ _IdSlot = str | set[str]
 FUZZY_MIN_SCORE = 90.0
 FUZZY_MIN_MARGIN = 6.0
 FUZZY_MIN_LENGTH = 5
+FUZZY_ONE_WORD_MIN_LENGTH = 7  # a spelling match of one word against one word needs both this long
 PART_MIN_LENGTH = 6  # one word that is part of exactly one name ("Besikta" -> Besikta Bilprovning)
 CONTAINMENT_MAX_WORD_ACCOUNTS = 2  # see _containing
 ACRONYM_MIN_LENGTH = 3  # "SMHI", "SFE"; two letters name too many things
@@ -657,7 +659,7 @@ def _match_name(index: AccountIndex, name: str) -> _NameMatch:
                 both = [ids[0], *longer]
                 return _NameMatch(tuple(both), method, 100.0, 0.0, evidence, _exact_candidates(index, both, method))
             return _NameMatch((ids[0],), method, 100.0, 100.0, evidence, ())
-    return _fuzzy_name(index, forms, variants, evidence)
+    return _fuzzy_name(index, forms, variants, evidence, hyphenated_words(name))
 
 
 USE_LONGER = True
@@ -685,6 +687,7 @@ def _fuzzy_name(
     forms: NameForms,
     variants: list[tuple[str, tuple[str, ...]]],
     evidence: dict[str, object],
+    hyphenated: frozenset[str] = frozenset(),
 ) -> _NameMatch:
     scores = _fuzzy_scores(index, forms.folded)
     # (0) The same name spelt differently ("Vodaphone", "Bike & Ko").
@@ -710,6 +713,10 @@ def _fuzzy_name(
         if len(words.replace(" ", "")) < (PART_MIN_LENGTH if len(tokens) == 1 else FUZZY_MIN_LENGTH):
             continue
         owners = sorted(index.part_of(words))
+        if len(owners) == 1 and len(tokens) == 1 and not _separate_word_of(index, owners[0], words):
+            # "Elektro" is not "Elektro-Slovenija": half of a hyphenated word is not a word of the name.
+            evidence["part_of_name_rejected"] = {"matched_key": words, "reason": "inside_hyphenated_word"}
+            continue
         if len(owners) == 1:
             evidence.update({"rule": "part_of_name", "matched_key": words, "variant": how})
             return _NameMatch((owners[0],), "fuzzy_name", 88.0, 12.0, evidence, _suggestions(index, scores, owners[0]))
@@ -729,7 +736,7 @@ def _fuzzy_name(
         return _NameMatch(tuple(ids), "fuzzy_name", 86.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
     # (c) The query holds an account's whole name among other words ("Vodafone Shop", "Essence Costco");
     # two accounts' names held at once ("Glitre Energi Nett") is ambiguous.
-    contained = _containing(index, forms.folded.split())
+    contained = _containing(index, forms.folded.split(), hyphenated)
     if contained is not None:
         ids, key = contained
         evidence.update({"rule": "contains_name", "matched_key": key})
@@ -757,6 +764,12 @@ def _fuzzy_name(
         evidence["fuzzy_rejected"] = "too_short"
     elif top_score < FUZZY_MIN_SCORE:
         evidence["fuzzy_rejected"] = "low_score"
+    elif (
+        len(forms.tokens) == 1
+        and " " not in top_key
+        and min(len(forms.compact), len(top_key)) < FUZZY_ONE_WORD_MIN_LENGTH
+    ):
+        evidence["fuzzy_rejected"] = "short_word"  # one letter more or less makes another word: Petro, Petrom
     elif margin < FUZZY_MIN_MARGIN:
         evidence["fuzzy_rejected"] = "small_margin"
     elif USE_DISTINCT and not _distinctive_word_agrees(index, top_key, forms):
@@ -786,7 +799,9 @@ def _is_distinctive(index: AccountIndex, stems: frozenset[str], min_length: int)
     return any(index.stem_frequency(w) <= RARE_WORD_ACCOUNTS and len(w) >= 3 for w in stems)
 
 
-def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] | None:
+def _containing(
+    index: AccountIndex, words: list[str], hyphenated: frozenset[str] = frozenset()
+) -> tuple[list[str], str] | None:
     """Accounts whose whole name (or legal name) is among the query's words (most specific names only).
 
     At the head of the query the name may be short ("RWE Renewables"); elsewhere it must be 4+ letters,
@@ -812,6 +827,8 @@ def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] 
                 head = frozenset(stems[: len(name)]) == name
                 if len(name) == 1 and not _written_exactly(index, account_id, words):
                     ok = False  # "Boots" is not in "Boot Barn", nor "Runnings" in "Running Room"
+                elif len(name) == 1 and not hyphenated.isdisjoint(_one_word_names(index, account_id)):
+                    ok = False  # a one-word name as half of a hyphenated word: "Fast-Fix" is not FAST
                 elif head:
                     ok = _is_distinctive(index, name, 3)
                 elif not CONTAIN_ANYWHERE:
@@ -833,6 +850,21 @@ def _containing(index: AccountIndex, words: list[str]) -> tuple[list[str], str] 
 
 NONHEAD_MIN_LENGTH = 4
 NONHEAD_MODE = 0  # 0: any order, stems; 1: exact words; 2: exact words in a row
+
+
+def _separate_word_of(index: AccountIndex, account_id: str, word: str) -> bool:
+    """The folded word stands on its own in the account's name or legal name (not inside "Elektro-Slovenija")."""
+    entry = index.get(account_id)
+    if entry is None:
+        return False
+    for name in (entry.name, entry.legal_name):
+        if name and word in name_forms(name).folded.split() and word not in hyphenated_words(name):
+            return True
+    return False
+
+
+def _one_word_names(index: AccountIndex, account_id: str) -> list[str]:
+    return [words[0] for words in index.name_words(account_id) if len(words) == 1]
 
 
 def _written_exactly(index: AccountIndex, account_id: str, words: list[str]) -> bool:

@@ -196,6 +196,19 @@ def is_unit_word(token: str) -> bool:
     return token in _UNIT_WORDS or token.endswith(_UNIT_SUFFIXES)
 
 
+def hyphenated_words(text: str) -> frozenset[str]:
+    """The folded words of a name that are parts of a hyphenated word ("Fast-Fix AB" -> {"fast", "fix"})."""
+    if "-" not in text:
+        return frozenset()
+    out: set[str] = set()
+    for chunk in text.split():
+        if "-" in chunk.strip("-"):
+            parts = raw_tokens(chunk)
+            if len(parts) > 1:
+                out.update(fold(p) for p in parts)
+    return frozenset(out)
+
+
 def genitive_base(token: str) -> str | None:
     """The base of a Nordic/English genitive ("nordkrafts" -> "nordkraft"), or None if it is not one."""
     if len(token) >= 5 and token.endswith("s") and not token.endswith(("ss", "us", "is")):

@@ -1,0 +1,135 @@
+"""Attribution index internals: bulk build, compact slots, folding, and the one-word-name guards."""
+
+from __future__ import annotations
+
+import gc
+import random
+import unicodedata
+
+import pytest
+
+from app.attribution import AccountEntry, AccountIndex, CustomerHint, attribute
+from app.attribution.normalize import fold, fold_alt, hyphenated_words, phonetic_key
+
+ENTRIES = [
+    AccountEntry("F", "c-f", "Fjellbo", domains=("fjellbo.no",)),
+    AccountEntry("K", "c-k", "Kvarnby-Elektro AB"),
+    AccountEntry("KS", "c-ks", "Solvik Elektro AB", "Solvik-Elektro Aktiebolag"),
+    AccountEntry("S", "c-s", "Sarko"),
+    AccountEntry("V", "c-v", "Vintergatan"),
+    AccountEntry("H1", "c-h1", "Hallvik Energi AB", None, ("Hallvik",), ("hallvik.se", "hallvikenergi.se")),
+    AccountEntry("H2", "c-h2", "Hallvik Energi Nät AB", None, (), ("hallvik.se",)),
+    AccountEntry("Ö", "c-ö", "Öresund Måleri & Bygg", "Øresund Maleri"),
+]
+
+
+def who(index: AccountIndex, name: str) -> str | None:
+    return attribute(CustomerHint(name=name), index).account_id
+
+
+@pytest.fixture(scope="module")
+def index() -> AccountIndex:
+    return AccountIndex.build(ENTRIES)
+
+
+class TestOneWordNames:
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("Fjellbo Kiosken", "F"),  # a distinctive one-word name heading the query
+            ("Fjellbo-Kiosken", None),  # ... but as half of a hyphenated word it is another name
+            ("Kvarnby", None),  # half of the account's hyphenated word
+            ("Solvik", "KS"),  # a word of its own in the name, hyphenated only in the legal name
+            ("Sarkon", None),  # one letter more on a short word: another word
+            ("Vintergatam", "V"),  # one letter off a long word: a typo
+        ],
+    )
+    def test_rule(self, index: AccountIndex, name: str, expected: str | None) -> None:
+        assert who(index, name) == expected
+
+    def test_rejections_are_explained(self, index: AccountIndex) -> None:
+        ev = attribute(CustomerHint(name="Kvarnby"), index).evidence["name_match"]
+        assert isinstance(ev, dict) and ev["part_of_name_rejected"]["reason"] == "inside_hyphenated_word"
+        ev = attribute(CustomerHint(name="Sarkon"), index).evidence["name_match"]
+        assert isinstance(ev, dict) and ev["fuzzy_rejected"] == "short_word"
+
+    def test_hyphenated_words(self) -> None:
+        assert hyphenated_words("Fast-Fix AB") == {"fast", "fix"}
+        assert hyphenated_words("Aust- og Vest-Agder") == {"vest", "agder"}
+        assert hyphenated_words("Nordkraft") == frozenset()
+
+
+def _state(index: AccountIndex) -> dict[str, object]:
+    def norm(v: object) -> object:
+        if isinstance(v, set | frozenset):
+            return sorted(v)
+        if isinstance(v, dict):
+            return sorted((k, norm(x)) for k, x in v.items())
+        if isinstance(v, list):
+            return sorted(norm(x) for x in v)  # type: ignore[type-var]
+        return v
+
+    return {k: norm(v) for k, v in vars(index).items()}
+
+
+class TestIndexStructure:
+    def test_churn_leaves_the_index_as_a_fresh_build(self) -> None:
+        idx = AccountIndex.build(ENTRIES)
+        for e in ENTRIES:
+            idx.remove(e.id)
+        assert all(not v for v in vars(idx).values())
+        for e in reversed(ENTRIES):
+            idx.upsert(e)
+        idx.upsert(ENTRIES[0])
+        assert _state(idx) == _state(AccountIndex.build(ENTRIES))
+
+    def test_shared_keys_and_domains(self, index: AccountIndex) -> None:
+        assert who(index, "Hallvik") == "H1"  # alias
+        assert who(index, "Hallvik Energi") is None  # it begins another account's name: ask
+        assert who(index, "Hallvik Energi Nät") == "H2"
+        assert attribute(CustomerHint(email="a@hallvik.se"), index).account_id is None  # two accounts' domain
+        assert attribute(CustomerHint(email="a@hallvikenergi.se"), index).account_id == "H1"
+        idx = AccountIndex.build(ENTRIES)
+        idx.remove("H2")
+        assert attribute(CustomerHint(email="a@hallvik.se"), idx).account_id == "H1"
+
+    def test_nordic_spellings(self, index: AccountIndex) -> None:
+        assert who(index, "Oresund Maleri och Bygg") == "Ö"
+        assert who(index, "Oeresund Maaleri & Bygg") == "Ö"
+
+    @pytest.mark.parametrize("enabled", [True, False])
+    def test_build_leaves_the_garbage_collector_as_it_was(self, enabled: bool) -> None:
+        was = gc.isenabled()
+        try:
+            gc.enable() if enabled else gc.disable()
+            AccountIndex.build(ENTRIES)
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable() if was else gc.disable()
+
+
+def _fold_by_nfkd(text: str) -> str:
+    special = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ł": "l"})
+    words = []
+    for word in text.split(" "):
+        word = word.translate(special)
+        words.append("".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)))
+    return " ".join(words)
+
+
+class TestNormalisation:
+    def test_fold_table_equals_nfkd_folding(self) -> None:
+        rng = random.Random(11)
+        alphabet = [chr(c) for c in (*range(0x20, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00))]
+        alphabet += ["中", "ж", "\u2460", "\u00a8"]
+        for _ in range(20_000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+            assert fold(text) == _fold_by_nfkd(text), repr(text)
+        assert fold("jönköping ærø") == "jonkoping aero"
+        assert fold_alt("jönköping ærø") == "joenkoeping aeroe"
+
+    @pytest.mark.parametrize(
+        ("a", "b"), [("vodaphone", "vodafone"), ("schenker", "sjenker"), ("quick", "kvik"), ("zweig", "sveig")]
+    )
+    def test_phonetic_key(self, a: str, b: str) -> None:
+        assert phonetic_key(a) == phonetic_key(b)
