@@ -40,6 +40,8 @@ _KIND_LABEL = {_NAME: "name", _LEGAL: "legal_name", _ALIAS: "alias"}
 # An index slot: one (account id, kind) or id when a key has one owner, else a dict or a set of them.
 _KindSlot = tuple[str, int] | dict[str, int]
 _IdSlot = str | set[str]
+# Exact-key levels, strongest first: strict, folded, compact, word order, phonetic. Keys are written "f:name".
+_KEY_LEVELS = ("s", "f", "c", "t", "p")
 
 # Fuzzy acceptance (tuned on NSI dev, checked on NSI val and signals-dev: see bench/matching.py).
 FUZZY_MIN_SCORE = 90.0
@@ -194,7 +196,8 @@ class AccountIndex:
         # Most keys belong to one account: their slot is then a bare (account id, kind) or id, not a dict or
         # a set (a third of the memory, and less to allocate); see _KindSlot, _IdSlot.
         self._domains: dict[str, _IdSlot] = {}
-        self._exact: dict[str, _KindSlot] = {}  # level-prefixed key -> {account id: best kind}
+        # level ("s", "f", "c", "t", "p") -> key -> {account id: best kind}; keyed by the name's own strings
+        self._exact: dict[str, dict[str, _KindSlot]] = {level: {} for level in _KEY_LEVELS}
         self._fuzzy: dict[str, _KindSlot] = {}  # folded key -> {account id: best kind}
         self._post: dict[str, _IdSlot] = {}  # first 4 letters of a folded word -> folded keys (blocking)
         self._span: dict[str, _IdSlot] = {}  # proper runs of words of a name ("flying tiger") -> accounts
@@ -242,15 +245,16 @@ class AccountIndex:
         stem_sets: list[frozenset[str]] = []
         for forms, kind in _entry_names(entry):
             plan = _plan(forms)
-            for key in plan.keys:
-                slot = exact.get(key)
+            for level, key in plan.keys:
+                table = exact[level]
+                slot = table.get(key)
                 if slot is None:
-                    exact[key] = (account_id, kind)
+                    table[key] = (account_id, kind)
                 elif isinstance(slot, tuple):
                     if slot[0] != account_id:
-                        exact[key] = {slot[0]: slot[1], account_id: kind}
+                        table[key] = {slot[0]: slot[1], account_id: kind}
                     elif slot[1] > kind:
-                        exact[key] = (account_id, kind)
+                        table[key] = (account_id, kind)
                 elif slot.get(account_id, 9) > kind:
                     slot[account_id] = kind
             for folded, blocks in plan.folds:
@@ -305,8 +309,8 @@ class AccountIndex:
                 _discard(self._stem_post, word, account_id)
         for forms, kind in _entry_names(entry):
             plan = _plan(forms)
-            for key in plan.keys:
-                _pop(self._exact, key, account_id)
+            for level, key in plan.keys:
+                _pop(self._exact[level], key, account_id)
             for folded, blocks in plan.folds:
                 if _pop(self._fuzzy, folded, account_id):
                     for block in blocks:
@@ -333,7 +337,8 @@ class AccountIndex:
         return None
 
     def exact(self, key: str) -> dict[str, int]:
-        return _kinds(self._exact.get(key))
+        table = self._exact.get(key[:1])
+        return _kinds(table.get(key[2:])) if table is not None and key[1:2] == ":" else {}
 
     def part_of(self, words: str) -> set[str]:
         """Accounts whose name or legal name holds these folded words as a proper run of its words."""
@@ -424,7 +429,7 @@ def _entry_names(entry: AccountEntry) -> list[tuple[NameForms, int]]:
 class _Plan(NamedTuple):
     """Everything the index stores for one normalised name."""
 
-    keys: list[str]  # exact-lookup keys
+    keys: list[tuple[str, str]]  # exact-lookup keys: (level, key), strongest level first
     folds: list[tuple[str, tuple[str, ...]]]  # (folded spelling for fuzzy matching, its blocking keys)
     stems: frozenset[str]
     spans: list[str]
@@ -434,21 +439,21 @@ class _Plan(NamedTuple):
 def _plan(forms: NameForms) -> _Plan:
     """The keys of one name (computed per name, not kept: `remove` computes them again).
 
-    Exact-lookup keys come strongest level first, prefixed by level. Keys that would equal a stronger one
+    Exact-lookup keys come strongest level first, with their level. Keys that would equal a stronger one
     (an ASCII name's strict and folded forms, a one-word name's compact and word-order forms) are left
     out: the stronger level finds the same accounts first.
     """
     strict, folded, alt, compact = forms.strict, forms.folded, forms.folded_alt, forms.compact
-    keys = [f"s:{strict}", f"f:{folded}"] if strict != folded else [f"f:{folded}"]
+    keys = [("s", strict), ("f", folded)] if strict != folded else [("f", folded)]
     if alt != folded:
-        keys.append(f"f:{alt}")
+        keys.append(("f", alt))
     words = folded.split()
     multi = len(forms.tokens) > 1
     if multi:
-        keys.append(f"c:{compact}")
-        keys.append("t:" + " ".join(sorted(set(words))))
+        keys.append(("c", compact))
+        keys.append(("t", " ".join(sorted(set(words)))))
     if len(compact) >= FUZZY_MIN_LENGTH:
-        keys.append(f"p:{phonetic_key(compact)}")
+        keys.append(("p", phonetic_key(compact)))
     folds: list[tuple[str, tuple[str, ...]]]
     if len(words) == 1:
         folds = [(folded, (folded[:4],))] if alt == folded else [(folded, (folded[:4],)), (alt, (alt[:4],))]
