@@ -98,8 +98,18 @@ def _prepare(text: str) -> str:
 
 def raw_tokens(text: str) -> list[str]:
     """Tokens of a name before connector and legal-form handling."""
-    if text.isascii() and text.replace(" ", "").isalnum():
-        return text.lower().split()  # plain words and spaces: nothing to prepare (most directory names)
+    # Plain words and spaces (most directory names): nothing to prepare, nothing to split on but spaces.
+    if text.isascii():
+        if text.replace(" ", "").isalnum():
+            return text.lower().split()
+    elif unicodedata.is_normalized("NFKC", text):
+        folded = text.casefold()
+        if folded.replace(" ", "").isalnum() and "\u02bc" not in folded:  # U+02BC is a letter and an apostrophe
+            return folded.split()
+    return _slow_tokens(text)
+
+
+def _slow_tokens(text: str) -> list[str]:
     return [t for t in _SPLIT.split(_prepare(text).casefold()) if t]
 
 
