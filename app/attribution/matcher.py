@@ -24,6 +24,7 @@ from app.attribution.normalize import (
     hyphenated_words,
     initials,
     name_forms,
+    normalise_name,
     original_tokens,
     phonetic_key,
     query_variants,
@@ -411,18 +412,24 @@ def _entry_hosts(entry: AccountEntry) -> list[str]:
 
 
 def _entry_names(entry: AccountEntry) -> list[tuple[NameForms, int]]:
-    """The distinct normalised names of an account, strongest kind first ("Acme AB" and "Acme" are one)."""
-    names = [(entry.name, _NAME)]
+    """The distinct normalised names of an account, strongest kind first ("Acme AB" and "Acme" are one).
+
+    Not through `name_forms`' cache: a directory's names would fill it with forms only `remove` reads again.
+    """
+    forms = normalise_name(entry.name)
+    out = [(forms, _NAME)] if forms.strict else []
+    seen = {"", forms.strict}  # an empty name (only punctuation or a legal form) names nothing
     if entry.legal_name:
-        names.append((entry.legal_name, _LEGAL))
-    names.extend((a, _ALIAS) for a in entry.aliases if a)
-    out = []
-    seen: set[str] = set()
-    for name, kind in names:
-        forms = name_forms(name)
-        if forms.strict and forms.strict not in seen:
+        forms = normalise_name(entry.legal_name)
+        if forms.strict not in seen:
             seen.add(forms.strict)
-            out.append((forms, kind))
+            out.append((forms, _LEGAL))
+    for alias in entry.aliases:
+        if alias:
+            forms = normalise_name(alias)
+            if forms.strict not in seen:
+                seen.add(forms.strict)
+                out.append((forms, _ALIAS))
     return out
 
 

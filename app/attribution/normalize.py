@@ -140,6 +140,11 @@ class NameForms(NamedTuple):
 @lru_cache(maxsize=200_000)
 def name_forms(name: str) -> NameForms:
     """Normalise a company name into its comparison keys (cached: names repeat)."""
+    return normalise_name(name)
+
+
+def normalise_name(name: str) -> NameForms:
+    """`name_forms` without the cache."""
     tokens = raw_tokens(name)
     if tokens and tokens[0] == "the" and len(tokens) > 1:
         tokens = tokens[1:]
