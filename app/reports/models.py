@@ -41,8 +41,38 @@ class CreditFact(SQLModel, table=True):
 
     __tablename__ = "report_credit_facts"
     __table_args__ = (
-        sa.Index("ix_report_credit_facts_observed_at", "observed_at"),
-        sa.Index("ix_report_credit_facts_opp_first_seen_at", "opp_first_seen_at"),
+        # Covering, so that the partial months at a range's ends are read from the index alone.
+        sa.Index(
+            "ix_report_credit_facts_observed_at",
+            "observed_at",
+            postgresql_include=[
+                "contributor_id",
+                "account_id",
+                "source_system",
+                "kind",
+                "currency",
+                "rank",
+                "status",
+                "value_cents",
+            ],
+        ),
+        sa.Index(
+            "ix_report_credit_facts_opp_first_seen_at",
+            "opp_first_seen_at",
+            postgresql_include=[
+                "contributor_id",
+                "account_id",
+                "source_system",
+                "kind",
+                "currency",
+                "rank",
+                "status",
+                "value_cents",
+                "originator_cents",
+                "equal_cents",
+                "time_weighted_cents",
+            ],
+        ),
         # Concentration reads (account, contributor) groups in index order; ageing reads open, unstaged originators.
         sa.Index(
             "ix_report_credit_facts_account_id_contributor_id",

@@ -7,6 +7,7 @@ SQLite every report reads the fact table and signals directly.
 
 from __future__ import annotations
 
+import re
 import statistics
 import uuid
 from collections import defaultdict
@@ -144,9 +145,13 @@ def _binds(text: str, **types: Any) -> sa.TextClause:
 
 
 class ReportRepo:
+    # Off only in tests, which compare the summaries with the detail queries on PostgreSQL.
+    use_summaries = True
+
     def __init__(self, session: Session) -> None:
         self.session = session
         self.pg = session.get_bind().dialect.name == "postgresql"
+        self.summaries = self.pg and self.use_summaries
         if self.pg:
             # Reports scan and sort hundreds of thousands of rows: JIT compilation costs more than it saves at
             # this size, and the default 4 MB work_mem spills the sorts behind medians to disk.
@@ -207,9 +212,12 @@ class ReportRepo:
         """``select`` over whole periods of the rollup and partial ones of ``detail``, grouped by ``group_by``."""
         table = _ROLLUP_OF[group_by]
         keys = rollups.ROLLUPS[table]
-        columns = ", ".join(["month", *keys, "currency", *_MEASURES])
-        head = rollups.detail_select(axis, keys, detail, f"{_date_of(axis)} >= :h1 AND {_date_of(axis)} < :h2")
-        tail = rollups.detail_select(axis, keys, detail, f"{_date_of(axis)} >= :t1 AND {_date_of(axis)} < :t2")
+        used = set(re.findall(r"\bu\.(\w+)", select))
+        measures = [m for m in _MEASURES if m in used]
+        columns = ", ".join(["month", *keys, "currency", *measures])
+        date = _date_of(axis)
+        head = rollups.detail_select(axis, keys, detail, f"{date} >= :h1 AND {date} < :h2", measures=measures)
+        tail = rollups.detail_select(axis, keys, detail, f"{date} >= :t1 AND {date} < :t2", measures=measures)
         people = "JOIN contributors c ON c.id = u.contributor_id" if group_by in PERSON_DIMS else ""
         key = _GROUP_OF[group_by]
         return (
@@ -312,7 +320,7 @@ class ReportRepo:
 
     # -- reports ------------------------------------------------------------------------------------------------
     def signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
-        if self.pg:
+        if self.summaries:
             return self._pg_signal_counts(group_by, r)
         key = self.dim(group_by, "s", "observed_at")
         stmt = _binds(
@@ -325,7 +333,7 @@ class ReportRepo:
 
     def contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
         """Per group: originated and co-contributed counts, originated open and won cents, won/lost, medians."""
-        if self.pg:
+        if self.summaries:
             return self._pg_contribution_facts(group_by, r, currency)
         key = self.dim(group_by, "f", "observed_at")
         to_crm = self.seconds("f.first_synced_at", "f.opp_first_seen_at")
@@ -409,7 +417,7 @@ class ReportRepo:
 
         Opportunities are selected by when they were first seen, so every credit of one is in or out together.
         """
-        if self.pg:
+        if self.summaries:
             return self._pg_credit_shares(group_by, r, currency, model)
         share = "f." + CREDIT_COLUMNS[model]
         key = self.dim(group_by, "f", "opp_first_seen_at")
@@ -436,7 +444,7 @@ class ReportRepo:
 
     def participation(self, by: str, unit: str, r: Range) -> list[tuple[str, str, int, int]]:
         """(period start, function or team, active contributors, of whom reported before that period)."""
-        if self.pg:
+        if self.summaries:
             return self._pg_participation(by, unit, r)
         period = self.period("s.observed_at", unit)
         group = "c.function" if by == "function" else "COALESCE(c.team, '')"
@@ -459,7 +467,7 @@ class ReportRepo:
         ]
 
     def distinct_contributors(self, r: Range) -> int:
-        if self.pg:
+        if self.summaries:
             split = Split.of(r)
             sql = f"SELECT COUNT(DISTINCT contributor_id) FROM ({self._pg_active('month', split)}) a"
             return int(self._pg_run(sql, split)[0][0] or 0)
@@ -472,7 +480,7 @@ class ReportRepo:
 
     def originated_by_sales(self, r: Range, currency: str, sales: Sequence[str]) -> tuple[int, int]:
         """(originated cents, of which originated by non-sales functions)."""
-        if self.pg:
+        if self.summaries:
             sql = self._summed(
                 "function", "f", "report_credit_facts", "SUM(u.orig_value) AS v", where="WHERE u.currency = :cur"
             )
@@ -509,10 +517,13 @@ class ReportRepo:
         """Per account (all, or only ``accounts`` on PostgreSQL): distinct contributors, open and won cents, and its
         top contributor with their cents."""
         share = "f." + CREDIT_COLUMNS[model]
-        if self.pg:
+        if self.summaries:
             only = "AND f.account_id = ANY(CAST(:accounts AS uuid[]))" if accounts is not None else ""
             # Groups come out of the (account, contributor) index in order: no sort, and the top contributor of an
             # account is picked by an ordered aggregate over its few rows.
+            # The top contributor is the first (lowest id) of those with the largest value, a NULL value counting as
+            # largest, as in the ranking ORDER BY ... DESC: partition-only windows over rows already in
+            # (account, contributor) order need no sort.
             stmt = _binds(
                 f"""WITH per AS (
                   SELECT f.account_id, f.contributor_id,
@@ -521,11 +532,16 @@ class ReportRepo:
                   FROM report_credit_facts f
                   WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t {only}
                   GROUP BY f.account_id, f.contributor_id
+                ), w AS (
+                  SELECT account_id, contributor_id, open_c + won_c AS tot, COUNT(*) OVER a AS n,
+                    SUM(open_c) OVER a AS acc_open, SUM(won_c) OVER a AS acc_won,
+                    MAX(open_c + won_c) OVER a AS top, bool_or(open_c + won_c IS NULL) OVER a AS has_null
+                  FROM per WINDOW a AS (PARTITION BY account_id)
                 )
-                SELECT account_id, COUNT(*) AS n, SUM(open_c) AS acc_open, SUM(won_c) AS acc_won,
-                  (array_agg(contributor_id ORDER BY open_c + won_c DESC, contributor_id))[1] AS top_id,
-                  (array_agg(open_c + won_c ORDER BY open_c + won_c DESC, contributor_id))[1] AS top_c
-                FROM per GROUP BY account_id""",
+                SELECT DISTINCT ON (account_id) account_id, n, acc_open, acc_won, contributor_id AS top_id,
+                  tot AS top_c
+                FROM w WHERE (has_null AND tot IS NULL) OR (NOT has_null AND tot = top)
+                ORDER BY account_id, contributor_id""",
                 f=UTCDateTime(),
                 t=UTCDateTime(),
             )
@@ -594,7 +610,7 @@ class ReportRepo:
         stmt = sa.text(f"SELECT CAST(id AS text), name FROM {table} WHERE id = ANY(CAST(:ids AS uuid[]))").bindparams(
             sa.bindparam("ids", type_=postgresql.ARRAY(sa.String()))
         )
-        return {i: n for i, n in self.session.execute(stmt, {"ids": list(ids)}).tuples()}
+        return {row[0]: row[1] for row in self.session.execute(stmt, {"ids": list(ids)})}
 
     def _by_ids(self, table: str, column: str, ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, Any]]:
         """One array parameter instead of thousands of bound values."""

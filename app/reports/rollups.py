@@ -75,20 +75,22 @@ FACT_COLUMNS = (
 SIGNAL_COLUMNS = "observed_at, contributor_id, account_id, source_system, kind"
 
 
-def detail_select(axis: str, keys: Sequence[str], source: str, where: str, weight: str = "1") -> str:
-    """Rows of ``source`` as (axis, month, keys, currency, measures), each measure times ``weight``."""
+def detail_select(
+    axis: str, keys: Sequence[str], source: str, where: str, weight: str = "1", measures: Sequence[str] = _MEASURES
+) -> str:
+    """Rows of ``source`` as (axis, month, keys, currency, ``measures``), each measure times ``weight``."""
     if axis in FACT_MEASURES:
         date, unit = FACT_DATES[axis]
-        measures = FACT_MEASURES[axis]
+        sql = FACT_MEASURES[axis]
         currency = "COALESCE(currency, '')"
     else:
         date, unit = SIGNAL_DATES[axis]
-        measures = {"n": "1"}
+        sql = {"n": "1"}
         currency = "''"
     parts = [f"'{axis}' AS axis", f"{period_sql(date, unit)} AS month"]
     parts += [f"{KEY_SQL[k]} AS {k}" for k in keys]
     parts.append(f"{currency} AS currency")
-    parts += [f"{weight} * ({measures[m]}) AS {m}" if m in measures else f"0 AS {m}" for m in _MEASURES]
+    parts += [f"{weight} * ({sql[m]}) AS {m}" if m in sql else f"0 AS {m}" for m in measures]
     return f"SELECT {', '.join(parts)} FROM {source} WHERE {where}"
 
 

@@ -62,7 +62,7 @@ def period_key(value: str, unit: str) -> str:
 
 def _keys(repo: ReportRepo, group_by: str, raw: Sequence[Any]) -> dict[Any, tuple[str, str | None]]:
     """(key, label) for each raw group value."""
-    if repo.pg and group_by in ("contributor", "account"):  # ids come as text
+    if repo.summaries and group_by in ("contributor", "account"):  # ids come as text
         table = "contributors" if group_by == "contributor" else "accounts"
         labels = repo.names_by_text_id(table, [r for r in raw if r is not None])
         out: dict[Any, tuple[str, str | None]] = {r: (r, labels.get(r)) for r in raw if r is not None}
@@ -179,7 +179,7 @@ def concentration(
 ) -> list[ConcentrationRow]:
     repo = ReportRepo(session)
     accounts = None
-    if repo.pg and not only_dependent:
+    if repo.summaries and not only_dependent:
         # Without the dependence filter the answer is the top accounts by value, known from the rollups: only
         # those need their contributors grouped.
         totals = repo.account_totals(r, currency, model)
