@@ -155,12 +155,12 @@ class _NameMatch:
 _MAX_SPAN_WORDS = 3
 
 
-def _spans(words: list[str]) -> list[str]:
+def _spans(words: list[str], heads_only: bool = False) -> list[str]:
     """Proper contiguous runs of up to 3 words ("flying tiger", "tiger copenhagen", "tiger", ...)."""
     n = len(words)
     out = []
     for size in range(1, min(n - 1, _MAX_SPAN_WORDS) + 1):
-        for i in range(n - size + 1):
+        for i in range(1 if heads_only else n - size + 1):
             span = words[i : i + size]
             if sum(len(w) for w in span) >= FUZZY_MIN_LENGTH:
                 out.append(" ".join(span))
@@ -202,6 +202,7 @@ class AccountIndex:
         self._fuzzy: dict[str, _KindSlot] = {}  # folded key -> {account id: best kind}
         self._post: dict[str, _IdSlot] = {}  # first 4 letters of a folded word -> folded keys (blocking)
         self._span: dict[str, _IdSlot] = {}  # proper runs of words of a name ("flying tiger") -> accounts
+        self._head: dict[str, _IdSlot] = {}  # the runs that begin a name -> accounts
         self._name_stems: dict[str, list[frozenset[str]]] = {}  # the same, each word without a final -s
         self._stem_post: dict[str, _IdSlot] = {}  # stemmed word -> accounts whose name or legal name has it
         self._acronym: dict[str, _IdSlot] = {}  # initials of a multi-word name or legal name -> accounts
@@ -283,6 +284,8 @@ class AccountIndex:
                             spans[span] = {owners, account_id}
                     else:
                         owners.add(account_id)
+                for head in plan.heads:
+                    _add_id(self._head, head, account_id)
                 if plan.acronym:
                     _add_id(self._acronym, plan.acronym, account_id)
         self._name_stems[account_id] = stem_sets
@@ -319,6 +322,8 @@ class AccountIndex:
             if kind != _ALIAS:
                 for span in plan.spans:
                     _discard(self._span, span, account_id)
+                for head in plan.heads:
+                    _discard(self._head, head, account_id)
                 if plan.acronym:
                     _discard(self._acronym, plan.acronym, account_id)
 
@@ -344,6 +349,10 @@ class AccountIndex:
     def part_of(self, words: str) -> set[str]:
         """Accounts whose name or legal name holds these folded words as a proper run of its words."""
         return _ids(self._span.get(words))
+
+    def beginning(self, words: str) -> set[str]:
+        """Accounts whose name or legal name begins with these folded words (up to 3) and goes on."""
+        return _ids(self._head.get(words))
 
     def name_within(self, account_id: str, words: frozenset[str] | set[str]) -> bool:
         """True when every word of the account's name (or of its legal name) is among `words`."""
@@ -440,6 +449,7 @@ class _Plan(NamedTuple):
     folds: list[tuple[str, tuple[str, ...]]]  # (folded spelling for fuzzy matching, its blocking keys)
     stems: frozenset[str]
     spans: list[str]
+    heads: list[str]  # the spans that begin the name ("flying tiger" of "flying tiger copenhagen")
     acronym: str
 
 
@@ -464,7 +474,7 @@ def _plan(forms: NameForms) -> _Plan:
     folds: list[tuple[str, tuple[str, ...]]]
     if len(words) == 1:
         folds = [(folded, (folded[:4],))] if alt == folded else [(folded, (folded[:4],)), (alt, (alt[:4],))]
-        return _Plan(keys, folds, frozenset((stem(folded),)), [], "")
+        return _Plan(keys, folds, frozenset((stem(folded),)), [], [], "")
     folds = [(folded, tuple({t[:4] for t in words}))]
     if alt != folded:
         folds.append((alt, tuple({t[:4] for t in alt.split()})))
@@ -472,12 +482,14 @@ def _plan(forms: NameForms) -> _Plan:
     acronym = initials(words) if len(words) >= ACRONYM_MIN_LENGTH else ""
     if len(words) == 2:  # most names
         spans = [w for w in words if len(w) >= FUZZY_MIN_LENGTH]
-        return _Plan(keys, folds, frozenset((stem(words[0]), stem(words[1]))), spans, acronym)
+        heads = spans[:1] if len(words[0]) >= FUZZY_MIN_LENGTH else []
+        return _Plan(keys, folds, frozenset((stem(words[0]), stem(words[1]))), spans, heads, acronym)
     return _Plan(
         keys,
         folds,
         frozenset([stem(w) for w in words]),
         _spans(words),
+        _spans(words, heads_only=True),
         acronym if len(acronym) >= ACRONYM_MIN_LENGTH else "",
     )
 
@@ -683,12 +695,7 @@ def _longer_names(index: AccountIndex, account_id: str, tokens: tuple[str, ...])
     key = " ".join(words)
     if not key or len(words) > _MAX_SPAN_WORDS:
         return []
-    return sorted(
-        other
-        for other in index.part_of(key)
-        if other != account_id
-        and any(len(n) > len(words) and n[: len(words)] == words for n in index.name_words(other))
-    )
+    return sorted(other for other in index.beginning(key) if other != account_id)
 
 
 _LEVELS = {"s": "strict", "f": "folded", "c": "compact", "t": "word_order"}
