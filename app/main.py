@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.accounts.directory import AccountDirectory
+from app.accounts.directory import AccountDirectory, warm
 from app.accounts.router import router as accounts_router
 from app.auth import KeyCache
 from app.contributors.router import me_router
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm(app.state.directory, engine)
         stops: list[Callable[[], None]] = []
         if settings.worker_in_process:
             # The embedded set-up: one process also syncs the CRM and delivers notifications.

@@ -7,15 +7,20 @@ within ``recheck_seconds``.
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
 import time
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app.attribution import AccountEntry, AccountIndex
 from app.models import Account, Counter
 
 VERSION_COUNTER = "accounts_version"
+log = logging.getLogger("signal_pipeline.accounts")
 
 
 def bump_version(session: Session) -> None:
@@ -33,16 +38,35 @@ def current_version(session: Session) -> int:
     return counter.value if counter else 0
 
 
-def entry_of(account: Account) -> AccountEntry:
-    return AccountEntry(
-        id=str(account.id),
-        crm_id=account.crm_id,
-        name=account.name,
-        legal_name=account.legal_name,
-        aliases=tuple(account.aliases),
-        domains=tuple(account.domains),
-        country=account.country,
+def load_index(session: Session) -> AccountIndex:
+    """Build the index from the accounts table, reading only the columns it needs (no ORM objects)."""
+    rows = session.execute(
+        sa.select(
+            Account.id,  # type: ignore[call-overload]
+            Account.crm_id,
+            Account.name,
+            Account.legal_name,
+            Account.aliases,
+            Account.domains,
+            Account.country,
+        )
     )
+    index = AccountIndex.build(
+        AccountEntry(
+            id=str(id_),
+            crm_id=crm_id,
+            name=name,
+            legal_name=legal_name,
+            aliases=tuple(aliases or ()),
+            domains=tuple(domains or ()),
+            country=country,
+        )
+        for id_, crm_id, name, legal_name, aliases, domains, country in rows
+    )
+    # The index is large, long-lived and acyclic: keep it out of the cyclic collector's full passes, which
+    # would otherwise stall a request for a noticeable time (reference counting still frees an old index).
+    gc.freeze()
+    return index
 
 
 class AccountDirectory:
@@ -53,21 +77,44 @@ class AccountDirectory:
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
-    def invalidate(self) -> None:
-        """Recheck the version on next use (after this process committed an account change)."""
-        self._checked_at = 0.0
-
     def index(self, session: Session) -> AccountIndex:
-        """The current index; reloads when another transaction changed the accounts."""
+        """The current index; reloads when another transaction changed the accounts.
+
+        While one thread rebuilds, the others go on with the previous index (stale by seconds at most), except
+        before the first build, which everyone waits for.
+        """
         now = time.monotonic()
         if now - self._checked_at < self.recheck_seconds:
             return self._index
         version = current_version(session)
-        if version != self._version:
-            with self._lock:
+        if version != self._version and self._lock.acquire(blocking=self._version < 0):
+            try:
                 if version != self._version:
-                    accounts = session.exec(select(Account)).all()
-                    self._index = AccountIndex.build(entry_of(a) for a in accounts)
+                    self._index = load_index(session)
                     self._version = version
+            finally:
+                self._lock.release()
         self._checked_at = now
         return self._index
+
+    def refresh(self, engine: Engine) -> None:
+        """Rebuild now (after this process changed accounts), so its next request sees the change."""
+        with self._lock, Session(engine) as session:
+            self._version = current_version(session)
+            self._index = load_index(session)
+            self._checked_at = time.monotonic()
+
+
+def warm(directory: AccountDirectory, engine: Engine) -> threading.Thread:
+    """Build the index in the background at start-up, so the first signal does not pay for it."""
+
+    def build() -> None:
+        try:
+            with Session(engine) as session:
+                directory.index(session)
+        except sa.exc.SQLAlchemyError:
+            log.warning("account_directory_warm_failed")  # e.g. not migrated yet: the first request builds it
+
+    thread = threading.Thread(target=build, name="account-directory", daemon=True)
+    thread.start()
+    return thread

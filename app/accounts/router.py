@@ -74,7 +74,8 @@ async def import_accounts(request: Request, engine: EngineDep, key: AdminKey) ->
     def work() -> ImportResult:
         with transaction(engine) as session:
             result = service.import_accounts(session, rows)
-        directory.invalidate()
+        if result.created or result.updated:
+            directory.refresh(engine)
         return result
 
     return await run_in_threadpool(work)

@@ -53,6 +53,8 @@ def signal_text(signal: Signal, email: str) -> clustering.SignalText:
 # Clustering compares a new signal with at most this many of an opportunity's most recent signals, which
 # bounds its cost however large an opportunity grows.
 MAX_MEMBERS = 25
+# ... and with at most this many of its account's most recently active open opportunities.
+MAX_CANDIDATES = 30
 
 
 @dataclass
@@ -74,56 +76,76 @@ def lock_accounts(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Acco
 def candidate_pools(
     session: Session, accounts: dict[uuid.UUID, Account], since: datetime, *, exclude: uuid.UUID | None = None
 ) -> dict[uuid.UUID, dict[str, Cluster]]:
-    """The open opportunities of these accounts active since ``since``, with their recent signals, per account."""
+    """Per account, its open opportunities active since ``since`` (the most recently active
+    ``MAX_CANDIDATES``), each with its ``MAX_MEMBERS`` most recent signals. Two queries for any number of
+    accounts; the limits are applied in SQL, so a huge account or opportunity costs no more than a normal one."""
     pools: dict[uuid.UUID, dict[str, Cluster]] = defaultdict(dict)
     if not accounts:
         return pools
-    opps = session.exec(
-        select(Opportunity).where(
+    recent = (
+        sa.select(
+            Opportunity.id,  # type: ignore[call-overload]
+            sa.func.row_number()
+            .over(partition_by=col(Opportunity.account_id), order_by=col(Opportunity.last_seen_at).desc())
+            .label("rank"),
+        )
+        .where(
             col(Opportunity.account_id).in_(list(accounts)),
             col(Opportunity.merged_into_id).is_(None),
             Opportunity.status == "open",
             Opportunity.last_seen_at >= since,
         )
+        .subquery()
+    )
+    opps = session.exec(
+        select(Opportunity).join(recent, recent.c.id == Opportunity.id).where(recent.c.rank <= MAX_CANDIDATES)
     ).all()
     by_id = {o.id: o for o in opps}
     for o in opps:
         pools[o.account_id][str(o.id)] = Cluster(o)
-    if by_id:
-        # Only the columns clustering reads: no ORM objects for what is never written back.
-        rows = session.execute(
-            sa.select(
-                Signal.id,  # type: ignore[call-overload]
-                Signal.opportunity_id,
-                Contributor.email,
-                Signal.kind,
-                Signal.title,
-                Signal.body,
-                Signal.observed_at,
-                Signal.source_system,
-                Signal.source_reference,
-                Signal.opportunity_ref,
-            )
-            .join(Contributor, col(Contributor.id) == col(Signal.contributor_id))
-            .where(col(Signal.opportunity_id).in_(list(by_id)))
-            .order_by(col(Signal.observed_at).desc())
+    if not by_id:
+        return pools
+    # Only the columns clustering reads: no ORM objects for what is never written back.
+    members = (
+        sa.select(
+            Signal.id,  # type: ignore[call-overload]
+            Signal.opportunity_id,
+            Signal.contributor_id,
+            Signal.kind,
+            Signal.title,
+            Signal.body,
+            Signal.observed_at,
+            Signal.source_system,
+            Signal.source_reference,
+            Signal.opportunity_ref,
+            sa.func.row_number()
+            .over(partition_by=col(Signal.opportunity_id), order_by=col(Signal.observed_at).desc())
+            .label("rank"),
         )
-        for sid, opp_id, email, kind, title, body, observed_at, system, reference, ref in rows:
-            cluster = pools[by_id[opp_id].account_id][str(opp_id)]
-            if sid != exclude and len(cluster.members) < MAX_MEMBERS:
-                cluster.members.append(
-                    clustering.SignalText(
-                        id=str(sid),
-                        contributor=email or "",
-                        kind=kind,
-                        title=title,
-                        body=body,
-                        observed_at=observed_at,
-                        source_system=system,
-                        source_reference=reference,
-                        opportunity_ref=ref,
-                    )
-                )
+        .where(col(Signal.opportunity_id).in_(list(by_id)))
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(members, col(Contributor.email))
+        .join(Contributor, col(Contributor.id) == members.c.contributor_id)
+        .where(members.c.rank <= MAX_MEMBERS)
+    )
+    for r in rows:
+        if r.id == exclude:
+            continue
+        pools[by_id[r.opportunity_id].account_id][str(r.opportunity_id)].members.append(
+            clustering.SignalText(
+                id=str(r.id),
+                contributor=r.email or "",
+                kind=r.kind,
+                title=r.title,
+                body=r.body,
+                observed_at=r.observed_at,
+                source_system=r.source_system,
+                source_reference=r.source_reference,
+                opportunity_ref=r.opportunity_ref,
+            )
+        )
     return pools
 
 
