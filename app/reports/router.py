@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.api import EngineDep, SettingsDep, problems
@@ -59,7 +59,7 @@ def _currency(value: str) -> str:
 def _answer(report: Report[Any], fmt: str) -> Response:
     if fmt == "csv":
         return Response(to_csv(report.rows), media_type="text/csv; charset=utf-8")
-    return JSONResponse(report.model_dump(mode="json"))
+    return Response(report.model_dump_json(), media_type="application/json")
 
 
 def to_csv(rows: list[BaseModel]) -> str:
