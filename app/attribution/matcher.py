@@ -203,7 +203,10 @@ class AccountIndex:
         self._post: dict[str, _IdSlot] = {}  # first 4 letters of a folded word -> folded keys (blocking)
         self._span: dict[str, _IdSlot] = {}  # proper runs of words of a name ("flying tiger") -> accounts
         self._head: dict[str, _IdSlot] = {}  # the runs that begin a name -> accounts
-        self._name_stems: dict[str, list[frozenset[str]]] = {}  # the same, each word without a final -s
+        # account -> the stemmed word sets of its name and legal name: one set, or a tuple when they differ
+        self._name_stems: dict[
+            str, frozenset[str] | tuple[frozenset[str], ...]
+        ] = {}  # the same, each word without a final -s
         self._stem_post: dict[str, _IdSlot] = {}  # stemmed word -> accounts whose name or legal name has it
         self._acronym: dict[str, _IdSlot] = {}  # initials of a multi-word name or legal name -> accounts
 
@@ -212,6 +215,8 @@ class AccountIndex:
         index = cls()
         # The index is hundreds of thousands of small acyclic containers: the cyclic GC, triggered by the
         # allocations, would rescan the growing heap again and again for nothing (about a third of the time).
+        # One full collection at the end moves them all to the oldest generation at once; without it the
+        # first collections after the build would each walk them, as a pause in some later request.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -221,6 +226,7 @@ class AccountIndex:
         finally:
             if gc_was_enabled:
                 gc.enable()
+                gc.collect()
         return index
 
     def __len__(self) -> int:
@@ -288,9 +294,13 @@ class AccountIndex:
                     _add_id(self._head, head, account_id)
                 if plan.acronym:
                     _add_id(self._acronym, plan.acronym, account_id)
-        self._name_stems[account_id] = stem_sets
+        if len(stem_sets) == 1:
+            words = self._name_stems[account_id] = stem_sets[0]
+        else:
+            self._name_stems[account_id] = tuple(stem_sets)
+            words = frozenset().union(*stem_sets)
         stem_post = self._stem_post
-        for word in frozenset().union(*stem_sets) if len(stem_sets) > 1 else (stem_sets[0] if stem_sets else ()):
+        for word in words:
             owners = stem_post.get(word)
             if owners is None:
                 stem_post[word] = account_id
@@ -308,7 +318,7 @@ class AccountIndex:
             del self._by_crm[entry.crm_id]
         for host in _entry_hosts(entry):
             _discard(self._domains, host, account_id)
-        for stems in self._name_stems.pop(account_id, ()):
+        for stems in _stem_sets(self._name_stems.pop(account_id, ())):
             for word in stems:
                 _discard(self._stem_post, word, account_id)
         for forms, kind in _entry_names(entry):
@@ -385,7 +395,7 @@ class AccountIndex:
         return _ids(self._stem_post.get(word))
 
     def name_stems(self, account_id: str) -> list[frozenset[str]]:
-        return self._name_stems.get(account_id, [])
+        return _stem_sets(self._name_stems.get(account_id, ()))
 
     def name_words(self, account_id: str) -> list[tuple[str, ...]]:
         """The folded words of the account's name and legal name, in order."""
@@ -492,6 +502,10 @@ def _plan(forms: NameForms) -> _Plan:
         _spans(words, heads_only=True),
         acronym if len(acronym) >= ACRONYM_MIN_LENGTH else "",
     )
+
+
+def _stem_sets(stems: frozenset[str] | tuple[frozenset[str], ...]) -> list[frozenset[str]]:
+    return [stems] if isinstance(stems, frozenset) else list(stems)
 
 
 def _kinds(slot: _KindSlot | None) -> dict[str, int]:
