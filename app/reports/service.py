@@ -1,7 +1,7 @@
 """Report rules: ranges, grouping labels, money from cents, derived rates. Never commits.
 
-Rows are built as dicts and validated in one call per report (pydantic-core): row by row, tens of thousands of
-model instances cost more than the queries behind them.
+Rows are plain dicts holding their JSON values, keys in the order of the row models in ``schemas`` (which document
+them): tens of thousands of model instances would cost more than the queries behind them.
 """
 
 from __future__ import annotations
@@ -10,23 +10,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
 from sqlmodel import Session
 
 from app.errors import invalid
 from app.reports.repo import Range, ReportRepo, day_text
-from app.reports.schemas import (
-    AgeingRow,
-    ConcentrationRow,
-    ContributionRow,
-    CreditRow,
-    ParticipationRow,
-)
 from app.timeutil import utcnow
 
-RowT = TypeVar("RowT", bound=BaseModel)
+Row = dict[str, Any]
 
 # Candidates for settings: the report currency, the longest range, the ageing SLA and the dependence threshold.
 DEFAULT_CURRENCY = "SEK"
@@ -52,6 +44,13 @@ def date_range(date_from: date | None, date_to: date | None) -> tuple[date, date
 
 def money(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(CENT)
+
+
+def money_text(cents: int) -> str:
+    """``str(money(cents))``, without Decimal arithmetic for the usual non-negative amounts."""
+    if cents < 0:
+        return str(money(cents))
+    return f"{cents // 100}.{cents % 100:02d}"
 
 
 def _uuid(value: Any) -> uuid.UUID:
@@ -92,22 +91,11 @@ def _keys(repo: ReportRepo, group_by: str, raw: Sequence[Any]) -> dict[Any, tupl
     return {r: (str(r) if r is not None else "", None) for r in raw}
 
 
-_ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {}
-
-
-def _rows(model: type[RowT], rows: list[dict[str, Any]]) -> list[RowT]:
-    adapter = _ADAPTERS.get(model)
-    if adapter is None:
-        adapter = _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
-    result: list[RowT] = adapter.validate_python(rows)
-    return result
-
-
 def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(max(seconds, 0.0) / 3600, 2)
 
 
-def contributions(session: Session, group_by: str, r: Range, currency: str) -> list[ContributionRow]:
+def contributions(session: Session, group_by: str, r: Range, currency: str) -> list[Row]:
     repo = ReportRepo(session)
     signals = repo.signal_counts(group_by, r)
     facts = repo.contribution_facts(group_by, r, currency)
@@ -129,8 +117,8 @@ def contributions(session: Session, group_by: str, r: Range, currency: str) -> l
                 signals=row["signals"],
                 opportunities_originated=f["originated"],
                 opportunities_co_contributed=f["co"],
-                open_pipeline_value=money(f["open_c"]),
-                won_value=money(f["won_c"]),
+                open_pipeline_value=money_text(f["open_c"]),
+                won_value=money_text(f["won_c"]),
                 won=f["won"],
                 lost=f["lost"],
                 win_rate=round(f["won"] / decided, 4) if decided else None,
@@ -138,10 +126,10 @@ def contributions(session: Session, group_by: str, r: Range, currency: str) -> l
                 median_hours_to_first_stage_change=_hours(f.get("stage_s")),
             )
         )
-    return _rows(ContributionRow, sorted(rows, key=lambda x: x["key"]))
+    return sorted(rows, key=lambda x: str(x["key"]))
 
 
-def credits(session: Session, group_by: str, r: Range, currency: str, model: str) -> list[CreditRow]:
+def credits(session: Session, group_by: str, r: Range, currency: str, model: str) -> list[Row]:
     repo = ReportRepo(session)
     shares = repo.credit_shares(group_by, r, currency, model)
     labels = _keys(repo, group_by, list(shares))
@@ -151,17 +139,17 @@ def credits(session: Session, group_by: str, r: Range, currency: str, model: str
             label=labels[raw][1],
             credits=v["credits"],
             originated=v["originated"],
-            pipeline_value=money(v["open_c"]),
-            won_value=money(v["won_c"]),
+            pipeline_value=money_text(v["open_c"]),
+            won_value=money_text(v["won_c"]),
         )
         for raw, v in shares.items()
     ]
-    return _rows(CreditRow, sorted(rows, key=lambda x: x["key"]))
+    return sorted(rows, key=lambda x: str(x["key"]))
 
 
 def participation(
     session: Session, by: str, unit: str, r: Range, currency: str, sales: Sequence[str]
-) -> tuple[list[ParticipationRow], dict[str, Any]]:
+) -> tuple[list[Row], dict[str, Any]]:
     repo = ReportRepo(session)
     staff = repo.staff(by)
     rows = []
@@ -189,12 +177,12 @@ def participation(
         "non_sales_share": round(non_sales / total, 4) if total else None,
         "sales_functions": list(sales),
     }
-    return _rows(ParticipationRow, rows), summary
+    return rows, summary
 
 
 def concentration(
     session: Session, r: Range, currency: str, model: str, threshold: float, only_dependent: bool, limit: int
-) -> list[ConcentrationRow]:
+) -> list[Row]:
     repo = ReportRepo(session)
     accounts = None
     if repo.summaries and not only_dependent:
@@ -213,25 +201,22 @@ def concentration(
     rows.sort(key=lambda x: (-x[0], str(x[1].account_id)))
     rows = rows[:limit]
     names = repo.account_names(_uuid(x[1].account_id) for x in rows)
-    return _rows(
-        ConcentrationRow,
-        [
-            dict(
-                account_id=_uuid(row.account_id),
-                account_name=names.get(_uuid(row.account_id)),
-                contributors=int(row.n),
-                pipeline_value=money(int(row.acc_open or 0)),
-                won_value=money(int(row.acc_won or 0)),
-                top_contributor_id=_uuid(row.top_id),
-                top_contributor_share=share,
-                depends_on_one_person=dependent,
-            )
-            for _total, row, share, dependent in rows
-        ],
-    )
+    return [
+        dict(
+            account_id=str(_uuid(row.account_id)),
+            account_name=names.get(_uuid(row.account_id)),
+            contributors=int(row.n),
+            pipeline_value=money_text(int(row.acc_open or 0)),
+            won_value=money_text(int(row.acc_won or 0)),
+            top_contributor_id=str(_uuid(row.top_id)),
+            top_contributor_share=share,
+            depends_on_one_person=dependent,
+        )
+        for _total, row, share, dependent in rows
+    ]
 
 
-def ageing(session: Session, r: Range, sla_days: int) -> list[AgeingRow]:
+def ageing(session: Session, r: Range, sla_days: int) -> list[Row]:
     now = utcnow()
     rows = [
         dict(
@@ -243,7 +228,7 @@ def ageing(session: Session, r: Range, sla_days: int) -> list[AgeingRow]:
         )
         for row in ReportRepo(session).ageing(r, now - timedelta(days=sla_days))
     ]
-    return _rows(AgeingRow, sorted(rows, key=lambda x: (-x["opportunities"], x["owner"] or "", x["team"] or "")))
+    return sorted(rows, key=lambda x: (-x["opportunities"], x["owner"] or "", x["team"] or ""))
 
 
 def replace_staff(session: Session, dimension: str, counts: dict[str, int]) -> None:
