@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from app.attribution import AccountEntry, AccountIndex, CustomerHint, attribute
-from app.attribution.normalize import fold, fold_alt, hyphenated_words, phonetic_key
+from app.attribution.normalize import _slow_tokens, fold, fold_alt, hyphenated_words, phonetic_key, raw_tokens
 
 ENTRIES = [
     AccountEntry("F", "c-f", "Fjellbo", domains=("fjellbo.no",)),
@@ -98,6 +98,20 @@ class TestIndexStructure:
         assert who(index, "Oresund Maleri och Bygg") == "Ö"
         assert who(index, "Oeresund Maaleri & Bygg") == "Ö"
 
+    def test_names_that_normalise_to_nothing_are_not_indexed(self) -> None:
+        idx = AccountIndex.build([AccountEntry("E", None, "Eksempel", aliases=("---", "", "&"))])
+        assert who(idx, "Eksempel") == "E"
+        assert idx.exact("f:") == {} and idx.exact("c:") == {}
+
+    def test_parent_and_unit_names_follow_updates(self) -> None:
+        idx = AccountIndex.build([AccountEntry("P", None, "Granvik"), AccountEntry("U", None, "Granvik Marin AS")])
+        assert who(idx, "Granvik") is None  # the parent or its unit: ask
+        assert idx.beginning("granvik") == {"U"}
+        idx.remove("U")
+        assert who(idx, "Granvik") == "P"
+        idx.upsert(AccountEntry("U", None, "Granvik Marin AS"))
+        assert who(idx, "Granvik") is None
+
     @pytest.mark.parametrize("enabled", [True, False])
     def test_build_leaves_the_garbage_collector_as_it_was(self, enabled: bool) -> None:
         was = gc.isenabled()
@@ -128,6 +142,15 @@ class TestNormalisation:
             assert fold(text) == _fold_by_nfkd(text), repr(text)
         assert fold("jönköping ærø") == "jonkoping aero"
         assert fold_alt("jönköping ærø") == "joenkoeping aeroe"
+
+    def test_plain_name_tokens_equal_the_full_tokeniser(self) -> None:
+        rng = random.Random(12)
+        alphabet = [chr(c) for c in (*range(0x20, 0x250), *range(0x300, 0x370))]
+        alphabet += ["\u02bc", "\u0149", "\u0130", "\ufb01", "\u2460", "中", "ж", "\u3000", "\u00a0", "\u2019"]
+        alphabet += list("abc  ") * 20
+        for _ in range(20_000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+            assert raw_tokens(text) == _slow_tokens(text), repr(text)
 
     @pytest.mark.parametrize(
         ("a", "b"), [("vodaphone", "vodafone"), ("schenker", "sjenker"), ("quick", "kvik"), ("zweig", "sveig")]
