@@ -32,8 +32,13 @@ def mail_provider_domains() -> frozenset[str]:
     return frozenset(out)
 
 
+_PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+
+
 def host_of(value: str) -> str | None:
     """The host named by an e-mail address, URL or bare domain, lower-cased; None if there is none."""
+    if _PLAIN_HOST.fullmatch(value) and not value.startswith("www."):
+        return value  # a bare lower-case domain, as directories store them: nothing to take off
     v = value.strip().lower()
     if not v:
         return None
