@@ -212,11 +212,15 @@ class AccountIndex:
 
     @classmethod
     def build(cls, entries: Iterable[AccountEntry]) -> AccountIndex:
+        """Index all entries at once.
+
+        The index is hundreds of thousands of small acyclic containers: the cyclic GC, triggered by the
+        allocations, would rescan the growing heap again and again for nothing (about a third of the time),
+        so it is paused meanwhile. The new containers are then all in the youngest generation: a long-lived
+        process should `gc.freeze()` after building (as the account directory does), or the first
+        collections after it walk them all (about 70 ms for 50,000 accounts) in some later request.
+        """
         index = cls()
-        # The index is hundreds of thousands of small acyclic containers: the cyclic GC, triggered by the
-        # allocations, would rescan the growing heap again and again for nothing (about a third of the time).
-        # One full collection at the end moves them all to the oldest generation at once; without it the
-        # first collections after the build would each walk them, as a pause in some later request.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -226,7 +230,6 @@ class AccountIndex:
         finally:
             if gc_was_enabled:
                 gc.enable()
-                gc.collect()
         return index
 
     def __len__(self) -> int:
