@@ -141,7 +141,8 @@ def _rollup_table(name: str, keys: tuple[tuple[str, sa.types.TypeEngine[Any]], .
     """A monthly rollup: one row per (axis, month or week, group keys, currency) with integer sums.
 
     Axes: ``s`` signals by observed month, ``sw`` signals by observed week (Monday), ``o`` credit facts by observed
-    month, ``f`` credit facts by the month their opportunity was first seen. Rows are kept by adding deltas of the
+    month, ``f`` credit facts by the month their opportunity was first seen; ``sd``, ``od`` and ``fd`` the same by
+    day (``month`` then holds the day). Rows are kept by adding deltas of the
     detail rows that changed; a row whose count drops to zero is deleted.
     """
     columns: list[sa.Column[Any]] = [

@@ -1,8 +1,8 @@
 """Report queries: aggregates in SQL, spelled for PostgreSQL or SQLite.
 
-On PostgreSQL, whole months (weeks for weekly participation) come from the rollups and the partial ones at the range
-ends from the narrow detail tables (see ``rollups``); medians are read from ``report_durations`` in index order. On
-SQLite every report reads the fact table and signals directly.
+On PostgreSQL, whole months (weeks for weekly participation) come from the monthly (weekly) rollup rows and the
+partial ones at the range ends from the daily rows (see ``rollups``); medians are read from ``report_durations`` in
+index order. On SQLite every report reads the fact table and signals directly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,10 +39,6 @@ class Range:
     end: datetime  # exclusive
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
 def _period_floor(day: date, unit: str) -> date:
     return day.replace(day=1) if unit == "month" else day - timedelta(days=day.weekday())
 
@@ -58,23 +54,24 @@ def _period_ceil(day: date, unit: str) -> date:
 
 @dataclass(frozen=True)
 class Split:
-    """A day-aligned range as whole periods [whole_from, whole_to) read from a rollup, and the partial periods at
-    its ends, [start, head_end) and [tail_start, end), read from detail (both empty when whole periods cover all)."""
+    """A day-aligned range as whole periods [whole_from, whole_to) read from a rollup's period rows, and the days
+    of the partial periods at its ends, [start, head_end) and [tail_start, end), read from its daily rows."""
 
     whole_from: date
     whole_to: date
-    start: datetime
-    head_end: datetime
-    tail_start: datetime
-    end: datetime
+    start: date
+    head_end: date
+    tail_start: date
+    end: date
 
     @classmethod
     def of(cls, r: Range, unit: str = "month") -> Split:
-        first = _period_ceil(r.start.date(), unit)
-        last = _period_floor(r.end.date(), unit)
-        if first >= last:  # no whole period: everything from detail
-            return cls(first, first, r.start, r.end, r.end, r.end)
-        return cls(first, last, r.start, _midnight(first), _midnight(last), r.end)
+        start, end = r.start.date(), r.end.date()
+        first = _period_ceil(start, unit)
+        last = _period_floor(end, unit)
+        if first >= last:  # no whole period: every day from the daily rows
+            return cls(first, first, start, end, end, end)
+        return cls(first, last, start, first, last, end)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -87,14 +84,7 @@ class Split:
         }
 
 
-_SPLIT_TYPES: dict[str, Any] = {
-    "wf": sa.Date(),
-    "wt": sa.Date(),
-    "h1": UTCDateTime(),
-    "h2": UTCDateTime(),
-    "t1": UTCDateTime(),
-    "t2": UTCDateTime(),
-}
+_SPLIT_TYPES: dict[str, Any] = {name: sa.Date() for name in ("wf", "wt", "h1", "h2", "t1", "t2")}
 # The rollup each grouping reads on PostgreSQL, and how it names the group there.
 _ROLLUP_OF = {
     "contributor": "report_rollup_contributor",
@@ -208,23 +198,22 @@ class ReportRepo:
 
     # -- PostgreSQL: rollups plus detail at the ends ---------------------------------------------------------------
     @staticmethod
-    def _summed(group_by: str, axis: str, detail: str, select: str, where: str = "", having: str = "") -> str:
-        """``select`` over whole periods of the rollup and partial ones of ``detail``, grouped by ``group_by``."""
+    def _summed(group_by: str, axis: str, select: str, where: str = "") -> str:
+        """``select`` over the whole months and the days at the ends of a range, grouped by ``group_by``."""
         table = _ROLLUP_OF[group_by]
         keys = rollups.ROLLUPS[table]
         used = set(re.findall(r"\bu\.(\w+)", select))
-        measures = [m for m in _MEASURES if m in used]
-        columns = ", ".join(["month", *keys, "currency", *measures])
-        date = _date_of(axis)
-        head = rollups.detail_select(axis, keys, detail, f"{date} >= :h1 AND {date} < :h2", measures=measures)
-        tail = rollups.detail_select(axis, keys, detail, f"{date} >= :t1 AND {date} < :t2", measures=measures)
+        columns = ", ".join(["month", *keys, "currency", *(m for m in _MEASURES if m in used)])
         people = "JOIN contributors c ON c.id = u.contributor_id" if group_by in PERSON_DIMS else ""
         key = _GROUP_OF[group_by]
+        # For month and quarter groups, a day row counts in its own month.
+        day_month = f"CAST(date_trunc('month', month) AS date) AS month, {columns.split(', ', 1)[1]}"
         return (
             f"SELECT {_KEY_OF.get(group_by, key)} AS k, {select} FROM ("
             f"SELECT {columns} FROM {table} WHERE axis = '{axis}' AND month >= :wf AND month < :wt "
-            f"UNION ALL SELECT {columns} FROM ({head}) h UNION ALL SELECT {columns} FROM ({tail}) t"
-            f") u {people} {where} GROUP BY {key} {having}"
+            f"UNION ALL SELECT {day_month} FROM {table} WHERE axis = '{axis}d' AND month >= :h1 AND month < :h2 "
+            f"UNION ALL SELECT {day_month} FROM {table} WHERE axis = '{axis}d' AND month >= :t1 AND month < :t2"
+            f") u {people} {where} GROUP BY {key}"
         )
 
     def _pg_run(self, sql: str, split: Split, **params: Any) -> list[tuple[Any, ...]]:
@@ -232,14 +221,13 @@ class ReportRepo:
         return [tuple(row) for row in self._run(stmt, {**split.params(), **params})]
 
     def _pg_signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
-        sql = self._summed(group_by, "s", "report_signal_facts", "SUM(u.n) AS n")
+        sql = self._summed(group_by, "s", "SUM(u.n) AS n")
         return {k: int(n) for k, n in self._pg_run(sql, Split.of(r))}
 
     def _pg_contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
         sql = self._summed(
             group_by,
             "o",
-            "report_credit_facts",
             "SUM(u.originated) AS originated, SUM(u.n) - SUM(u.originated) AS co, "
             "SUM(CASE WHEN u.currency = :cur THEN u.open_c ELSE 0 END) AS open_c, "
             "SUM(CASE WHEN u.currency = :cur THEN u.won_c ELSE 0 END) AS won_c, "
@@ -282,7 +270,6 @@ class ReportRepo:
         sql = self._summed(
             group_by,
             "f",
-            "report_credit_facts",
             f"SUM(u.n) AS credits, SUM(u.originated) AS originated, SUM(u.{m}_open) AS open_c, SUM(u.{m}_won) AS won_c",
             where="WHERE u.currency = :cur",
         )
@@ -294,14 +281,14 @@ class ReportRepo:
     def _pg_active(self, unit: str, split: Split) -> str:
         """Distinct (period, contributor) pairs with a signal in the range, per whole or partial period."""
         axis = "s" if unit == "month" else "sw"
-        period = rollups.period_sql("observed_at", unit)
+        period = f"CAST(date_trunc('{unit}', month) AS date)"
         return (
             f"SELECT month AS p, contributor_id FROM report_rollup_contributor "
             f"WHERE axis = '{axis}' AND month >= :wf AND month < :wt "
-            f"UNION ALL SELECT DISTINCT {period}, contributor_id FROM report_signal_facts "
-            "WHERE observed_at >= :h1 AND observed_at < :h2 "
-            f"UNION ALL SELECT DISTINCT {period}, contributor_id FROM report_signal_facts "
-            "WHERE observed_at >= :t1 AND observed_at < :t2"
+            f"UNION ALL SELECT DISTINCT {period}, contributor_id FROM report_rollup_contributor "
+            "WHERE axis = 'sd' AND month >= :h1 AND month < :h2 "
+            f"UNION ALL SELECT DISTINCT {period}, contributor_id FROM report_rollup_contributor "
+            "WHERE axis = 'sd' AND month >= :t1 AND month < :t2"
         )
 
     def _pg_participation(self, by: str, unit: str, r: Range) -> list[tuple[str, str, int, int]]:
@@ -481,9 +468,7 @@ class ReportRepo:
     def originated_by_sales(self, r: Range, currency: str, sales: Sequence[str]) -> tuple[int, int]:
         """(originated cents, of which originated by non-sales functions)."""
         if self.summaries:
-            sql = self._summed(
-                "function", "f", "report_credit_facts", "SUM(u.orig_value) AS v", where="WHERE u.currency = :cur"
-            )
+            sql = self._summed("function", "f", "SUM(u.orig_value) AS v", where="WHERE u.currency = :cur")
             by_function = {k: int(v or 0) for k, v in self._pg_run(sql, Split.of(r), cur=currency)}
             total = sum(by_function.values())
             return total, total - sum(v for k, v in by_function.items() if k in set(sales))
@@ -506,7 +491,6 @@ class ReportRepo:
         sql = self._summed(
             "account",
             "f",
-            "report_credit_facts",
             f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open + u.{m}_won ELSE 0 END) AS total",
         )
         return {k: int(total) for k, total in self._pg_run(sql, Split.of(r), cur=currency)}
@@ -638,7 +622,3 @@ class ReportRepo:
         for name, staff in counts.items():
             self.session.add(StaffCount(dimension=dimension, name=name, staff=staff))
         self.session.flush()
-
-
-def _date_of(axis: str) -> str:
-    return "opp_first_seen_at" if axis == "f" else "observed_at"

@@ -1,13 +1,14 @@
 """Report summaries on PostgreSQL, kept current by the same incremental refresh as the fact table.
 
 - ``report_signal_facts`` mirrors the report dimensions of each signal, so that a change can be subtracted exactly.
-- ``report_rollup_*`` hold monthly (and, for participation, weekly) sums per contributor, per account and per
-  source and kind. They change by deltas: the detail rows a refresh deletes count -1 and the rows it writes +1,
+- ``report_rollup_*`` hold monthly and daily (and, for participation, weekly) sums per contributor, per account
+  and per source and kind. They change by deltas: the detail rows a refresh deletes count -1 and the rows it writes +1,
   so a refresh costs what changed, and every sum stays an exact integer.
 - ``report_durations`` holds the originator's time to CRM and to first stage change, with one index per grouping
   ordered by seconds, so exact medians are read in index order instead of sorted per request.
 
-Reports read whole months from the rollups and the partial months at the range ends from the detail tables.
+Report ranges are whole UTC days: reports read whole months from the monthly rows and the partial months at the
+range ends from the daily rows.
 SQLite has none of this: its reports read the detail tables directly.
 """
 
@@ -60,8 +61,15 @@ FACT_MEASURES: dict[str, dict[str, str]] = {
         "orig_value": "CASE WHEN rank = 1 THEN COALESCE(value_cents, 0) ELSE 0 END",
     },
 }
-FACT_DATES = {"o": ("observed_at", "month"), "f": ("opp_first_seen_at", "month")}
-SIGNAL_DATES = {"s": ("observed_at", "month"), "sw": ("observed_at", "week")}
+FACT_DATES = {
+    "o": ("observed_at", "month"),
+    "f": ("opp_first_seen_at", "month"),
+    "od": ("observed_at", "day"),
+    "fd": ("opp_first_seen_at", "day"),
+}
+SIGNAL_DATES = {"s": ("observed_at", "month"), "sw": ("observed_at", "week"), "sd": ("observed_at", "day")}
+FACT_AXES = ("o", "f", "od", "fd")
+SIGNAL_AXES = ("s", "sw", "sd")
 KEY_SQL = {
     "contributor_id": "contributor_id",
     "account_id": f"COALESCE(account_id, CAST('{NIL_UUID}' AS uuid))",
@@ -79,9 +87,9 @@ def detail_select(
     axis: str, keys: Sequence[str], source: str, where: str, weight: str = "1", measures: Sequence[str] = _MEASURES
 ) -> str:
     """Rows of ``source`` as (axis, month, keys, currency, ``measures``), each measure times ``weight``."""
-    if axis in FACT_MEASURES:
+    if axis in FACT_DATES:
         date, unit = FACT_DATES[axis]
-        sql = FACT_MEASURES[axis]
+        sql = FACT_MEASURES[axis[0]]
         currency = "COALESCE(currency, '')"
     else:
         date, unit = SIGNAL_DATES[axis]
@@ -156,8 +164,8 @@ def rebuild_all(conn: Connection) -> None:
             f"INSERT INTO report_signal_facts (signal_id, {SIGNAL_COLUMNS}) SELECT id, {SIGNAL_COLUMNS} FROM signals"
         )
     )
-    _apply(conn, ("s", "sw"), "report_signal_facts", weight="1")
-    _apply(conn, ("o", "f"), "report_credit_facts", weight="1")
+    _apply(conn, SIGNAL_AXES, "report_signal_facts", weight="1")
+    _apply(conn, FACT_AXES, "report_credit_facts", weight="1")
     conn.execute(sa.text(_DURATIONS))
     conn.execute(
         sa.text(
@@ -191,7 +199,7 @@ def rebuild_facts(conn: Connection, opportunity_ids: Sequence[object], insert_sq
             f"INSERT INTO report_fact_delta SELECT 1, {FACT_COLUMNS} FROM added"
         )
     )
-    _apply(conn, ("o", "f"), "report_fact_delta")
+    _apply(conn, FACT_AXES, "report_fact_delta")
     conn.execute(sa.text(f"DELETE FROM report_durations WHERE opportunity_id IN {changed}"))
     conn.execute(sa.text(_DURATIONS + f" AND f.opportunity_id IN {changed}"))
 
@@ -231,7 +239,7 @@ def refresh_signals(conn: Connection, since: datetime, opportunities_changed: bo
         params,
     )
     if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM report_signal_delta)")).scalar_one():
-        _apply(conn, ("s", "sw"), "report_signal_delta")
+        _apply(conn, SIGNAL_AXES, "report_signal_delta")
 
 
 def _sync_contributor_dims(conn: Connection) -> None:
