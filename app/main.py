@@ -6,6 +6,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -17,6 +18,7 @@ from app.contributors.router import router as contributors_router
 from app.db import make_engine
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.maintenance import run_maintenance
 from app.middleware import AccessLog, BodyLimit
 from app.notifications.router import router as subscriptions_router
 from app.opportunities.outcomes_router import router as outcomes_router
@@ -54,14 +56,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.crm != "none":
                 stops.append(start_in_process(settings))
             stop = threading.Event()
-            thread = threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True)
-            thread.start()
+            ttl = timedelta(hours=settings.idempotency_ttl_hours)
+            threads = [
+                threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True),
+                threading.Thread(
+                    target=run_maintenance, args=(engine, stop), kwargs={"ttl": ttl}, name="maintenance", daemon=True
+                ),
+            ]
+            for thread in threads:
+                thread.start()
 
-            def stop_deliveries() -> None:
+            def stop_background() -> None:
                 stop.set()
-                thread.join(timeout=30)
+                for thread in threads:
+                    thread.join(timeout=30)
 
-            stops.append(stop_deliveries)
+            stops.append(stop_background)
         yield
         for stop_one in stops:
             stop_one()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -29,6 +30,7 @@ def worker(
     batch in hand). Without a CRM configured it only delivers notifications."""
     from app.db import make_engine
     from app.logging import configure_logging
+    from app.maintenance import run_maintenance
     from app.notifications.delivery import deliver_due, run_delivery_loop
     from app.sync import metrics
     from app.sync.worker import make_worker
@@ -48,8 +50,15 @@ def worker(
         while deliver_due(engine, limit=100):
             pass
         return
-    deliveries = threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True)
-    deliveries.start()
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    background = [
+        threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True),
+        threading.Thread(
+            target=run_maintenance, args=(engine, stop), kwargs={"ttl": ttl}, name="maintenance", daemon=True
+        ),
+    ]
+    for thread in background:
+        thread.start()
     try:
         if worker is not None:
             worker.run()
@@ -58,7 +67,8 @@ def worker(
             stop.wait()
     finally:
         stop.set()
-        deliveries.join(timeout=30)
+        for thread in background:
+            thread.join(timeout=30)
         if worker is not None:
             worker.engine.dispose()
         engine.dispose()
