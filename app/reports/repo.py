@@ -97,10 +97,7 @@ _ROLLUP_OF = {
     "quarter": "report_rollup_source_kind",
 }
 # Contributor and account keys are selected as text (loaded faster than uuid, hashed in C) but grouped as uuid.
-_KEY_OF = {
-    "contributor": "CAST(u.contributor_id AS text)",
-    "account": f"CAST(NULLIF(u.account_id, CAST('{rollups.NIL_UUID}' AS uuid)) AS text)",
-}
+_NAMES_OF = {"contributor": "contributors", "account": "accounts"}
 _DURATION_KEY_OF = {"contributor": "CAST(contributor_id AS text)", "account": "CAST(account_id AS text)"}
 _GROUP_OF = {
     "contributor": "u.contributor_id",
@@ -142,6 +139,8 @@ class ReportRepo:
         self.session = session
         self.pg = session.get_bind().dialect.name == "postgresql"
         self.summaries = self.pg and self.use_summaries
+        # Contributor and account names by id (text) that labelled summary queries brought along.
+        self.labels: dict[str, str | None] = {}
         if self.pg:
             # Reports scan and sort hundreds of thousands of rows: JIT compilation costs more than it saves at
             # this size, and the default 4 MB work_mem spills the sorts behind medians to disk.
@@ -198,31 +197,47 @@ class ReportRepo:
 
     # -- PostgreSQL: rollups plus detail at the ends ---------------------------------------------------------------
     @staticmethod
-    def _summed(group_by: str, axis: str, select: str, where: str = "") -> str:
-        """``select`` over the whole months and the days at the ends of a range, grouped by ``group_by``."""
+    def _summed(group_by: str, axis: str, select: str, where: str = "", labelled: bool = False) -> str:
+        """``select`` over the whole months and the days at the ends of a range, grouped by ``group_by``; when
+        ``labelled``, contributor and account groups get the name as a last column."""
         table = _ROLLUP_OF[group_by]
         keys = rollups.ROLLUPS[table]
         used = set(re.findall(r"\bu\.(\w+)", select))
         columns = ", ".join(["month", *keys, "currency", *(m for m in _MEASURES if m in used)])
         people = "JOIN contributors c ON c.id = u.contributor_id" if group_by in PERSON_DIMS else ""
-        key = _GROUP_OF[group_by]
+        # Only signals lack an account: facts group by the column itself, which the planner can estimate.
+        key = "u.account_id" if group_by == "account" and axis != "s" else _GROUP_OF[group_by]
         # For month and quarter groups, a day row counts in its own month.
         day_month = f"CAST(date_trunc('month', month) AS date) AS month, {columns.split(', ', 1)[1]}"
-        return (
-            f"SELECT {_KEY_OF.get(group_by, key)} AS k, {select} FROM ("
+        parts = (
             f"SELECT {columns} FROM {table} WHERE axis = '{axis}' AND month >= :wf AND month < :wt "
             f"UNION ALL SELECT {day_month} FROM {table} WHERE axis = '{axis}d' AND month >= :h1 AND month < :h2 "
             f"UNION ALL SELECT {day_month} FROM {table} WHERE axis = '{axis}d' AND month >= :t1 AND month < :t2"
-            f") u {people} {where} GROUP BY {key}"
         )
+        if labelled and group_by in _NAMES_OF:
+            names = ", ".join(f"g.{a}" for a in re.findall(r"\bAS (\w+)", select))
+            return (
+                f"SELECT CAST(g.gid AS text) AS k, {names}, nm.name FROM ("
+                f"SELECT {key} AS gid, {select} FROM ({parts}) u {where} GROUP BY {key}"
+                f") g LEFT JOIN {_NAMES_OF[group_by]} nm ON nm.id = g.gid"
+            )
+        shown = f"CAST({key} AS text)" if group_by in _NAMES_OF else key
+        return f"SELECT {shown} AS k, {select} FROM ({parts}) u {people} {where} GROUP BY {key}"
 
-    def _pg_run(self, sql: str, split: Split, **params: Any) -> list[tuple[Any, ...]]:
+    def _pg_run(self, sql: str, split: Split, labelled: bool = False, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a ``_summed`` query; a labelled query's names go to ``labels`` and leave the rows."""
         stmt = sa.text(sql).bindparams(*(sa.bindparam(n, type_=t) for n, t in _SPLIT_TYPES.items()))
-        return [tuple(row) for row in self._run(stmt, {**split.params(), **params})]
+        rows = [tuple(row) for row in self._run(stmt, {**split.params(), **params})]
+        if not labelled:
+            return rows
+        for row in rows:
+            self.labels[row[0]] = row[-1]
+        return [row[:-1] for row in rows]
 
     def _pg_signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
-        sql = self._summed(group_by, "s", "SUM(u.n) AS n")
-        return {k: int(n) for k, n in self._pg_run(sql, Split.of(r))}
+        named = group_by in _NAMES_OF
+        sql = self._summed(group_by, "s", "SUM(u.n) AS n", labelled=named)
+        return {k: int(n) for k, n in self._pg_run(sql, Split.of(r), named)}
 
     def _pg_contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
         sql = self._summed(
@@ -232,9 +247,11 @@ class ReportRepo:
             "SUM(CASE WHEN u.currency = :cur THEN u.open_c ELSE 0 END) AS open_c, "
             "SUM(CASE WHEN u.currency = :cur THEN u.won_c ELSE 0 END) AS won_c, "
             "SUM(u.won) AS won, SUM(u.lost) AS lost",
+            labelled=group_by in _NAMES_OF,
         )
         out: dict[Any, dict[str, Any]] = {}
-        for k, originated, co, open_c, won_c, won, lost in self._pg_run(sql, Split.of(r), cur=currency):
+        rows = self._pg_run(sql, Split.of(r), group_by in _NAMES_OF, cur=currency)
+        for k, originated, co, open_c, won_c, won, lost in rows:
             out[k] = {
                 "originated": int(originated),
                 "co": int(co),
@@ -272,10 +289,13 @@ class ReportRepo:
             "f",
             f"SUM(u.n) AS credits, SUM(u.originated) AS originated, SUM(u.{m}_open) AS open_c, SUM(u.{m}_won) AS won_c",
             where="WHERE u.currency = :cur",
+            labelled=group_by in _NAMES_OF,
         )
         return {
             k: {"credits": int(credits), "originated": int(originated), "open_c": int(open_c), "won_c": int(won_c)}
-            for k, credits, originated, open_c, won_c in self._pg_run(sql, Split.of(r), cur=currency)
+            for k, credits, originated, open_c, won_c in self._pg_run(
+                sql, Split.of(r), group_by in _NAMES_OF, cur=currency
+            )
         }
 
     def _pg_active(self, unit: str, split: Split) -> str:

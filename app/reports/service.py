@@ -70,7 +70,8 @@ def _keys(repo: ReportRepo, group_by: str, raw: Sequence[Any]) -> dict[Any, tupl
     """(key, label) for each raw group value."""
     if repo.summaries and group_by in ("contributor", "account"):  # ids come as text
         table = "contributors" if group_by == "contributor" else "accounts"
-        labels = repo.names_by_text_id(table, [r for r in raw if r is not None])
+        missing = [r for r in raw if r is not None and r not in repo.labels]
+        labels = {**repo.labels, **(repo.names_by_text_id(table, missing) if missing else {})}
         out: dict[Any, tuple[str, str | None]] = {r: (r, labels.get(r)) for r in raw if r is not None}
         if None in raw:
             out[None] = ("", "unattributed")
