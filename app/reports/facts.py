@@ -107,6 +107,10 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
     table = Counter.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
         dialect = conn.dialect.name
+        if dialect == "postgresql":
+            # psycopg prepares statements after a few runs; a generic plan for "changed since :since" does not know
+            # how recent the bound is and scans whole tables (about 200 ms on 1M signals instead of under 1 ms).
+            conn.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
         conn.execute(
             insert_for_conn(conn, table).values(name=WATERMARK, value=0).on_conflict_do_nothing(index_elements=["name"])
         )

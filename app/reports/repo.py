@@ -149,6 +149,9 @@ class ReportRepo:
             # The summaries are small and hot: random reads cost about what sequential ones do, and with the default
             # 4.0 the planner sorts rather than reading medians in index order.
             session.execute(sa.text("SET LOCAL random_page_cost = 1.1"))
+            # psycopg prepares a statement after a few runs, and PostgreSQL may then switch to a generic plan that
+            # does not know the range: planning these few statements costs far less than a wrong plan.
+            session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     # -- dialect spelling ---------------------------------------------------------------------------------------
     def period(self, column: str, unit: str) -> str:
