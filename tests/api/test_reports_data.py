@@ -133,9 +133,9 @@ def build(engine: sa.Engine) -> Dataset:
         session.flush()
         data.signals["cat"].append(review.id)
         for key, person_id in data.people.items():
-            person = session.get(Contributor, person_id)
-            assert person is not None
-            person.first_signal_at = firsts[key]
-            person.signal_count = len(data.signals[key])
-            session.add(person)
+            stored = session.get(Contributor, person_id)
+            assert stored is not None
+            stored.first_signal_at = firsts[key]
+            stored.signal_count = len(data.signals[key])
+            session.add(stored)
     return data
