@@ -56,7 +56,7 @@ def serve(
     """Run the HTTP service."""
     import uvicorn
 
-    from app.logging import configure_logging
+    from app.logging import configure_logging, logging_config
     from app.migrate import upgrade
 
     if os.environ.get("SIGNAL_PIPELINE_SANDBOX", "").lower() in ("1", "true", "yes"):
@@ -86,7 +86,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
-        log_config=None,
+        log_config=logging_config(settings.log_level, settings.log_format),
         proxy_headers=False,
     )
 

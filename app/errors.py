@@ -137,7 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Only the exception type is logged: messages can carry customer text.
+        # Our formatters render an exception as its type and place only: messages can carry customer text.
         log.error(
             "unhandled_error",
             extra={"path": request.url.path, "error_type": type(exc).__name__},

@@ -1,8 +1,8 @@
 """The in-process account directory used for attribution, kept in step with the accounts table.
 
 Every process holds an index of all accounts. A shared counter, bumped in the same transaction as any account
-change, tells a process to reload: a change made by this process is seen at once, one made by another process
-within ``recheck_seconds``.
+change, tells a process to reload: every ingest reads it (a primary-key lookup), so a committed change is seen
+by the next signal, in any process (``recheck_seconds`` can trade that for one query less).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def load_index(session: Session) -> AccountIndex:
 
 
 class AccountDirectory:
-    def __init__(self, recheck_seconds: float = 2.0) -> None:
+    def __init__(self, recheck_seconds: float = 0.0) -> None:
         self.recheck_seconds = recheck_seconds
         self._index = AccountIndex()
         self._version = -1

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -183,8 +182,8 @@ def run_delivery_loop(engine: Engine, stop: threading.Event, *, interval: float 
         while not stop.is_set():
             try:
                 tried = deliver_due(engine, limit=batch, client=client)
-            except sa.exc.OperationalError:
-                log.warning("notification_loop_db_error")
+            except Exception as exc:  # the loop must outlive any one failure; the type says what happened
+                log.warning("notification_loop_error", extra={"error_type": type(exc).__name__})
                 tried = 0
             if tried == 0:
                 stop.wait(interval)

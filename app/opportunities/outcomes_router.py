@@ -12,6 +12,7 @@ from app.db import transaction
 from app.errors import Conflict, NotFound
 from app.opportunities.outcomes import apply_outcome
 from app.opportunities.repo import OpportunityRepo
+from app.opportunities.service import get as get_opportunity
 from schemas.opportunities import OutcomeCreate, OutcomeResult
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
@@ -29,9 +30,11 @@ class CRMOwnsOutcome(Conflict):
 )
 def post_outcome(opportunity_id: uuid.UUID, data: OutcomeCreate, engine: EngineDep, key: WriteKey) -> OutcomeResult:
     with transaction(engine) as session:
-        opp = OpportunityRepo(session).by_ref(str(opportunity_id))
-        if opp is None:
+        found = OpportunityRepo(session).by_ref(str(opportunity_id))
+        if found is None:
             raise NotFound("no such opportunity")
+        # A key bound to a contributor touches only opportunities credited to that person (else 404).
+        opp = get_opportunity(session, found.id, key)
         if opp.crm_id is not None:
             raise CRMOwnsOutcome(f"opportunity is in the CRM ({opp.crm}); its outcome is read back from there")
         changed = apply_outcome(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.dbutil import insert_for
 from app.ids import uuid7
-from app.models import Account, Contributor, Credit, Opportunity, Signal, SyncJob
+from app.models import Account, Contributor, Credit, Opportunity, SyncJob
 from app.timeutil import utcnow
 
 
@@ -22,33 +21,6 @@ class OpportunityRepo:
     def lock_account(self, account_id: uuid.UUID) -> None:
         """Serialise clustering per account, so two concurrent signals cannot both open the same opportunity."""
         self.session.exec(select(Account.id).where(Account.id == account_id).with_for_update())
-
-    def open_near(self, account_id: uuid.UUID, since: datetime) -> list[Opportunity]:
-        return list(
-            self.session.exec(
-                select(Opportunity)
-                .where(
-                    Opportunity.account_id == account_id,
-                    col(Opportunity.merged_into_id).is_(None),
-                    Opportunity.last_seen_at >= since,
-                    col(Opportunity.status).in_(("open",)),
-                )
-                .order_by(col(Opportunity.last_seen_at).desc())
-                .limit(50)
-            )
-        )
-
-    def signals_of(self, opportunity_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Signal]]:
-        out: dict[uuid.UUID, list[Signal]] = {i: [] for i in opportunity_ids}
-        if not opportunity_ids:
-            return out
-        rows = self.session.exec(
-            select(Signal).where(col(Signal.opportunity_id).in_(opportunity_ids)).order_by(col(Signal.observed_at))
-        )
-        for s in rows:
-            assert s.opportunity_id is not None
-            out[s.opportunity_id].append(s)
-        return out
 
     def by_ref(self, ref: str) -> Opportunity | None:
         """An opportunity named by our id or its CRM id, following merges to the survivor."""
@@ -62,13 +34,6 @@ class OpportunityRepo:
             opp = self.session.get(Opportunity, opp.merged_into_id)
             seen += 1
         return opp
-
-    def credits(self, opportunity_id: uuid.UUID) -> list[Credit]:
-        return list(
-            self.session.exec(
-                select(Credit).where(Credit.opportunity_id == opportunity_id).order_by(col(Credit.first_observed_at))
-            )
-        )
 
     def credits_with_people(self, opportunity_id: uuid.UUID) -> list[tuple[Credit, Contributor]]:
         rows = self.session.exec(
@@ -98,7 +63,7 @@ class OpportunityRepo:
                 "dirty_since": now,
                 "updated_at": now,
             }
-            for o in opps
+            for o in sorted(opps, key=lambda o: o.id)  # one lock order for concurrent writers
         ]
         # Parameters go separately from the statement, so its compiled form is cached.
         stmt = insert_for(self.session, table)
@@ -115,3 +80,11 @@ class OpportunityRepo:
             },
         )
         self.session.execute(stmt, rows)
+
+    def settle_sync(self, opp: Opportunity) -> None:
+        """Nothing more to send for ``opp`` (merged away): its outbox job, if any, is done at its version."""
+        self.session.execute(
+            sa.update(SyncJob)
+            .where(col(SyncJob.opportunity_id) == opp.id, col(SyncJob.state) != "done")
+            .values(state="done", synced_version=SyncJob.wanted_version, updated_at=utcnow())
+        )

@@ -169,10 +169,24 @@ def record(session: Session, opp: Opportunity, kind: str, actor: str, **detail: 
     session.add(OpportunityEvent(opportunity_id=opp.id, kind=kind, actor=actor, detail=detail))
 
 
+def lock(session: Session, account_id: uuid.UUID, *rows: Opportunity | Signal) -> None:
+    """Take the account's lock, as ingest does, then re-read and lock ``rows``: corrections never race
+    clustering, nor each other."""
+    OpportunityRepo(session).lock_account(account_id)
+    for row in rows:
+        session.refresh(row, with_for_update=True)
+
+
 def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor: str, crm: str | None) -> None:
-    """Move every signal of ``absorbed`` into ``survivor``; credit is recomputed, the absorbed one points on."""
+    """Move every signal of ``absorbed`` into ``survivor``; credit is recomputed, the absorbed one points on.
+
+    The absorbed opportunity's CRM record, if it has one, is the seller's: it is left as it is, not synced again.
+    """
     if survivor.id == absorbed.id:
         raise InvalidInput("an opportunity cannot absorb itself", code="merge_self")
+    if survivor.account_id != absorbed.account_id:
+        raise Conflict("the opportunities belong to different accounts", code="different_accounts")
+    lock(session, survivor.account_id, survivor, absorbed)
     if absorbed.merged_into_id is not None:
         raise Conflict(
             f"opportunity {absorbed.id} was already merged into {absorbed.merged_into_id}", code="already_merged"
@@ -182,8 +196,6 @@ def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor:
             f"opportunity {survivor.id} was merged into {survivor.merged_into_id}; merge into that one",
             code="already_merged",
         )
-    if survivor.account_id != absorbed.account_id:
-        raise Conflict("the opportunities belong to different accounts", code="different_accounts")
     moved = list(session.exec(select(Signal).where(Signal.opportunity_id == absorbed.id)))
     for s in moved:
         s.opportunity_id = survivor.id
@@ -193,7 +205,10 @@ def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor:
     recompute_credits(session, absorbed)
     record(session, survivor, "merge", actor, absorbed=str(absorbed.id), signals=[str(s.id) for s in moved])
     record(session, absorbed, "merged_into", actor, survivor=str(survivor.id))
-    touch(session, [survivor, absorbed], crm)
+    absorbed.updated_at = utcnow()  # reports rebuild what changed
+    session.add(absorbed)
+    touch(session, [survivor], crm)
+    OpportunityRepo(session).settle_sync(absorbed)
     emit_many(
         session,
         [Event("signal.merged", survivor.id, s.id, {"absorbed_opportunity_id": str(absorbed.id)}) for s in moved],
@@ -202,9 +217,11 @@ def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor:
 
 def detach(session: Session, signal: Signal, actor: str, crm: str | None) -> Opportunity:
     """Move ``signal`` out of its opportunity into a new one of its own."""
+    if signal.account_id is not None:
+        lock(session, signal.account_id, signal)
     if signal.opportunity_id is None:
         raise Conflict("the signal is not in an opportunity (it waits for attribution)", code="not_placed")
-    old = session.get(Opportunity, signal.opportunity_id)
+    old = session.get(Opportunity, signal.opportunity_id, populate_existing=True)
     assert old is not None
     if old.signal_count <= 1:
         raise Conflict("the signal is the only one in its opportunity; nothing to detach from", code="only_signal")

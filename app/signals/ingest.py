@@ -76,6 +76,10 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
                 record.update(method="opportunity_ref", confidence=1.0)
                 account_ids[it.index] = it.named.account_id
     accounts = matching.lock_accounts(session, set(account_ids.values()))
+    # Opportunities read before the account lock may have changed since: read them again under it.
+    for it in live:
+        if it.named is not None:
+            session.refresh(it.named)
     since = min(it.observed_at for it in live) - config.window
     pools = matching.candidate_pools(session, accounts, since)
 
@@ -112,10 +116,17 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
     fresh = {opp.id for opp in opps if opp.version == 0}
     for opp, signal in placed:
         absorb(opp, signal)
-    session.add_all([it.signal for it in stored if it.signal is not None])
+    # Inserted in source-reference order, so concurrent batches meet on the unique index in one order.
+    new_signals: list[Signal] = [it.signal for it in stored if it.signal is not None]
+    new_signals.sort(key=_insert_order)
+    session.add_all(new_signals)
     touch(session, opps, config.crm)  # versions set before the first INSERT: one statement per row
     credit_signals(session, placed, fresh=fresh)
     notify_placed(session, [(opp, signal, opp.id not in fresh) for opp, signal in placed])
+
+
+def _insert_order(signal: Signal) -> tuple[str, str, str]:
+    return signal.source_system, signal.source_reference or "", str(signal.id)
 
 
 def notify_placed(session: Session, placed: list[tuple[Opportunity, Signal, bool]]) -> None:
@@ -216,7 +227,8 @@ def _upsert_contributors(session: Session, items: list[Item]) -> dict[str, Contr
         if c.function:
             row["function"] = row["_function"] = c.function
     table = Contributor.__table__  # type: ignore[attr-defined]
-    values = [{k: v for k, v in r.items() if not k.startswith("_")} for r in stats.values()]
+    # Sorted, so concurrent batches lock contributor rows in one order and cannot deadlock on them.
+    values = [{k: v for k, v in r.items() if not k.startswith("_")} for _, r in sorted(stats.items())]
     # Parameters go separately from the statement, so its compiled form is cached across batches.
     stmt = insert_for(session, table)
     ex = stmt.excluded

@@ -98,7 +98,10 @@ def candidate_pools(
         .subquery()
     )
     opps = session.exec(
-        select(Opportunity).join(recent, recent.c.id == Opportunity.id).where(recent.c.rank <= MAX_CANDIDATES)
+        select(Opportunity)
+        .join(recent, recent.c.id == Opportunity.id)
+        .where(recent.c.rank <= MAX_CANDIDATES)
+        .execution_options(populate_existing=True)  # read under the account lock: never a stale copy
     ).all()
     by_id = {o.id: o for o in opps}
     for o in opps:

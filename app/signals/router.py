@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from app import idempotency
@@ -40,6 +40,17 @@ IdempotencyKey = Annotated[
 ]
 REPLAYED = {"Idempotent-Replayed": "true"}
 ATTEMPTS = 3
+
+
+# Deadlock and serialization failure: the transaction lost to a concurrent one and may simply run again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def retryable(exc: IntegrityError | OperationalError) -> bool:
+    """A conflict with a concurrent transaction that running again resolves: a unique violation (someone
+    stored the same source reference first: the rerun answers 200), a deadlock, SQLite's "database is locked"."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return isinstance(exc, IntegrityError) or code in RETRYABLE_SQLSTATES or "locked" in str(exc.orig)
 
 
 def _config(request: Request) -> service.IngestConfig:
@@ -75,13 +86,13 @@ def _idempotent(
                         session, key.key_id, idempotency_key, "POST", path, digest, ttl
                     )
                     if replay is not None:
-                        return JSONResponse(replay.body, replay.status_code, headers=REPLAYED)
+                        return JSONResponse(replay.body, replay.status_code, headers={**REPLAYED, **where(replay.body)})
                 status, body, headers = work(session)
                 if record_id is not None:
                     idempotency.finish(session, record_id, status, body)
             return JSONResponse(body, status, headers=headers)
-        except IntegrityError:
-            if attempt == ATTEMPTS - 1:
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == ATTEMPTS - 1 or not retryable(exc):
                 raise
     raise AssertionError("unreachable")
 
@@ -107,10 +118,15 @@ def create_signal(
 
     def work(session: Session) -> Answer:
         result = service.ingest(session, config, data, key.key_id)
-        location = {"Location": f"/v1/signals/{result.signal.id}"}
-        return (201 if result.created else 200), result.read.model_dump(mode="json"), location
+        body = result.read.model_dump(mode="json")
+        return (201 if result.created else 200), body, where(body)
 
     return _idempotent(request, engine, key, idempotency_key, "/v1/signals", data, work)
+
+
+def where(body: dict[str, Any]) -> dict[str, str]:
+    """The Location of a stored signal's answer (also on a replay); none for a batch."""
+    return {"Location": f"/v1/signals/{body['id']}"} if "id" in body else {}
 
 
 @router.post(

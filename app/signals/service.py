@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -30,6 +30,7 @@ from schemas.signals import (
 )
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def check_vocabulary(data: SignalCreate, config: IngestConfig) -> None:
         )
     if data.observed_at is not None and as_utc(data.observed_at) > utcnow() + FUTURE_TOLERANCE:
         errors.append(FieldError(field="observed_at", code="in_future", reason="must not be in the future"))
+    if data.observed_at is not None and as_utc(data.observed_at) < EARLIEST:
+        errors.append(FieldError(field="observed_at", code="too_old", reason="must be in 1970 or later"))
     if errors:
         raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in errors), errors=errors)
 
@@ -123,6 +126,8 @@ def place(session: Session, config: IngestConfig, signal: Signal, account: Accou
 
 def assign(session: Session, config: IngestConfig, signal: Signal, account: Account, actor: str) -> Opportunity:
     """A human decided the account of a signal that waited for review; the pipeline goes on from clustering."""
+    # Under the account's lock and re-read: two concurrent assignments cannot both place the signal.
+    opportunities.lock(session, account.id, signal)
     if signal.status != "needs_review":
         raise Conflict(
             "the signal already has an account; detach or merge opportunities instead", code="already_attributed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -146,3 +147,28 @@ class TestApplyOutcome:
             with pytest.raises(ValueError, match="status"):
                 apply_outcome(session, opp, **{**kwargs, "status": "pending"})  # type: ignore[arg-type]
         assert events(engine) == ["opportunity.stage_changed"]
+
+
+class TestBoundKeys:
+    def test_a_key_bound_to_someone_else_cannot_set_an_outcome(
+        self, client: TestClient, make_key: KeyFactory, engine: sa.Engine, data: Dataset
+    ) -> None:
+        stranger = uuid.uuid4()
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO contributors (id, email, function, created_at, signal_count) "
+                    "VALUES (:i, 'stranger@ourco.se', 'support', CURRENT_TIMESTAMP, 0)"
+                ),
+                {"i": stranger if engine.dialect.name == "postgresql" else stranger.hex},
+            )
+        key = make_key("signals:write", "signals:read", contributor_id=stranger)
+        r = client.post(
+            f"/v1/opportunities/{data.opps['opp2']}/outcome",
+            json={"status": "lost", "note": "not ours"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert r.status_code == 404
+        with transaction(engine) as session:
+            opp = session.get(Opportunity, data.opps["opp2"])
+            assert opp is not None and opp.status == "open" and opp.note is None

@@ -243,3 +243,22 @@ class TestIdempotencyKeyExpiry:
         assert "idempotent-replayed" not in other.headers and other.json()["id"] != first.json()["id"]
         replay = client.post("/v1/signals", json=second, headers=headers)
         assert replay.headers.get("idempotent-replayed") == "true" and replay.json()["id"] == other.json()["id"]
+
+
+class TestReviewedEdges:
+    def test_observation_before_1970_is_422(self, client: TestClient, auth: dict[str, str], engine: sa.Engine) -> None:
+        before = row_counts(engine)
+        r = client.post("/v1/signals", json=signal_body(observed_at="0001-01-02T00:00:00Z"), headers=auth)
+        assert r.status_code == 422 and r.json()["errors"][0] == {
+            "field": "observed_at",
+            "reason": "must be in 1970 or later",
+            "code": "too_old",
+        }
+        assert row_counts(engine) == before
+
+    def test_replay_keeps_the_location(self, client: TestClient, auth: dict[str, str]) -> None:
+        headers = {**auth, "Idempotency-Key": "loc-1"}
+        body = signal_body()
+        first = client.post("/v1/signals", json=body, headers=headers)
+        again = client.post("/v1/signals", json=body, headers=headers)
+        assert again.headers["location"] == first.headers["location"] == f"/v1/signals/{first.json()['id']}"
