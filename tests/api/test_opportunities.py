@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import col, select
 
+from app.auth import create_key
+from app.db import transaction
+from app.main import create_app
+from app.notifications.models import NotificationEvent, Subscription
+from app.settings import Settings
 from tests.api.helpers import row_counts
-from tests.conftest import signal_body
+from tests.conftest import ALL_SCOPES, signal_body
 
 ACCOUNTS = [
     {"crm_id": "A-1", "name": "Nordkraft AB", "domains": ["nordkraft.se"]},
@@ -215,10 +221,6 @@ class TestNotifications:
     def test_ingest_emits_attributed_and_merged_for_subscribers(
         self, client: TestClient, auth: dict[str, str], engine: sa.Engine
     ) -> None:
-        from sqlmodel import col, select
-
-        from app.db import transaction
-        from app.notifications.models import NotificationEvent, Subscription
 
         setup_accounts(client, auth)
         post(client, auth, customer={"domain": "nordkraft.se"}, body=INVOICES, title="Invoices keyed by hand")
@@ -239,3 +241,30 @@ class TestNotifications:
                 for e in session.exec(select(NotificationEvent).order_by(col(NotificationEvent.id)))
             ]
         assert got == [("signal.attributed", b["id"]), ("signal.merged", b["id"])]
+
+
+class TestMergeAndSync:
+    def test_the_absorbed_opportunity_is_not_synced_again(self, db_url: str) -> None:
+
+        settings = Settings(
+            database_url=db_url, crm="hubspot", hubspot_base_url="http://127.0.0.1:9", hubspot_access_token="t"
+        )
+        app = create_app(settings)
+
+        with transaction(app.state.engine) as session:
+            _key, raw = create_key(session, "t", ALL_SCOPES)
+        auth = {"Authorization": f"Bearer {raw}"}
+        with TestClient(app) as client:
+            setup_accounts(client, auth)
+            a = post(client, auth, customer={"domain": "nordkraft.se"}, body=INVOICES, title="Invoices keyed by hand")
+            b = post(client, auth, customer={"domain": "nordkraft.se"}, body=HR, title="Onboarding portal for HR")
+            oa, ob = a["opportunity"]["id"], b["opportunity"]["id"]  # type: ignore[index]
+            assert (
+                client.post(f"/v1/opportunities/{oa}/merge", json={"opportunity_id": ob}, headers=auth).status_code
+                == 200
+            )
+        with app.state.engine.connect() as conn:
+            jobs = dict(conn.execute(sa.text("SELECT opportunity_id, state FROM sync_jobs")).all())
+        states = {str(k).replace("-", ""): v for k, v in jobs.items()}
+        assert states[oa.replace("-", "")] == "pending"
+        assert states[ob.replace("-", "")] == "done"
