@@ -8,18 +8,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app.api import EngineDep, SettingsDep, problems
 from app.auth import AdminKey, ReportsKey
 from app.db import transaction
 from app.errors import invalid
 from app.reports import facts, service
-from app.reports.schemas import (
+from app.reports.repo import Range
+from app.timeutil import utcnow
+from schemas.currency import ISO_4217
+from schemas.reports import (
     AgeingRow,
     ConcentrationRow,
     ContributionRow,
@@ -31,8 +37,6 @@ from app.reports.schemas import (
     StaffCounts,
     StaffCountsRead,
 )
-from app.timeutil import utcnow
-from schemas.currency import ISO_4217
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -70,15 +74,37 @@ def _answer(report: Report[Any], rows: list[dict[str, Any]], fmt: str) -> Respon
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
     """The rows as CSV: the JSON field names as header, JSON values as text, null as an empty cell."""
-    out = io.StringIO()
     if not rows:
         return ""
-    dumped = rows
-    writer = csv.DictWriter(out, fieldnames=list(dumped[0]), lineterminator="\n")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    for row in dumped:
+    for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return out.getvalue()
+
+
+Rows = list[dict[str, Any]]
+
+
+def _report(
+    engine: Engine,
+    name: str,
+    date_from: date | None,
+    date_to: date | None,
+    fmt: str,
+    compute: Callable[[Session, Range], tuple[Rows, dict[str, Any]]],
+    **envelope: Any,
+) -> Response:
+    """Every report: resolve the range, bring the report tables up to date, compute, answer JSON or CSV."""
+    start, end, r = service.date_range(date_from, date_to)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        rows, summary = compute(session, r)
+    report = Report[Any](
+        report=name, date_from=start, date_to=end, generated_at=utcnow(), rows=[], summary=summary, **envelope
+    )
+    return _answer(report, rows, fmt)
 
 
 @router.get(
@@ -96,23 +122,16 @@ def contributions(
     currency: Currency = service.DEFAULT_CURRENCY,
     format: Format = "json",
 ) -> Response:
-    start, end, r = service.date_range(date_from, date_to)
     cur = _currency(currency)
-    facts.refresh(engine)
-    with transaction(engine) as session:
-        rows = service.contributions(session, group_by, r, cur)
-    return _answer(
-        Report[ContributionRow](
-            report="contributions",
-            date_from=start,
-            date_to=end,
-            group_by=group_by,
-            currency=cur,
-            generated_at=utcnow(),
-            rows=[],
-        ),
-        rows,
+    return _report(
+        engine,
+        "contributions",
+        date_from,
+        date_to,
         format,
+        lambda session, r: (service.contributions(session, group_by, r, cur), {}),
+        group_by=group_by,
+        currency=cur,
     )
 
 
@@ -135,24 +154,17 @@ def credit(
     currency: Currency = service.DEFAULT_CURRENCY,
     format: Format = "json",
 ) -> Response:
-    start, end, r = service.date_range(date_from, date_to)
     cur = _currency(currency)
-    facts.refresh(engine)
-    with transaction(engine) as session:
-        rows = service.credits(session, group_by, r, cur, credit)
-    return _answer(
-        Report[CreditRow](
-            report="credit",
-            date_from=start,
-            date_to=end,
-            group_by=group_by,
-            currency=cur,
-            credit=credit,
-            generated_at=utcnow(),
-            rows=[],
-        ),
-        rows,
+    return _report(
+        engine,
+        "credit",
+        date_from,
+        date_to,
         format,
+        lambda session, r: (service.credits(session, group_by, r, cur, credit), {}),
+        group_by=group_by,
+        currency=cur,
+        credit=credit,
     )
 
 
@@ -173,24 +185,16 @@ def participation(
     currency: Currency = service.DEFAULT_CURRENCY,
     format: Format = "json",
 ) -> Response:
-    start, end, r = service.date_range(date_from, date_to)
     cur = _currency(currency)
-    facts.refresh(engine)
-    with transaction(engine) as session:
-        rows, summary = service.participation(session, by, interval, r, cur, settings.sales_functions)
-    return _answer(
-        Report[ParticipationRow](
-            report="participation",
-            date_from=start,
-            date_to=end,
-            group_by=f"{by},{interval}",
-            currency=cur,
-            generated_at=utcnow(),
-            rows=[],
-            summary=summary,
-        ),
-        rows,
+    return _report(
+        engine,
+        "participation",
+        date_from,
+        date_to,
         format,
+        lambda session, r: service.participation(session, by, interval, r, cur, settings.sales_functions),
+        group_by=f"{by},{interval}",
+        currency=cur,
     )
 
 
@@ -214,25 +218,20 @@ def concentration(
     currency: Currency = service.DEFAULT_CURRENCY,
     format: Format = "json",
 ) -> Response:
-    start, end, r = service.date_range(date_from, date_to)
     cur = _currency(currency)
-    facts.refresh(engine)
-    with transaction(engine) as session:
-        rows = service.concentration(session, r, cur, credit, threshold, only_dependent, limit)
-    return _answer(
-        Report[ConcentrationRow](
-            report="concentration",
-            date_from=start,
-            date_to=end,
-            group_by="account",
-            currency=cur,
-            credit=credit,
-            generated_at=utcnow(),
-            rows=[],
-            summary={"threshold": threshold},
-        ),
-        rows,
+    return _report(
+        engine,
+        "concentration",
+        date_from,
+        date_to,
         format,
+        lambda session, r: (
+            service.concentration(session, r, cur, credit, threshold, only_dependent, limit),
+            {"threshold": threshold},
+        ),
+        group_by="account",
+        currency=cur,
+        credit=credit,
     )
 
 
@@ -252,23 +251,11 @@ def ageing(
     ),
     format: Format = "json",
 ) -> Response:
-    start, end, r = service.date_range(date_from, date_to)
-    facts.refresh(engine)
-    with transaction(engine) as session:
+    def compute(session: Session, r: Range) -> tuple[Rows, dict[str, Any]]:
         rows = service.ageing(session, r, sla_days)
-    return _answer(
-        Report[AgeingRow](
-            report="ageing",
-            date_from=start,
-            date_to=end,
-            group_by="owner,team",
-            generated_at=utcnow(),
-            rows=[],
-            summary={"sla_days": sla_days, "opportunities": sum(x["opportunities"] for x in rows)},
-        ),
-        rows,
-        format,
-    )
+        return rows, {"sla_days": sla_days, "opportunities": sum(x["opportunities"] for x in rows)}
+
+    return _report(engine, "ageing", date_from, date_to, format, compute, group_by="owner,team")
 
 
 @router.put(
