@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -60,10 +61,10 @@ def _currency(value: str) -> str:
     return code
 
 
-def _answer(report: Report[Any], rows: list[dict[str, Any]], fmt: str) -> Response:
+def _answer(report: Report[Any], rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> Response:
     """The report with ``rows`` (JSON values, in the order of the row model's fields) as JSON or CSV."""
     if fmt == "csv":
-        return Response(to_csv(rows), media_type="text/csv; charset=utf-8")
+        return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
     body = report.model_dump(mode="json")
     body["rows"] = rows
     return Response(
@@ -72,12 +73,11 @@ def _answer(report: Report[Any], rows: list[dict[str, Any]], fmt: str) -> Respon
     )
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    """The rows as CSV: the JSON field names as header, JSON values as text, null as an empty cell."""
-    if not rows:
-        return ""
+def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """The rows as CSV: the JSON field names as header (also when there are no rows), JSON values as text,
+    null as an empty cell."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
@@ -90,6 +90,7 @@ Rows = list[dict[str, Any]]
 def _report(
     engine: Engine,
     name: str,
+    row_model: type[BaseModel],
     date_from: date | None,
     date_to: date | None,
     fmt: str,
@@ -104,7 +105,7 @@ def _report(
     report = Report[Any](
         report=name, date_from=start, date_to=end, generated_at=utcnow(), rows=[], summary=summary, **envelope
     )
-    return _answer(report, rows, fmt)
+    return _answer(report, rows, fmt, list(row_model.model_fields))
 
 
 @router.get(
@@ -126,6 +127,7 @@ def contributions(
     return _report(
         engine,
         "contributions",
+        ContributionRow,
         date_from,
         date_to,
         format,
@@ -158,6 +160,7 @@ def credit(
     return _report(
         engine,
         "credit",
+        CreditRow,
         date_from,
         date_to,
         format,
@@ -189,6 +192,7 @@ def participation(
     return _report(
         engine,
         "participation",
+        ParticipationRow,
         date_from,
         date_to,
         format,
@@ -222,6 +226,7 @@ def concentration(
     return _report(
         engine,
         "concentration",
+        ConcentrationRow,
         date_from,
         date_to,
         format,
@@ -255,7 +260,7 @@ def ageing(
         rows = service.ageing(session, r, sla_days)
         return rows, {"sla_days": sla_days, "opportunities": sum(x["opportunities"] for x in rows)}
 
-    return _report(engine, "ageing", date_from, date_to, format, compute, group_by="owner,team")
+    return _report(engine, "ageing", AgeingRow, date_from, date_to, format, compute, group_by="owner,team")
 
 
 @router.put(

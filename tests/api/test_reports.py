@@ -324,3 +324,11 @@ class TestLimits:
     def test_staff_counts_import_needs_admin(self, client: TestClient, reports: dict[str, str]) -> None:
         r = client.put("/v1/reports/staff-counts", json={"dimension": "team", "counts": {"L2": 5}}, headers=reports)
         assert r.status_code == 403
+
+
+def test_csv_of_an_empty_report_still_has_its_header(client: TestClient, make_key: KeyFactory) -> None:
+    headers = {"Authorization": f"Bearer {make_key('reports:read')}"}
+    r = client.get("/v1/reports/credit", params={"format": "csv", "group_by": "team"}, headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    header = r.text.splitlines()
+    assert len(header) == 1 and header[0].startswith("key,")
