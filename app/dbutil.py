@@ -12,7 +12,3 @@ def insert_for(session: Session, table: Any) -> Any:
     """An INSERT supporting ``on_conflict_do_nothing/update`` on the session's dialect."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"

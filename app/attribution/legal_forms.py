@@ -58,11 +58,6 @@ def _trailing_forms() -> tuple[frozenset[tuple[str, ...]], int, frozenset[str]]:
 
 
 @cache
-def legal_form_words() -> frozenset[str]:
-    """Every word that ends some legal form ("ab", "oy", "kg", "aktiebolag", ...)."""
-    return _trailing_forms()[2]
-
-
 def _is_compound_form(token: str) -> bool:
     return len(token) > 12 and token.endswith(COMPOUND_FORM_ENDINGS)
 

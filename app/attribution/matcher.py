@@ -367,10 +367,6 @@ class AccountIndex:
         """Accounts whose name or legal name begins with these folded words (up to 3) and goes on."""
         return _ids(self._head.get(words))
 
-    def name_within(self, account_id: str, words: frozenset[str] | set[str]) -> bool:
-        """True when every word of the account's name (or of its legal name) is among `words`."""
-        return any(set(n) <= words for n in self.name_words(account_id))
-
     def fuzzy_pool(self, folded: str) -> list[str]:
         """Blocking: the folded keys that share a word's first 4 letters (or a short word) with the query."""
         pool: set[str] = set()
@@ -410,10 +406,6 @@ class AccountIndex:
 
     def by_acronym(self, acronym: str) -> set[str]:
         return _ids(self._acronym.get(acronym))
-
-    def word_frequency(self, word: str) -> int:
-        """How many accounts use this folded word as (part of) a name."""
-        return _count(self._span.get(word)) + len(self.exact(f"f:{word}"))
 
     def fuzzy_accounts(self, folded: str) -> dict[str, int]:
         return _kinds(self._fuzzy.get(folded))

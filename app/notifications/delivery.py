@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from app.db import transaction
 from app.notifications import signing
@@ -187,13 +187,3 @@ def run_delivery_loop(engine: Engine, stop: threading.Event, *, interval: float 
                 tried = 0
             if tried == 0:
                 stop.wait(interval)
-
-
-def redeliver(session: Session, delivery_id: uuid.UUID) -> NotificationDelivery | None:
-    """Make a dead or delivered delivery due again now (operator action)."""
-    row = session.get(NotificationDelivery, delivery_id)
-    if row is None:
-        return None
-    row.state, row.next_attempt_at = "pending", utcnow()
-    session.add(row)
-    return row

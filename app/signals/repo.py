@@ -7,13 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.dbutil import insert_for
-from app.ids import uuid7
 from app.models import Account, Contributor, Opportunity, Signal
-from app.timeutil import utcnow
 
 
 class SignalRepo:
@@ -22,54 +18,6 @@ class SignalRepo:
 
     def by_id(self, signal_id: uuid.UUID) -> Signal | None:
         return self.session.get(Signal, signal_id)
-
-    def by_source_ref(self, system: str, reference: str) -> Signal | None:
-        return self.session.exec(
-            select(Signal).where(Signal.source_system == system, Signal.source_reference == reference)
-        ).first()
-
-    def upsert_contributor(
-        self, email: str, name: str | None, function: str | None, team: str | None, observed_at: datetime
-    ) -> Contributor:
-        """Insert or refresh the contributor; a later post may add a name, function or team, never erase them."""
-        table = Contributor.__table__  # type: ignore[attr-defined]
-        stmt = insert_for(self.session, table).values(
-            id=uuid7(),
-            email=email,
-            name=name,
-            function=function or "other",
-            team=team,
-            created_at=utcnow(),
-            first_signal_at=observed_at,
-            last_signal_at=observed_at,
-            signal_count=1,
-        )
-        updates: dict[str, Any] = {
-            "signal_count": table.c.signal_count + 1,
-            "last_signal_at": sa.func.coalesce(
-                sa.case(
-                    (table.c.last_signal_at > stmt.excluded.last_signal_at, table.c.last_signal_at),
-                    else_=stmt.excluded.last_signal_at,
-                ),
-                stmt.excluded.last_signal_at,
-            ),
-            "first_signal_at": sa.case(
-                (table.c.first_signal_at.is_(None), stmt.excluded.first_signal_at),
-                (table.c.first_signal_at < stmt.excluded.first_signal_at, table.c.first_signal_at),
-                else_=stmt.excluded.first_signal_at,
-            ),
-        }
-        if name:
-            updates["name"] = stmt.excluded.name
-        if function:
-            updates["function"] = stmt.excluded.function
-        if team:
-            updates["team"] = stmt.excluded.team
-        stmt = stmt.on_conflict_do_update(index_elements=["email"], set_=updates).returning(table.c.id)
-        contributor_id = self.session.execute(stmt).scalar_one()
-        contributor = self.session.get(Contributor, contributor_id, populate_existing=True)
-        assert contributor is not None
-        return contributor
 
     def list(
         self,
