@@ -106,34 +106,30 @@ def _uuid7(rng: random.Random, at: datetime) -> uuid.UUID:
     return uuid.UUID(int=ms << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62))
 
 
-class _Writer:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.pg = engine.dialect.name == "postgresql"
-
-    def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        cols = COLUMNS[table]
-        json_idx = [i for i, c in enumerate(cols) if c in JSON_COLUMNS]
-        if self.pg:
-            raw = self.engine.raw_connection()
-            try:
-                conn = raw.driver_connection
-                assert conn is not None
-                with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                    for row in rows:
-                        if json_idx:
-                            row = tuple(json.dumps(v) if i in json_idx else v for i, v in enumerate(row))
-                        copy.write_row(row)
-                conn.commit()
-            finally:
-                raw.close()
-            return
-        # SQLite: through SQLAlchemy Core so the column types store values exactly as the app does.
-        typed = sa.insert(SQLModel.metadata.tables[table])
-        with self.engine.begin() as conn:
-            conn.execute(typed, [dict(zip(cols, row, strict=True)) for row in rows])
+def write_rows(engine: Engine, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk-insert ``rows`` (tuples in ``COLUMNS[table]`` order): COPY on PostgreSQL, Core executemany on SQLite."""
+    if not rows:
+        return
+    cols = COLUMNS[table]
+    json_idx = {i for i, c in enumerate(cols) if c in JSON_COLUMNS}
+    if engine.dialect.name == "postgresql":
+        raw = engine.raw_connection()
+        try:
+            conn = raw.driver_connection
+            assert conn is not None
+            with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    if json_idx:
+                        row = tuple(json.dumps(v) if i in json_idx else v for i, v in enumerate(row))
+                    copy.write_row(row)
+            conn.commit()
+        finally:
+            raw.close()
+        return
+    # SQLite: through SQLAlchemy Core so the column types store values exactly as the app does.
+    typed = sa.insert(SQLModel.metadata.tables[table])
+    with engine.begin() as conn:
+        conn.execute(typed, [dict(zip(cols, row, strict=True)) for row in rows])
 
 
 def seed(
@@ -157,7 +153,6 @@ def seed(
         ).scalar_one()
     if taken:
         raise AlreadySeeded(f"this database already holds a dataset seeded with --seed {seed}")
-    writer = _Writer(engine)
     now = utcnow().replace(microsecond=0)
     start = now - timedelta(days=SPAN_DAYS)
     counts: dict[str, int] = dict.fromkeys(COLUMNS, 0)
@@ -176,7 +171,7 @@ def seed(
         cid = _uuid7(rng, start)
         people.append((cid, fn, team))
         rows.append((cid, f"person{i}@{domain}", f"Person {i}", fn, team, start, None, None, 0, None))
-    writer.write("contributors", rows)
+    write_rows(engine, "contributors", rows)
     counts["contributors"] = len(rows)
     person_pick = _Picker(people, [1 / (r + 1) ** 0.8 for r in range(contributors)], rng)
     progress(f"contributors: {contributors}")
@@ -193,7 +188,7 @@ def seed(
             (aid, "hubspot", f"{900000 + i}", name, None, [], [f"customer{i}.se"], "SE", rng.choice(owners), None,
              start, start)
         )  # fmt: skip
-    writer.write("accounts", rows)
+    write_rows(engine, "accounts", rows)
     counts["accounts"] = len(rows)
     account_pick = _Picker(acc, [1 / (r + 1) ** 0.7 for r in range(accounts)], rng)
     progress(f"accounts: {accounts}")
@@ -221,10 +216,10 @@ def seed(
                 rng, now, when(), per_opp[o], account_pick(), person_pick, kind_pick, source_pick, currency_pick,
                 serial, domain, opp_rows, sig_rows, credit_rows, milestone_rows,
             )  # fmt: skip
-        writer.write("opportunities", opp_rows)
-        writer.write("signals", sig_rows)
-        writer.write("credits", credit_rows)
-        writer.write("opportunity_milestones", milestone_rows)
+        write_rows(engine, "opportunities", opp_rows)
+        write_rows(engine, "signals", sig_rows)
+        write_rows(engine, "credits", credit_rows)
+        write_rows(engine, "opportunity_milestones", milestone_rows)
         for table, batch in (
             ("opportunities", opp_rows),
             ("signals", sig_rows),
@@ -242,7 +237,7 @@ def seed(
         at = when()
         rows.append(_signal(rng, at, person[0], None, None, "needs_review", kind_pick(), source_pick(), serial,
                             domain, acc_name, acc_domain))  # fmt: skip
-    writer.write("signals", rows)
+    write_rows(engine, "signals", rows)
     counts["signals"] += len(rows)
     progress(f"signals: {counts['signals']}; updating contributor statistics")
     _contributor_stats(engine)

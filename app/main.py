@@ -6,19 +6,18 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 
 from app.accounts.directory import AccountDirectory, warm
 from app.accounts.router import router as accounts_router
 from app.auth import KeyCache
+from app.background import start_loops
 from app.contributors.router import me_router
 from app.contributors.router import router as contributors_router
 from app.db import make_engine
 from app.errors import install_error_handlers
 from app.health import router as health_router
-from app.maintenance import run_maintenance
 from app.middleware import AccessLog, BodyLimit
 from app.notifications.router import router as subscriptions_router
 from app.opportunities.outcomes_router import router as outcomes_router
@@ -50,21 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stops: list[Callable[[], None]] = []
         if settings.worker_in_process:
             # The embedded set-up: one process also syncs the CRM and delivers notifications.
-            from app.notifications.delivery import run_delivery_loop
             from app.sync.worker import start_in_process
 
             if settings.crm != "none":
                 stops.append(start_in_process(settings))
             stop = threading.Event()
-            ttl = timedelta(hours=settings.idempotency_ttl_hours)
-            threads = [
-                threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True),
-                threading.Thread(
-                    target=run_maintenance, args=(engine, stop), kwargs={"ttl": ttl}, name="maintenance", daemon=True
-                ),
-            ]
-            for thread in threads:
-                thread.start()
+            threads = start_loops(engine, settings, stop)
 
             def stop_background() -> None:
                 stop.set()

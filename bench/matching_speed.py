@@ -52,6 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from app.dev_seed import write_rows  # noqa: E402
+
 PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NSI = ROOT / "bench" / "data" / "nsi_accounts.jsonl"
 SPAN_DAYS = 730
@@ -380,43 +382,6 @@ def messy_name(rng: random.Random, acc: Acc) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- seeding
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "contributors": ("id", "email", "name", "function", "team", "created_at", "first_signal_at", "last_signal_at",
-                     "signal_count", "erased_at"),
-    "accounts": ("id", "crm", "crm_id", "name", "legal_name", "aliases", "domains", "country", "owner",
-                 "owner_crm_id", "created_at", "updated_at"),
-    "opportunities": ("id", "account_id", "title", "kinds", "signal_count", "first_seen_at", "last_seen_at",
-                      "estimated_amount", "estimated_currency", "status", "stage", "amount", "currency",
-                      "close_date", "note", "stage_changed_at", "closed_at", "crm", "crm_id", "crm_url",
-                      "synced_at", "merged_into_id", "version", "created_at", "updated_at"),
-    "signals": ("id", "contributor_id", "account_id", "opportunity_id", "status", "kind", "title", "body",
-                "value_amount", "value_currency", "observed_at", "received_at", "source_system", "source_reference",
-                "source_url", "customer_hint", "attribution", "match", "opportunity_ref", "api_key_id"),
-    "credits": ("id", "opportunity_id", "contributor_id", "role", "first_signal_id", "first_observed_at",
-                "signal_count"),
-}  # fmt: skip
-JSON_COLUMNS = frozenset(("aliases", "domains", "kinds", "customer_hint", "attribution", "match"))
-
-
-def copy_rows(engine: sa.Engine, table: str, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    cols = COLUMNS[table]
-    json_idx = {i for i, c in enumerate(cols) if c in JSON_COLUMNS}
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        assert conn is not None
-        with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-            for row in rows:
-                if json_idx:
-                    row = tuple(json.dumps(v) if i in json_idx else v for i, v in enumerate(row))
-                copy.write_row(row)
-        conn.commit()
-    finally:
-        raw.close()
-
-
 @dataclass
 class World:
     accounts: list[Acc]
@@ -449,13 +414,13 @@ def seed(engine: sa.Engine, n_accounts: int, n_signals: int, rng: random.Random)
         people.append((pid, email, fn))
         rows.append((pid, email, f"{fname} {lname.capitalize()}", fn, f"{fn}-{rng.randint(1, 12)}", start, None,
                      None, 0, None))  # fmt: skip
-    copy_rows(engine, "contributors", rows)
+    write_rows(engine, "contributors", rows)
     counts["contributors"] = len(rows)
     person_pick = Picker(people, [1 / (r + 1) ** 0.8 for r in range(len(people))], rng)
 
     accounts = build_directory(rng, n_accounts, start)
     owners = [f"seller{k}@ourco.se" for k in range(max(1, n_accounts // 70))]
-    copy_rows(
+    write_rows(
         engine,
         "accounts",
         [
@@ -553,9 +518,9 @@ def seed(engine: sa.Engine, n_accounts: int, n_signals: int, rng: random.Random)
             for rank, (cid, (sid, at, cnt)) in enumerate(sorted(credits.items(), key=lambda kv: (kv[1][1], kv[1][0]))):
                 credit_rows.append((uuid7(rng, at), opp_id, cid, "originator" if rank == 0 else "co_contributor", sid,
                                     at, cnt))  # fmt: skip
-        copy_rows(engine, "opportunities", opp_rows)
-        copy_rows(engine, "signals", sig_rows)
-        copy_rows(engine, "credits", credit_rows)
+        write_rows(engine, "opportunities", opp_rows)
+        write_rows(engine, "signals", sig_rows)
+        write_rows(engine, "credits", credit_rows)
         for t, r in (("opportunities", opp_rows), ("signals", sig_rows), ("credits", credit_rows)):
             counts[t] = counts.get(t, 0) + len(r)
         if (c0 // chunk) % 4 == 0:
@@ -570,7 +535,7 @@ def seed(engine: sa.Engine, n_accounts: int, n_signals: int, rng: random.Random)
              "webform", f"WEBFORM-{n}", None, {"name": name, "domain": dom},
              {"method": "none", "confidence": 0.0, "evidence": {}, "candidates": []}, {}, None, None)
         )  # fmt: skip
-    copy_rows(engine, "signals", rows)
+    write_rows(engine, "signals", rows)
     counts["signals"] += len(rows)
     counts.update(totals)
     with engine.begin() as conn:

@@ -101,14 +101,6 @@ class OutcomeCreate(Strict):
         return self
 
 
-class OutcomeResult(BaseModel):
+class OutcomeResult(OutcomeRead):
     opportunity_id: uuid.UUID
-    changed: bool
-    status: str
-    stage: str | None
-    amount: Decimal | None
-    currency: str | None
-    close_date: date | None
-    note: str | None
-    stage_changed_at: datetime | None
-    closed_at: datetime | None
+    changed: bool = Field(description="false when the opportunity already had this outcome")

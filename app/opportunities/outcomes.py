@@ -68,26 +68,8 @@ def apply_outcome(
         opportunity.closed_at = None
     opportunity.updated_at = utcnow()
     session.add(opportunity)
-    session.add(
-        OpportunityEvent(
-            opportunity_id=opportunity.id,
-            kind="outcome",
-            actor=source,
-            # The note is the seller's free text: say that it changed, not what it says.
-            detail={
-                "changed": changed,
-                "status": status,
-                "previous_status": previous_status,
-                "stage": stage,
-                "amount": str(wanted["amount"]) if wanted["amount"] is not None else None,
-                "currency": wanted["currency"],
-                "close_date": close_date.isoformat() if close_date else None,
-                "changed_at": when.isoformat(),
-            },
-        )
-    )
-    session.flush()
-    data = {
+    # The note is the seller's free text: the record and the event say that it changed, not what it says.
+    outcome = {
         "status": status,
         "previous_status": previous_status,
         "stage": stage,
@@ -95,8 +77,14 @@ def apply_outcome(
         "currency": wanted["currency"],
         "close_date": close_date.isoformat() if close_date else None,
         "changed_at": when.isoformat(),
-        "source": source,
     }
+    session.add(
+        OpportunityEvent(
+            opportunity_id=opportunity.id, kind="outcome", actor=source, detail={"changed": changed, **outcome}
+        )
+    )
+    session.flush()
+    data = {**outcome, "source": source}
     if closes:
         emit(session, "opportunity.closed", opportunity_id=opportunity.id, data=data)
     elif stage_moved:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -28,10 +27,10 @@ def worker(
 ) -> None:
     """Sync due opportunities into the CRM and deliver notifications until stopped (SIGTERM/SIGINT finish the
     batch in hand). Without a CRM configured it only delivers notifications."""
+    from app.background import start_loops
     from app.db import make_engine
     from app.logging import configure_logging
-    from app.maintenance import run_maintenance
-    from app.notifications.delivery import deliver_due, run_delivery_loop
+    from app.notifications.delivery import deliver_due
     from app.sync import metrics
     from app.sync.worker import make_worker
 
@@ -50,15 +49,7 @@ def worker(
         while deliver_due(engine, limit=100):
             pass
         return
-    ttl = timedelta(hours=settings.idempotency_ttl_hours)
-    background = [
-        threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True),
-        threading.Thread(
-            target=run_maintenance, args=(engine, stop), kwargs={"ttl": ttl}, name="maintenance", daemon=True
-        ),
-    ]
-    for thread in background:
-        thread.start()
+    background = start_loops(engine, settings, stop)
     try:
         if worker is not None:
             worker.run()

@@ -1,0 +1,26 @@
+"""The loops every background process runs beside the sync: notification delivery and housekeeping."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from app.maintenance import run_maintenance
+from app.notifications.delivery import run_delivery_loop
+from app.settings import Settings
+
+
+def start_loops(engine: Engine, settings: Settings, stop: threading.Event) -> list[threading.Thread]:
+    """Start the delivery and maintenance threads; they end once ``stop`` is set (join them then)."""
+    ttl = timedelta(hours=settings.idempotency_ttl_hours)
+    threads = [
+        threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True),
+        threading.Thread(
+            target=run_maintenance, args=(engine, stop), kwargs={"ttl": ttl}, name="maintenance", daemon=True
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
