@@ -1,0 +1,87 @@
+"""The one place the service finds a vendor.
+
+Every vendor package under ``integrations/`` (the CRMs, the capture tools) registers one :class:`Vendor` when it
+is imported; ``app/`` asks this registry for "the CRM named X" or "the capture source named X" and talks to the
+interface it gets back, never to a vendor module. Adding a vendor is one new package plus its tests.
+
+A vendor declares its own settings model (a pydantic-settings class reading ``SIGNAL_PIPELINE_<NAME>_*``), so
+the core settings carry only the vendor's *name*; everything the vendor knows (URLs, limits, error codes,
+signature rules, payload shapes, set-up steps) stays in its package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+VendorKind = Literal["crm", "capture"]
+
+# Packages under integrations/ that are not vendors.
+_NOT_VENDORS = frozenset({"sandbox", "base", "registry"})
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """What a vendor package tells the service about itself.
+
+    ``settings_model`` reads the vendor's own environment variables; ``build`` turns an instance of it into the
+    object app/ talks to (a ``CRMAdapter`` for kind "crm", a capture source for kind "capture").
+    """
+
+    kind: VendorKind
+    name: str
+    settings_model: type[BaseModel]
+    build: Callable[[Any], Any]
+    description: str = ""
+
+
+class UnknownVendor(LookupError):
+    """No vendor of that kind and name is registered; the message lists the ones that are."""
+
+
+_vendors: dict[tuple[VendorKind, str], Vendor] = {}
+_loaded = False
+
+
+def register(vendor: Vendor) -> Vendor:
+    """Register ``vendor`` (called by the vendor package's ``__init__``); registering twice is an error."""
+    key = (vendor.kind, vendor.name)
+    existing = _vendors.get(key)
+    if existing is not None and existing is not vendor:
+        raise ValueError(f"{vendor.kind} vendor {vendor.name!r} is registered twice")
+    _vendors[key] = vendor
+    return vendor
+
+
+def load_all() -> None:
+    """Import every vendor package once, so each registers itself (app/ never imports one by name)."""
+    global _loaded
+    if _loaded:
+        return
+    import integrations
+
+    for module in pkgutil.iter_modules(integrations.__path__):
+        if module.ispkg and module.name not in _NOT_VENDORS:
+            importlib.import_module(f"integrations.{module.name}")
+    _loaded = True
+
+
+def get(kind: VendorKind, name: str) -> Vendor:
+    """The registered vendor ``name`` of ``kind``; :class:`UnknownVendor` names the choices otherwise."""
+    load_all()
+    try:
+        return _vendors[(kind, name)]
+    except KeyError:
+        known = ", ".join(names(kind)) or "none"
+        raise UnknownVendor(f"no {kind} vendor named {name!r} (known: {known})") from None
+
+
+def names(kind: VendorKind) -> list[str]:
+    """Names of the registered vendors of ``kind``, sorted."""
+    load_all()
+    return sorted(name for k, name in _vendors if k == kind)
