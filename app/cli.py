@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from app.settings import Settings, load_settings
+import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
+from app.core.settings import Settings, load_settings
 from app.sync.cli import crm_cli, worker_cli
 
 cli = typer.Typer(
@@ -39,7 +40,7 @@ def _settings() -> Settings:
 @cli.command()
 def migrate() -> None:
     """Upgrade the database schema to the latest migration."""
-    from app.migrate import upgrade
+    from app.core.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.database_url)
@@ -56,8 +57,8 @@ def serve(
     """Run the HTTP service."""
     import uvicorn
 
-    from app.logging import configure_logging, logging_config
-    from app.migrate import upgrade
+    from app.core.logging import configure_logging, logging_config
+    from app.core.migrate import upgrade
 
     if os.environ.get("SIGNAL_PIPELINE_SANDBOX", "").lower() in ("1", "true", "yes"):
         # The embedded demo: the HubSpot sandbox mounted in this server, synced by an in-process worker.
@@ -98,9 +99,9 @@ def keys_create(
     contributor: Annotated[str | None, typer.Option(help="bind the key to a contributor (id or e-mail)")] = None,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
-    from app.auth import create_key
     from app.contributors.service import resolve_contributor
-    from app.db import make_engine, transaction
+    from app.core.auth import create_key
+    from app.core.db import make_engine, transaction
 
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(ALL_SCOPES))
@@ -119,8 +120,8 @@ def keys_list() -> None:
     """List API keys (never their secrets)."""
     from sqlmodel import col, select
 
-    from app.db import make_engine, transaction
-    from app.models import ApiKey
+    from app.core.db import make_engine, transaction
+    from app.core.tables import ApiKey
 
     with transaction(make_engine(_settings().database_url)) as session:
         for key in session.exec(select(ApiKey).order_by(col(ApiKey.created_at))):
@@ -133,8 +134,8 @@ def keys_revoke(
     prefix: Annotated[str, typer.Argument(help="the key's prefix (from `keys list`) or id")],
 ) -> None:
     """Revoke an API key; requests with it fail within seconds."""
-    from app.auth import revoke
-    from app.db import make_engine, transaction
+    from app.core.auth import revoke
+    from app.core.db import make_engine, transaction
 
     with transaction(make_engine(_settings().database_url)) as session:
         key = revoke(session, prefix)
@@ -203,7 +204,7 @@ def dev_seed(
     seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same data")] = 1,
 ) -> None:
     """Generate a realistic dataset (signals, opportunities, credits, outcomes) for reports and benchmarks."""
-    from app.db import make_engine
+    from app.core.db import make_engine
     from app.dev_seed import seed as run_seed
 
     settings = _settings()
@@ -225,8 +226,8 @@ def dev_key(
     file: Annotated[Path, typer.Option(help="where the development key is kept")] = Path("var/dev-api-key"),
 ) -> None:
     """Print the development API key (all scopes), creating it on first use."""
-    from app.auth import create_key
-    from app.db import make_engine, transaction
+    from app.core.auth import create_key
+    from app.core.db import make_engine, transaction
 
     if file.exists():
         typer.echo(file.read_text().strip())

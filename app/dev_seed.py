@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (the tables the seeder writes)
+import app.tables  # noqa: F401  (the tables the seeder writes)
+from app.core.timeutil import utcnow
 from app.reports import facts
-from app.timeutil import utcnow
 
 SPAN_DAYS = 730
 CHUNK_OPPORTUNITIES = 5000

@@ -9,21 +9,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
 from app.accounts.directory import AccountDirectory, warm
 from app.accounts.router import router as accounts_router
-from app.auth import KeyCache
-from app.background import start_loops
 from app.contributors.router import me_router
 from app.contributors.router import router as contributors_router
-from app.db import make_engine
-from app.errors import install_error_handlers
-from app.health import router as health_router
-from app.middleware import AccessLog, BodyLimit
+from app.core.auth import KeyCache
+from app.core.background import start_loops
+from app.core.db import make_engine
+from app.core.errors import install_error_handlers
+from app.core.health import router as health_router
+from app.core.middleware import AccessLog, BodyLimit
+from app.core.settings import Settings, get_settings
 from app.notifications.router import router as subscriptions_router
 from app.opportunities.outcomes_router import router as outcomes_router
 from app.opportunities.router import router as opportunities_router
 from app.reports.router import router as reports_router
-from app.settings import Settings, get_settings
 from app.signals.router import review_router
 from app.signals.router import router as signals_router
 from app.signals.service import IngestConfig

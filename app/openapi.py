@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 
 
 def render() -> str:

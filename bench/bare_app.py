@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.db import make_engine
+from app.core.db import make_engine
 
 engine = make_engine(os.environ["BARE_DATABASE_URL"])
 meta = sa.MetaData()

@@ -172,8 +172,8 @@ async def load(url: str, requests: list[bytes], clients: int, seconds: float, ba
 
 
 def seed_accounts(url: str) -> None:
-    from app.db import make_engine, transaction
-    from app.models import Account
+    from app.accounts.models import Account
+    from app.core.db import make_engine, transaction
 
     engine = make_engine(url)
     with transaction(engine) as session:

@@ -394,7 +394,7 @@ class World:
 
 
 def seed(engine: sa.Engine, n_accounts: int, n_signals: int, rng: random.Random) -> World:
-    from app.timeutil import utcnow
+    from app.core.timeutil import utcnow
 
     now = utcnow().replace(microsecond=0)
     start = now - timedelta(days=SPAN_DAYS)
@@ -755,9 +755,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.accounts.directory import AccountDirectory
-    from app.db import make_engine, transaction
-    from app.migrate import upgrade
-    from app.settings import DEFAULT_FUNCTIONS, DEFAULT_KINDS
+    from app.core.db import make_engine, transaction
+    from app.core.migrate import upgrade
+    from app.core.settings import DEFAULT_FUNCTIONS, DEFAULT_KINDS
     from app.signals import service
     from schemas.signals import SignalCreate
 

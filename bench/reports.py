@@ -21,11 +21,11 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from app.auth import create_key
-from app.db import transaction
+from app.core.auth import create_key
+from app.core.db import transaction
+from app.core.settings import Settings
+from app.core.timeutil import utcnow
 from app.main import create_app
-from app.settings import Settings
-from app.timeutil import utcnow
 
 TARGET_MS = 300.0
 CASES = [

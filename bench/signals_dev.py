@@ -20,11 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from app.auth import create_key  # noqa: E402
-from app.db import transaction  # noqa: E402
+from app.core.auth import create_key  # noqa: E402
+from app.core.db import transaction  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.settings import Settings  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "signals-dev"
 

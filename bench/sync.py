@@ -35,11 +35,11 @@ from fastapi.testclient import TestClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.auth import create_key  # noqa: E402
-from app.db import make_engine, normalise_url, transaction  # noqa: E402
+from app.core.auth import create_key  # noqa: E402
+from app.core.db import make_engine, normalise_url, transaction  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from app.sync.adapters import build_adapter  # noqa: E402
 from app.sync.pull import pull_all  # noqa: E402
 from app.sync.worker import SyncWorker, WorkerConfig  # noqa: E402

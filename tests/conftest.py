@@ -22,11 +22,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
-from app.auth import create_key
-from app.db import make_engine, normalise_url, transaction
+from app.core.auth import create_key
+from app.core.db import make_engine, normalise_url, transaction
+from app.core.migrate import upgrade
+from app.core.settings import Settings
 from app.main import create_app
-from app.migrate import upgrade
-from app.settings import Settings
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]

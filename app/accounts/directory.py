@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.accounts.models import Account
 from app.attribution import AccountEntry, AccountIndex
-from app.models import Account, Counter
+from app.core.tables import Counter
 
 VERSION_COUNTER = "accounts_version"
 log = logging.getLogger("signal_pipeline.accounts")

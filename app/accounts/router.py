@@ -10,10 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts import service
 from app.accounts.directory import AccountDirectory
-from app.api import EngineDep, decode_cursor, encode_cursor, problems
-from app.auth import AdminKey, ReadKey
-from app.db import transaction
-from app.errors import invalid
+from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.auth import AdminKey, ReadKey
+from app.core.db import transaction
+from app.core.errors import invalid
 from schemas.accounts import AccountImport, AccountRead, ImportResult
 from schemas.common import Page
 

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, or_, select
 
 from app.accounts.directory import bump_version
-from app.errors import NotFound, field_errors, invalid
-from app.models import Account
-from app.timeutil import utcnow
+from app.accounts.models import Account
+from app.core.errors import NotFound, field_errors, invalid
+from app.core.timeutil import utcnow
 from schemas.accounts import AccountIn, ImportResult, ImportRowResult
 
 LIST_COLUMNS = ("aliases", "domains")

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from app.models import ApiKey, Contributor
-from app.timeutil import utcnow
+from app.contributors.models import Contributor
+from app.core.tables import ApiKey
+from app.core.timeutil import utcnow
 
 REDACTED = "[erased]"
 # Shorter names ("Li") would scrub unrelated words; the e-mail address is always scrubbed.

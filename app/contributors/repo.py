@@ -7,7 +7,10 @@ from collections import defaultdict
 
 from sqlmodel import Session, col, select
 
-from app.models import Account, Contributor, Credit, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.opportunities.models import Credit, Opportunity
+from app.signals.models import Signal
 
 
 class FeedRepo:

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from sqlmodel import col, select
 
-from app.api import EngineDep, decode_cursor, encode_cursor, problems
-from app.auth import AdminKey, ReadKey
 from app.contributors import privacy
+from app.contributors.models import Contributor
 from app.contributors.service import feed, readable_contributor, resolve_contributor
-from app.db import transaction
-from app.errors import NotFound
-from app.models import Contributor
+from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.auth import AdminKey, ReadKey
+from app.core.db import transaction
+from app.core.errors import NotFound
 from schemas.common import Page
 from schemas.contributors import FeedItem
 from schemas.signals import ContributorRead

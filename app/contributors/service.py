@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.auth import Principal
+from app.contributors.models import Contributor
 from app.contributors.repo import FeedRepo
-from app.errors import NotFound
-from app.models import Contributor
+from app.core.auth import Principal
+from app.core.errors import NotFound
 from schemas.contributors import Colleague, FeedAccount, FeedItem, FeedOpportunity
 
 

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller's Config (see app.migrate), the schema from app.models."""
+"""Alembic environment: the URL comes from the caller's Config (see app.core.migrate), the schema from app.tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers the tables)
+import app.tables  # noqa: F401  (registers every feature's tables)
 from app.reports import models as report_models  # noqa: F401  (report and notification tables)
 
 config = context.config

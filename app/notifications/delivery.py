@@ -21,11 +21,11 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from app.db import transaction
+from app.core.db import transaction
+from app.core.timeutil import utcnow
 from app.notifications import signing
 from app.notifications.events import envelope
 from app.notifications.models import DeliveryAttempt, NotificationDelivery, NotificationEvent, Subscription
-from app.timeutil import utcnow
 
 log = logging.getLogger("signal_pipeline.notifications")
 

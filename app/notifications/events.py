@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.ids import uuid7
+from app.core.ids import uuid7
+from app.core.timeutil import utcnow
 from app.notifications.models import NotificationDelivery, NotificationEvent, Subscription
 from app.reports.milestones import record_first_synced
-from app.timeutil import utcnow
 
 KINDS = (
     "signal.attributed",

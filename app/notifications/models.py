@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.ids import uuid7
-from app.timeutil import UTCDateTime, utcnow
+import app.core.tables  # noqa: F401  (the naming convention applies before any table is declared)
+from app.core.ids import uuid7
+from app.core.timeutil import UTCDateTime, utcnow
 
 
 def _created() -> Any:

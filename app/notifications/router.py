@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.api import EngineDep, decode_cursor, encode_cursor, problems
-from app.auth import AdminKey
-from app.db import transaction
+from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.auth import AdminKey
+from app.core.db import transaction
 from app.notifications import service
 from app.notifications.models import NotificationEvent
 from app.notifications.repo import SubscriptionRepo

@@ -6,11 +6,11 @@ import uuid
 
 from sqlmodel import Session
 
-from app.errors import NotFound
+from app.core.errors import NotFound
+from app.core.timeutil import utcnow
 from app.notifications import signing
 from app.notifications.models import NotificationDelivery, Subscription
 from app.notifications.repo import SubscriptionRepo
-from app.timeutil import utcnow
 from schemas.notifications import DeliveryRead, SubscriptionCreate, SubscriptionRead
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.models import Opportunity, OpportunityEvent
+from app.core.timeutil import as_utc, utcnow
 from app.notifications.events import emit
+from app.opportunities.models import Opportunity, OpportunityEvent
 from app.reports.milestones import record_milestone
-from app.timeutil import as_utc, utcnow
 
 STATUSES = ("open", "won", "lost", "not_pursued")
 CLOSED = frozenset(("won", "lost", "not_pursued"))

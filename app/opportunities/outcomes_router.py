@@ -6,10 +6,10 @@ import uuid
 
 from fastapi import APIRouter
 
-from app.api import EngineDep, problems
-from app.auth import WriteKey
-from app.db import transaction
-from app.errors import Conflict, NotFound
+from app.core.api import EngineDep, problems
+from app.core.auth import WriteKey
+from app.core.db import transaction
+from app.core.errors import Conflict, NotFound
 from app.opportunities.outcomes import apply_outcome
 from app.opportunities.repo import OpportunityRepo
 from app.opportunities.service import get as get_opportunity

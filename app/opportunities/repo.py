@@ -8,10 +8,13 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.dbutil import insert_for
-from app.ids import uuid7
-from app.models import Account, Contributor, Credit, Opportunity, SyncJob
-from app.timeutil import utcnow
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.dbutil import insert_for
+from app.core.ids import uuid7
+from app.core.timeutil import utcnow
+from app.opportunities.models import Credit, Opportunity
+from app.sync.models import SyncJob
 
 
 class OpportunityRepo:

@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlmodel import Session, col, select
 
+from app.accounts.models import Account
 from app.accounts.service import resolve_account
-from app.api import EngineDep, decode_cursor, encode_cursor, problems
-from app.auth import ReadKey, WriteKey
 from app.contributors.service import readable_contributor
-from app.db import transaction
-from app.models import Account, Credit, Opportunity
+from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.auth import ReadKey, WriteKey
+from app.core.db import transaction
 from app.opportunities import service
+from app.opportunities.models import Credit, Opportunity
 from app.signals import service as signals
 from app.signals.repo import SignalRepo
 from schemas.common import Page

@@ -9,13 +9,16 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
-from app.auth import Principal
-from app.errors import Conflict, InvalidInput, NotFound
-from app.ids import uuid7
-from app.models import Account, Contributor, Credit, Opportunity, OpportunityEvent, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.auth import Principal
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.ids import uuid7
+from app.core.timeutil import utcnow
 from app.notifications.events import Event, emit_many
+from app.opportunities.models import Credit, Opportunity, OpportunityEvent
 from app.opportunities.repo import OpportunityRepo
-from app.timeutil import utcnow
+from app.signals.models import Signal
 
 ORIGINATOR = "originator"
 CO_CONTRIBUTOR = "co_contributor"

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from app.models import Counter
+from app.core.tables import Counter
+from app.core.timeutil import UTCDateTime
 from app.reports import rollups
-from app.timeutil import UTCDateTime
 
 WATERMARK = "report_facts_watermark"
 OVERLAP_SECONDS = 300

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.dbutil import insert_for
+from app.core.dbutil import insert_for
+from app.core.timeutil import utcnow
 from app.reports.models import OpportunityMilestone
-from app.timeutil import utcnow
 
 
 def record_milestone(

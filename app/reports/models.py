@@ -13,9 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-import app.notifications.models  # noqa: F401  (one import in migrations/env.py registers both slices' tables)
-from app.models import Opportunity, Signal
-from app.timeutil import UTCDateTime, utcnow
+import app.core.tables  # noqa: F401  (the naming convention applies before any table is declared)
+from app.core.timeutil import UTCDateTime, utcnow
+from app.opportunities.models import Opportunity
+from app.signals.models import Signal
 
 
 def _ts(*, index: bool = False) -> datetime | None:

@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
-from app.models import Account, Contributor
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.timeutil import UTCDateTime
 from app.reports import rollups
 from app.reports.models import _MEASURES, StaffCount
-from app.timeutil import UTCDateTime
 
 CREDIT_COLUMNS = {
     "originator": "originator_cents",

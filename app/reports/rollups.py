@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from app.core.timeutil import UTCDateTime
 from app.reports.models import _MEASURES
-from app.timeutil import UTCDateTime
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 ROLLUPS = {

@@ -18,13 +18,13 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.api import EngineDep, SettingsDep, problems
-from app.auth import AdminKey, ReportsKey
-from app.db import transaction
-from app.errors import invalid
+from app.core.api import EngineDep, SettingsDep, problems
+from app.core.auth import AdminKey, ReportsKey
+from app.core.db import transaction
+from app.core.errors import invalid
+from app.core.timeutil import utcnow
 from app.reports import facts, service
 from app.reports.repo import Range
-from app.timeutil import utcnow
 from schemas.currency import ISO_4217
 from schemas.reports import (
     AgeingRow,

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.errors import invalid
+from app.core.errors import invalid
+from app.core.timeutil import utcnow
 from app.reports.repo import Range, ReportRepo, day_text
-from app.timeutil import utcnow
 
 Row = dict[str, Any]
 

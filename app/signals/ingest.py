@@ -16,15 +16,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.dbutil import insert_for
-from app.errors import InvalidInput
-from app.ids import uuid7
-from app.models import Account, Contributor, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.dbutil import insert_for
+from app.core.errors import InvalidInput
+from app.core.ids import uuid7
+from app.core.timeutil import as_utc, utcnow
 from app.notifications.events import Event, emit_many
+from app.opportunities.models import Opportunity
 from app.opportunities.repo import OpportunityRepo
 from app.opportunities.service import absorb, credit_signals, new_opportunity, touch
 from app.signals import matching
-from app.timeutil import as_utc, utcnow
+from app.signals.models import Signal
 from schemas.signals import SignalCreate
 
 

@@ -12,7 +12,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app import attribution, clustering
-from app.models import Account, Contributor, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.opportunities.models import Opportunity
+from app.signals.models import Signal
 from schemas.signals import CustomerHint
 
 

@@ -9,7 +9,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.models import Account, Contributor, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.opportunities.models import Opportunity
+from app.signals.models import Signal
 
 
 class SignalRepo:

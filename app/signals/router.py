@@ -14,13 +14,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from app import idempotency
 from app.accounts.service import resolve_account
-from app.api import EngineDep, decode_cursor, encode_cursor, problems
-from app.auth import Principal, ReadKey, WriteKey
 from app.contributors.service import readable_contributor
-from app.db import transaction
-from app.errors import InvalidInput, field_errors
+from app.core import idempotency
+from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.auth import Principal, ReadKey, WriteKey
+from app.core.db import transaction
+from app.core.errors import InvalidInput, field_errors
 from app.opportunities.service import detach
 from app.signals import service
 from app.signals.repo import SignalRepo

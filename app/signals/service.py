@@ -10,14 +10,17 @@ from typing import Any
 from sqlmodel import Session
 
 from app.accounts.directory import AccountDirectory
-from app.auth import Principal
-from app.errors import Conflict, InvalidInput, NotFound
-from app.models import Account, Contributor, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.auth import Principal
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.timeutil import as_utc, utcnow
 from app.opportunities import service as opportunities
+from app.opportunities.models import Opportunity
 from app.signals import ingest as ingest_engine
 from app.signals import matching
+from app.signals.models import Signal
 from app.signals.repo import SignalRepo
-from app.timeutil import as_utc, utcnow
 from schemas.common import FieldError
 from schemas.signals import (
     AccountRef,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.settings import Settings
+from app.core.settings import Settings
 from integrations.base import CRMAdapter
 
 LOGIN_HOSTS = {"login": "https://login.salesforce.com", "test": "https://test.salesforce.com"}

@@ -17,10 +17,10 @@ from threading import Event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db import transaction
-from app.dbutil import insert_for
-from app.models import RateBudget
-from app.timeutil import utcnow
+from app.core.db import transaction
+from app.core.dbutil import insert_for
+from app.core.timeutil import utcnow
+from app.sync.models import RateBudget
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
-from app.settings import load_settings
+from app.core.settings import load_settings
 from integrations.base import CRMAdapter
 
 worker_cli = typer.Typer(help="Run the CRM sync worker.", add_completion=False)
@@ -27,9 +27,9 @@ def worker(
 ) -> None:
     """Sync due opportunities into the CRM and deliver notifications until stopped (SIGTERM/SIGINT finish the
     batch in hand). Without a CRM configured it only delivers notifications."""
-    from app.background import start_loops
-    from app.db import make_engine
-    from app.logging import configure_logging
+    from app.core.background import start_loops
+    from app.core.db import make_engine
+    from app.core.logging import configure_logging
     from app.notifications.delivery import deliver_due
     from app.sync import metrics
     from app.sync.worker import make_worker
@@ -66,7 +66,7 @@ def worker(
 
 
 def _adapter_and_engine() -> tuple[CRMAdapter, Engine]:
-    from app.db import make_engine
+    from app.core.db import make_engine
     from app.sync.adapters import build_adapter
 
     settings = load_settings()
@@ -104,7 +104,7 @@ def pull_now() -> None:
 @crm_cli.command("status")
 def status() -> None:
     """Sync lag, job counts and recent errors per CRM."""
-    from app.db import make_engine
+    from app.core.db import make_engine
     from app.sync.status import read_status
 
     engine = make_engine(load_settings().database_url, pool_size=1)

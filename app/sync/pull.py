@@ -18,11 +18,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.accounts.directory import bump_version
-from app.db import transaction
-from app.dbutil import insert_for
-from app.models import Account, CRMUser, Opportunity, RateBudget, SyncCursor
+from app.accounts.models import Account
+from app.core.db import transaction
+from app.core.dbutil import insert_for
+from app.core.timeutil import as_utc, utcnow
 from app.opportunities import outcomes
-from app.timeutil import as_utc, utcnow
+from app.opportunities.models import Opportunity
+from app.sync.models import CRMUser, RateBudget, SyncCursor
 from integrations.base import CRMAdapter
 from schemas.crm import AccountRecord, OutcomeRecord, UserRecord
 

@@ -8,7 +8,10 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from app.models import Account, Contributor, Credit, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.opportunities.models import Credit, Opportunity
+from app.signals.models import Signal
 from schemas.crm import ContributorCredit, OpportunityRecord
 
 MAX_SOURCE_LINKS = 20

@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from app.api import EngineDep, problems
-from app.auth import AdminKey, ReadKey
-from app.db import transaction
-from app.errors import AppError, NotFound
+from app.core.api import EngineDep, problems
+from app.core.auth import AdminKey, ReadKey
+from app.core.db import transaction
+from app.core.errors import AppError, NotFound
 from app.sync import pull
 from app.sync.adapters import build_adapter
 from app.sync.status import job_read, read_status, retry_dead

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from app.errors import Conflict, NotFound
-from app.models import RateBudget, SyncJob
-from app.timeutil import utcnow
+from app.core.errors import Conflict, NotFound
+from app.core.timeutil import utcnow
+from app.sync.models import RateBudget, SyncJob
 from schemas.sync import CRMSyncStatus, SyncError, SyncJobRead
 
 
@@ -73,7 +73,7 @@ def _aware(value: object) -> datetime | None:
     """Aggregates bypass the column type on SQLite (text, naive UTC); normalise them."""
     if value is None:
         return None
-    from app.timeutil import as_utc
+    from app.core.timeutil import as_utc
 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

@@ -28,15 +28,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.db import make_engine, transaction
-from app.models import Opportunity, SyncJob
+from app.core.db import make_engine, transaction
+from app.core.settings import Settings, load_settings
+from app.core.timeutil import utcnow
 from app.notifications import events
-from app.settings import Settings, load_settings
+from app.opportunities.models import Opportunity
 from app.sync import budget, metrics
 from app.sync.adapters import build_adapter, rate_limit
+from app.sync.models import SyncJob
 from app.sync.records import build_records
 from app.sync.retry import RetryPolicy, WaitTooLong, call_with_retries
-from app.timeutil import utcnow
 from integrations.base import AuthExpired, CRMAdapter, CRMError, RateLimited, Rejected, Retryable
 from schemas.crm import OpportunityRecord
 
@@ -505,7 +506,7 @@ def start_in_process(settings: Settings) -> Callable[[], None]:
 
 
 def main() -> None:
-    from app.logging import configure_logging
+    from app.core.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.auth import Scope
+from app.core.auth import Scope
 from tests.conftest import KeyFactory, signal_body
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}

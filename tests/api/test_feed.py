@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.db import transaction
-from app.models import Credit, Opportunity, Signal
+from app.core.db import transaction
+from app.opportunities.models import Credit, Opportunity
+from app.signals.models import Signal
 from tests.api.test_reports_data import Dataset, build
 from tests.conftest import KeyFactory
 

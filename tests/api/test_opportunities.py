@@ -6,11 +6,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from app.auth import create_key
-from app.db import transaction
+from app.core.auth import create_key
+from app.core.db import transaction
+from app.core.settings import Settings
 from app.main import create_app
 from app.notifications.models import NotificationEvent, Subscription
-from app.settings import Settings
 from tests.api.helpers import row_counts
 from tests.conftest import ALL_SCOPES, signal_body
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from app.db import transaction
-from app.models import Opportunity, OpportunityEvent
+from app.core.db import transaction
 from app.notifications.models import NotificationEvent, Subscription
+from app.opportunities.models import Opportunity, OpportunityEvent
 from app.opportunities.outcomes import apply_outcome
 from app.reports.models import OpportunityMilestone
 from tests.api.test_reports_data import Dataset, build

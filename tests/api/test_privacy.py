@@ -10,9 +10,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
-from app.db import transaction
-from app.models import Contributor, CRMUser, IdempotencyRecord, OpportunityEvent
+from app.contributors.models import Contributor
+from app.core.db import transaction
+from app.core.tables import IdempotencyRecord
 from app.notifications.events import emit
+from app.opportunities.models import OpportunityEvent
+from app.sync.models import CRMUser
 from tests.api.test_reports_data import PEOPLE, Dataset, build
 from tests.conftest import KeyFactory
 
@@ -44,7 +47,7 @@ def data(engine: sa.Engine) -> Dataset:
 
 
 def _any_key(session: Any) -> Any:
-    from app.auth import create_key
+    from app.core.auth import create_key
 
     key, _raw = create_key(session, "tool", ["signals:write"])
     return key.id

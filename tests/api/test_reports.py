@@ -12,9 +12,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.db import transaction
-from app.models import Account, Contributor, Credit, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.db import transaction
+from app.opportunities.models import Credit, Opportunity
 from app.reports import facts
+from app.signals.models import Signal
 from tests.api.test_reports_data import Dataset, at, build
 from tests.conftest import KeyFactory
 

@@ -20,9 +20,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from app.db import transaction
-from app.models import Account, Contributor, Credit, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.db import transaction
+from app.opportunities.models import Credit, Opportunity
 from app.reports.milestones import record_milestone
+from app.signals.models import Signal
 
 
 def at(month: int, day: int, hour: int = 9) -> datetime:

@@ -14,11 +14,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from app.db import transaction
-from app.models import Account, Contributor, Credit, Opportunity, Signal
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.db import transaction
+from app.core.timeutil import utcnow
+from app.opportunities.models import Credit, Opportunity
 from app.reports.milestones import record_milestone
 from app.reports.repo import ReportRepo
-from app.timeutil import utcnow
+from app.signals.models import Signal
 from tests.conftest import KeyFactory
 
 RANGES = [

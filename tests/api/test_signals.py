@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.db import make_engine
+from app.core.db import make_engine
 from tests.api.helpers import row_counts
 from tests.conftest import signal_body
 

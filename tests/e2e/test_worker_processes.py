@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.db import make_engine, normalise_url
-from app.migrate import upgrade
-from app.models import SyncJob
+from app.core.db import make_engine, normalise_url
+from app.core.migrate import upgrade
+from app.sync.models import SyncJob
 from integrations.sandbox.control import Fault, FaultKind
 from tests.integration.hubspot_env import TOKEN, HubSpotEnv, hubspot_env
 from tests.integration.test_sync_support import crm_copies, ensure_account, jobs_by_state, seed_opportunities

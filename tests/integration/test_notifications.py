@@ -16,12 +16,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.db import make_engine, transaction
-from app.models import Account, Opportunity
+from app.accounts.models import Account
+from app.core.db import make_engine, transaction
+from app.core.timeutil import utcnow
 from app.notifications import delivery, signing
 from app.notifications.events import emit
 from app.notifications.models import NotificationDelivery
-from app.timeutil import utcnow
+from app.opportunities.models import Opportunity
 from tests.conftest import free_port
 
 

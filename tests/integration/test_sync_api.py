@@ -15,14 +15,16 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.accounts.directory import current_version
-from app.auth import create_key
-from app.db import transaction
+from app.accounts.models import Account
+from app.core.auth import create_key
+from app.core.db import transaction
+from app.core.settings import Settings, SettingsError, load_settings
 from app.main import create_app
-from app.models import Account, CRMUser, Opportunity, SyncCursor
-from app.settings import Settings, SettingsError, load_settings
+from app.opportunities.models import Opportunity
 from app.sync import metrics as sync_metrics
 from app.sync import router as sync_router
 from app.sync.adapters import build_adapter
+from app.sync.models import CRMUser, SyncCursor
 from app.sync.pull import pull_all
 from app.sync.worker import WorkerConfig
 from integrations.hubspot import HubSpotAdapter

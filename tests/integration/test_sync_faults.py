@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from app.db import make_engine
-from app.models import RateBudget, SyncJob
+from app.core.db import make_engine
+from app.core.timeutil import utcnow
+from app.sync.models import RateBudget, SyncJob
 from app.sync.status import read_status
-from app.timeutil import utcnow
 from integrations.sandbox.control import Fault, FaultKind
 from tests.integration.hubspot_env import HubSpotEnv
 from tests.integration.test_sync_support import (

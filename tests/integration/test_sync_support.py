@@ -17,12 +17,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from app.ids import uuid7
-from app.models import Account, Contributor, Credit, Opportunity, Signal, SyncJob
+from app.accounts.models import Account
+from app.contributors.models import Contributor
+from app.core.ids import uuid7
+from app.core.timeutil import utcnow
+from app.opportunities.models import Credit, Opportunity
+from app.signals.models import Signal
 from app.sync import budget
+from app.sync.models import SyncJob
 from app.sync.retry import RetryPolicy
 from app.sync.worker import SyncWorker, WorkerConfig
-from app.timeutil import utcnow
 from integrations.base import CRMAdapter
 
 FUNCTIONS = ("delivery", "support", "engineering", "consulting")

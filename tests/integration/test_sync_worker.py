@@ -7,9 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from app.db import make_engine, transaction
-from app.models import Opportunity, SyncJob
+from app.core.db import make_engine, transaction
+from app.opportunities.models import Opportunity
 from app.opportunities.repo import OpportunityRepo
+from app.sync.models import SyncJob
 from tests.integration.test_sync_support import (
     crm_copies,
     ensure_account,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from app.maintenance import purge_idempotency_records
+from app.core.maintenance import purge_idempotency_records
 from tests.conftest import signal_body
 
 

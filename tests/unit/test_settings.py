@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import SettingsError, load_settings
+from app.core.settings import SettingsError, load_settings
 
 
 def test_bad_database_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.timeutil
+import app.core.timeutil
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -31,8 +31,8 @@ def upgrade() -> None:
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
     sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
     sa.Column('owner_crm_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('crm', 'crm_id', name=op.f('uq_accounts_crm_crm_id'))
     )
@@ -45,11 +45,11 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('function', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('team', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('first_signal_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_signal_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_signal_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_signal_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('signal_count', sa.Integer(), nullable=False),
-    sa.Column('erased_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('erased_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contributors')),
     sa.UniqueConstraint('email', name=op.f('uq_contributors_email'))
     )
@@ -69,7 +69,7 @@ def upgrade() -> None:
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_users')),
     sa.UniqueConstraint('crm', 'crm_id', name=op.f('uq_crm_users_crm_crm_id'))
     )
@@ -81,15 +81,15 @@ def upgrade() -> None:
     sa.Column('tokens', sa.Float(), nullable=False),
     sa.Column('capacity', sa.Float(), nullable=False),
     sa.Column('refill_per_second', sa.Float(), nullable=False),
-    sa.Column('blocked_until', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('blocked_until', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_rate_budgets'))
     )
     op.create_table('sync_cursors',
     sa.Column('crm', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('stream', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('position', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('position', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('crm', 'stream', name=op.f('pk_sync_cursors'))
     )
     op.create_table('api_keys',
@@ -99,8 +99,8 @@ def upgrade() -> None:
     sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),
     sa.Column('contributor_id', sa.Uuid(), nullable=True),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contributor_id'], ['contributors.id'], name=op.f('fk_api_keys_contributor_id_contributors'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix'))
@@ -111,8 +111,8 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('kinds', sa.JSON(), nullable=False),
     sa.Column('signal_count', sa.Integer(), nullable=False),
-    sa.Column('first_seen_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('estimated_amount', sa.Numeric(precision=18, scale=2), nullable=True),
     sa.Column('estimated_currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -121,16 +121,16 @@ def upgrade() -> None:
     sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
     sa.Column('close_date', sa.Date(), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
-    sa.Column('stage_changed_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('stage_changed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('crm', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('crm_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('crm_url', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('synced_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('merged_into_id', sa.Uuid(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_opportunities_account_id_accounts')),
     sa.ForeignKeyConstraint(['merged_into_id'], ['opportunities.id'], name=op.f('fk_opportunities_merged_into_id_opportunities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opportunities'))
@@ -150,7 +150,7 @@ def upgrade() -> None:
     sa.Column('request_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.JSON(), nullable=True),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_idempotency_records_api_key_id_api_keys'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
     sa.UniqueConstraint('api_key_id', 'key', name=op.f('uq_idempotency_records_api_key_id_key'))
@@ -164,7 +164,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_opportunity_events_opportunity_id_opportunities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opportunity_events'))
     )
@@ -182,8 +182,8 @@ def upgrade() -> None:
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('value_amount', sa.Numeric(precision=18, scale=2), nullable=True),
     sa.Column('value_currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
-    sa.Column('observed_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('observed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('source_system', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('source_reference', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('source_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
@@ -215,13 +215,13 @@ def upgrade() -> None:
     sa.Column('wanted_version', sa.Integer(), nullable=False),
     sa.Column('synced_version', sa.Integer(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('dirty_since', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('dirty_since', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('claimed_until', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_until', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error_code', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_sync_jobs_opportunity_id_opportunities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_jobs')),
     sa.UniqueConstraint('opportunity_id', 'crm', name=op.f('uq_sync_jobs_opportunity_id_crm'))
@@ -235,7 +235,7 @@ def upgrade() -> None:
     sa.Column('contributor_id', sa.Uuid(), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('first_signal_id', sa.Uuid(), nullable=False),
-    sa.Column('first_observed_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_observed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('signal_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['contributor_id'], ['contributors.id'], name=op.f('fk_credits_contributor_id_contributors')),
     sa.ForeignKeyConstraint(['first_signal_id'], ['signals.id'], name=op.f('fk_credits_first_signal_id_signals')),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.timeutil
+import app.core.timeutil
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('opportunity_id', sa.Uuid(), nullable=True),
     sa.Column('signal_id', sa.Uuid(), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_events'))
     )
     with op.batch_alter_table('notification_events', schema=None) as batch_op:
@@ -44,8 +44,8 @@ def upgrade() -> None:
     sa.Column('n_credits', sa.Integer(), nullable=False),
     sa.Column('signal_count', sa.Integer(), nullable=False),
     sa.Column('opp_signal_count', sa.Integer(), nullable=False),
-    sa.Column('observed_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('opp_first_seen_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('observed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opp_first_seen_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('source_system', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -54,9 +54,9 @@ def upgrade() -> None:
     sa.Column('originator_cents', sa.BigInteger(), nullable=True),
     sa.Column('equal_cents', sa.BigInteger(), nullable=True),
     sa.Column('time_weighted_cents', sa.BigInteger(), nullable=True),
-    sa.Column('first_synced_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_stage_changed_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_synced_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_stage_changed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('credit_id', name=op.f('pk_report_credit_facts'))
     )
     with op.batch_alter_table('report_credit_facts', schema=None) as batch_op:
@@ -70,7 +70,7 @@ def upgrade() -> None:
     sa.Column('dimension', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('staff', sa.Integer(), nullable=False),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('dimension', 'name', name=op.f('pk_staff_counts'))
     )
     op.create_table('subscriptions',
@@ -80,8 +80,8 @@ def upgrade() -> None:
     sa.Column('event_kinds', sa.JSON(), nullable=False),
     sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('disabled_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disabled_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions'))
     )
     op.create_table('notification_deliveries',
@@ -90,11 +90,11 @@ def upgrade() -> None:
     sa.Column('subscription_id', sa.Uuid(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('delivered_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['notification_events.id'], name=op.f('fk_notification_deliveries_event_id_notification_events'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['subscription_id'], ['subscriptions.id'], name=op.f('fk_notification_deliveries_subscription_id_subscriptions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_deliveries')),
@@ -110,7 +110,7 @@ def upgrade() -> None:
     sa.Column('subscription_id', sa.Uuid(), nullable=False),
     sa.Column('event_id', sa.Uuid(), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
-    sa.Column('started_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('duration_ms', sa.Integer(), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
@@ -125,9 +125,9 @@ def upgrade() -> None:
 
     op.create_table('opportunity_milestones',
     sa.Column('opportunity_id', sa.Uuid(), nullable=False),
-    sa.Column('first_synced_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_stage_changed_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_synced_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_stage_changed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_opportunity_milestones_opportunity_id_opportunities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('opportunity_id', name=op.f('pk_opportunity_milestones'))
     )

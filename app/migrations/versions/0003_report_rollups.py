@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.timeutil
+import app.core.timeutil
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -32,7 +32,7 @@ def upgrade() -> None:
     op.create_table('report_durations',
     sa.Column('opportunity_id', sa.Uuid(), nullable=False),
     sa.Column('metric', sa.SmallInteger(), nullable=False),
-    sa.Column('observed_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('observed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
     sa.Column('contributor_id', sa.Uuid(), nullable=False),
     sa.Column('account_id', sa.Uuid(), nullable=False),
@@ -116,7 +116,7 @@ def upgrade() -> None:
     op.create_index('ix_report_rollup_source_kind_empty', 'report_rollup_source_kind', ['axis', 'month'], unique=False, postgresql_where=sa.text('n = 0'), sqlite_where=sa.text('n = 0'))
     op.create_table('report_signal_facts',
     sa.Column('signal_id', sa.Uuid(), nullable=False),
-    sa.Column('observed_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('observed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('contributor_id', sa.Uuid(), nullable=False),
     sa.Column('account_id', sa.Uuid(), nullable=True),
     sa.Column('source_system', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),

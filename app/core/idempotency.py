@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.dbutil import insert_for
-from app.errors import InvalidInput
-from app.ids import uuid7
-from app.models import IdempotencyRecord
-from app.timeutil import utcnow
+from app.core.dbutil import insert_for
+from app.core.errors import InvalidInput
+from app.core.ids import uuid7
+from app.core.tables import IdempotencyRecord
+from app.core.timeutil import utcnow
 from schemas.common import FieldError
 
 MAX_KEY_LENGTH = 255

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from app.maintenance import run_maintenance
+from app.core.maintenance import run_maintenance
+from app.core.settings import Settings
 from app.notifications.delivery import run_delivery_loop
-from app.settings import Settings
 
 
 def start_loops(engine: Engine, settings: Settings, stop: threading.Event) -> list[threading.Thread]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response
+from app.core.errors import PayloadTooLarge, problem_response
 
 log = logging.getLogger("signal_pipeline.access")
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from app.db import transaction
-from app.models import IdempotencyRecord
-from app.timeutil import utcnow
+from app.core.db import transaction
+from app.core.tables import IdempotencyRecord
+from app.core.timeutil import utcnow
 
 log = logging.getLogger("signal_pipeline.maintenance")
 INTERVAL_SECONDS = 3600.0

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
-from app.errors import invalid
-from app.settings import Settings
+from app.core.errors import invalid
+from app.core.settings import Settings
 from schemas.common import Problem
 
 

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.api import EngineDep
-from app.errors import problem_response
-from app.migrate import current_revision, head_revision
+from app.core.api import EngineDep
+from app.core.errors import problem_response
+from app.core.migrate import current_revision, head_revision
 from schemas.common import Problem
 
 router = APIRouter(tags=["health"])

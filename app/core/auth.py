@@ -16,9 +16,9 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from app.errors import Forbidden, Unauthorized
-from app.models import ApiKey
-from app.timeutil import utcnow
+from app.core.errors import Forbidden, Unauthorized
+from app.core.tables import ApiKey
+from app.core.timeutil import utcnow
 
 
 class Scope(StrEnum):
