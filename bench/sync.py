@@ -71,7 +71,15 @@ def crm_env(crm: str) -> AbstractContextManager[Any]:
     if crm == "hubspot":
         # The sandbox enforces HubSpot's Pro/Enterprise burst: 190 requests per rolling 10 s.
         return hubspot_env(sandbox={"rate_limit_per_window": 190, "rate_limit_window_seconds": 10.0})
-    return salesforce_env()
+    return _salesforce_with_team_selling()
+
+
+@contextmanager
+def _salesforce_with_team_selling() -> Iterator[Any]:
+    # The sandbox starts like a new org, Team Selling off; the floor counts team rows, so switch it on.
+    with salesforce_env() as env:
+        env.control.enable_team_selling()
+        yield env
 
 
 def settings_for(crm: str, env: Any, db_url: str) -> Settings:

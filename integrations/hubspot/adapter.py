@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from hubspot.crm.associations.v4 import (
@@ -49,7 +49,7 @@ from hubspot.crm.deals import (
 
 from integrations.base import RawRequest, Retryable, WebhookRejected
 from integrations.hubspot import mapping
-from integrations.hubspot.client import HubSpotApis, WholeBatchRejected, call, error_info
+from integrations.hubspot.client import BatchAnswer, HubSpotApis, WholeBatchRejected, batch_answer, call, error_info
 from integrations.hubspot.config import HubSpotConfig
 from integrations.hubspot.setup import ensure_deal_properties
 from integrations.hubspot.webhook import parse_deal_changes, verify_signature_v3
@@ -59,7 +59,9 @@ T = TypeVar("T")
 HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
 SEARCH_PAGE = 200
 _CONFLICT_CODES = frozenset({"CONFLICT", "DUPLICATE_UNIQUE_VALUE", "OBJECT_ALREADY_EXISTS"})
-_MISSING_CODES = frozenset({"REQUIRED_PROPERTY", "PROPERTY_REQUIRED", "REQUIRED_FIELD"})
+# HubSpot's answer when an object would be created without its required properties carries no code, only
+# this message ("Error creating CALL. Some required properties were not set." in a public probe of the v3 API).
+_REQUIRED_MISSING_TEXT = "required properties were not set"
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -92,6 +94,13 @@ class HubSpotAdapter:
             default_retry_after=self.config.default_retry_after,
             batch_write=batch_write,
         )
+
+    def _call_batch(
+        self, op: str, fn: Callable[..., Any], *args: Any, batch_write: bool = False, key: str = "id"
+    ) -> BatchAnswer:
+        """A batch endpoint whose 207 the SDK cannot read in strict mode: read its JSON ourselves."""
+        raw = self._call(op, fn, *args, batch_write=batch_write, _preload_content=False)
+        return batch_answer(op, raw, key=key)
 
     def record_url(self, crm_id: str) -> str:
         return self.config.record_url_template.format(portal_id=self.config.portal_id or "0", crm_id=crm_id)
@@ -204,7 +213,7 @@ class HubSpotAdapter:
             for r in chunk
         ]
         try:
-            resp = self._call(
+            resp = self._call_batch(
                 "deals.batch.create",
                 self._apis.deals_batch.create,
                 BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs),
@@ -224,28 +233,27 @@ class HubSpotAdapter:
             return self._bisect(chunk, exc, lambda part: self._create(part, collaborators, depth=depth))
         by_key = {r.opportunity_id: r for r in chunk}
         out: dict[str, UpsertResult] = {}
-        for obj in resp.results or []:
-            key = obj.object_write_trace_id or (obj.properties or {}).get(names.opportunity_id)
-            record = by_key.get(key or "")
+        for obj in resp.results:
+            record = by_key.get(_result_key(obj, names.opportunity_id))
             if record is not None:
-                out[record.opportunity_id] = self._ok(record, str(obj.id), created=True)
+                out[record.opportunity_id] = self._ok(record, str(obj["id"]), created=True)
                 if record.account_crm_id:
-                    self._remember_association(str(obj.id), record.account_crm_id)
+                    self._remember_association(str(obj["id"]), record.account_crm_id)
         conflicts: list[OpportunityRecord] = []
-        for err in getattr(resp, "errors", None) or []:
+        for err in resp.errors:
             record = self._error_record(err, by_key)
             if record is None:
                 continue
-            info = error_info(0, err.to_dict())
-            code = info.code or err.category or "UNKNOWN"
-            if code in _CONFLICT_CODES or err.category == "CONFLICT":
+            info = error_info(0, err)
+            code = info.code or err["category"]
+            if code in _CONFLICT_CODES or err["category"] == "CONFLICT":
                 conflicts.append(record)
             else:
                 out[record.opportunity_id] = self._rejected(
                     record,
                     code,
                     info.field,
-                    _describe_record_error("deals.batch.create", err.category, code, info.field),
+                    _describe_record_error("deals.batch.create", err["category"], code, info.field),
                 )
         if conflicts:
             if depth > 1:
@@ -287,7 +295,7 @@ class HubSpotAdapter:
             for r in chunk
         ]
         try:
-            resp = self._call(
+            resp = self._call_batch(
                 "deals.batch.upsert",
                 self._apis.deals_batch.upsert,
                 BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs),
@@ -300,29 +308,28 @@ class HubSpotAdapter:
         by_key = {r.opportunity_id: r for r in chunk}
         out: dict[str, UpsertResult] = {}
         created_bare: list[tuple[OpportunityRecord, str]] = []
-        for obj in resp.results or []:
-            key = obj.object_write_trace_id or (obj.properties or {}).get(names.opportunity_id)
-            record = by_key.get(key or "")
+        for obj in resp.results:
+            record = by_key.get(_result_key(obj, names.opportunity_id))
             if record is None:
                 continue
-            out[record.opportunity_id] = self._ok(record, str(obj.id), created=bool(obj.new))
-            if obj.new:
-                created_bare.append((record, str(obj.id)))
+            out[record.opportunity_id] = self._ok(record, str(obj["id"]), created=bool(obj.get("new")))
+            if obj.get("new"):
+                created_bare.append((record, str(obj["id"])))
         recreate: list[OpportunityRecord] = []
-        for err in getattr(resp, "errors", None) or []:
+        for err in resp.errors:
             record = self._error_record(err, by_key)
             if record is None:
                 continue
-            info = error_info(0, err.to_dict())
-            code = info.code or err.category or "UNKNOWN"
-            if code in _MISSING_CODES:
+            info = error_info(0, err)
+            code = info.code or err["category"]
+            if _REQUIRED_MISSING_TEXT in str(err.get("message", "")):
                 recreate.append(record)  # the deal is gone (deleted by a seller): nothing left to protect
             else:
                 out[record.opportunity_id] = self._rejected(
                     record,
                     code,
                     info.field,
-                    _describe_record_error("deals.batch.upsert", err.category, code, info.field),
+                    _describe_record_error("deals.batch.upsert", err["category"], code, info.field),
                 )
         if created_bare:
             self._fill_seller_fields(created_bare)
@@ -343,7 +350,7 @@ class HubSpotAdapter:
             SimplePublicObjectBatchInput(id=crm_id, properties=mapping.seller_properties(r, self.config))
             for r, crm_id in created
         ]
-        self._call(
+        self._call_batch(
             "deals.batch.update", self._apis.deals_batch.update, BatchInputSimplePublicObjectBatchInput(inputs=inputs)
         )
 
@@ -378,14 +385,15 @@ class HubSpotAdapter:
                 )
                 for r, res in chunk
             ]
-            resp = self._call(
+            resp = self._call_batch(
                 "associations.batch.create",
                 self._apis.associations_batch.create,
                 "deals",
                 "companies",
                 BatchInputPublicAssociationMultiPost(inputs=inputs),
+                key="fromObjectId",
             )
-            done = {(str(x.from_object_id), str(x.to_object_id)) for x in resp.results or []}
+            done = {(str(x["fromObjectId"]), str(x.get("toObjectId"))) for x in resp.results}
             for r, res in chunk:
                 assert res.crm_id is not None and r.account_crm_id is not None
                 if (res.crm_id, r.account_crm_id) in done:
@@ -412,8 +420,8 @@ class HubSpotAdapter:
         return {**send(chunk[:mid]), **send(chunk[mid:])}
 
     @staticmethod
-    def _error_record(err: Any, by_key: dict[str, OpportunityRecord]) -> OpportunityRecord | None:
-        ctx = err.context or {}
+    def _error_record(err: dict[str, Any], by_key: dict[str, OpportunityRecord]) -> OpportunityRecord | None:
+        ctx = err.get("context") or {}
         for key in (*(ctx.get("objectWriteTraceId") or []), *(ctx.get("ids") or [])):
             if key in by_key:
                 return by_key[key]
@@ -431,8 +439,10 @@ class HubSpotAdapter:
 
     # ---- reads -------------------------------------------------------------------------------------------
 
-    def _read_by_key(self, opportunity_ids: Sequence[str], properties: Sequence[str]) -> Iterator[tuple[str, Any]]:
-        """(opportunity id, SDK deal) for those that exist, by batch read on the unique property."""
+    def _read_by_key(
+        self, opportunity_ids: Sequence[str], properties: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(opportunity id, deal JSON) for those that exist, by batch read on the unique property."""
         names = self.config.properties
         props = sorted({names.opportunity_id, *properties})
         for chunk in _chunks(list(dict.fromkeys(opportunity_ids)), self.config.batch_size):
@@ -442,9 +452,10 @@ class HubSpotAdapter:
                 properties_with_history=[],
                 inputs=[SimplePublicObjectId(id=i) for i in chunk],
             )
-            resp = self._call("deals.batch.read", self._apis.deals_batch.read, body)
-            for obj in resp.results or []:
-                key = (obj.properties or {}).get(names.opportunity_id)
+            # Missing ids come back as a 207 OBJECT_NOT_FOUND entry, which the strict SDK cannot read.
+            resp = self._call_batch("deals.batch.read", self._apis.deals_batch.read, body)
+            for obj in resp.results:
+                key = (obj.get("properties") or {}).get(names.opportunity_id)
                 if key:
                     yield key, obj
 
@@ -453,14 +464,14 @@ class HubSpotAdapter:
         deals = list(self._read_by_key(opportunity_ids, mapping.OUTCOME_PROPERTIES))
         yield from self._outcomes(obj for _, obj in deals)
 
-    def _outcomes(self, deals: Any) -> Iterator[OutcomeRecord]:
+    def _outcomes(self, deals: Iterable[dict[str, Any]]) -> Iterator[OutcomeRecord]:
         stages = self._stage_map()
         for obj in deals:
-            props = obj.properties or {}
+            props = obj.get("properties") or {}
             key = (props.get("pipeline") or self.config.pipeline_id, props.get("dealstage") or "")
             if props.get("dealstage") and key not in stages:
                 stages = self._stage_map(refresh=True)  # a stage added since we cached the pipelines
-            outcome = mapping.outcome_from_deal(str(obj.id), props, stages, self.config)
+            outcome = mapping.outcome_from_deal(str(obj["id"]), props, stages, self.config)
             if outcome is not None:
                 yield outcome
 
@@ -485,7 +496,8 @@ class HubSpotAdapter:
                 after = page.paging.next.after if page.paging and page.paging.next else None
                 if not after:
                     return
-        yield from self._search_companies_since(since, props, owner_emails)
+        overlap = timedelta(seconds=self.config.search_index_lag_seconds)
+        yield from self._search_companies_since(since - overlap, props, owner_emails)
 
     def _search_companies_since(
         self, since: datetime, props: list[str], owner_emails: dict[str, str]
@@ -549,13 +561,17 @@ class HubSpotAdapter:
         verify_signature_v3(raw, self.config.client_secret, tolerance_seconds=self.config.webhook_tolerance_seconds)
         deal_ids = list(dict.fromkeys(c.deal_id for c in parse_deal_changes(raw.body)))
         props = sorted({self.config.properties.opportunity_id, *mapping.OUTCOME_PROPERTIES})
-        deals: list[Any] = []
+        deals: list[dict[str, Any]] = []
         for chunk in _chunks(deal_ids, self.config.batch_size):
             body = BatchReadInputSimplePublicObjectId(
                 properties=props, properties_with_history=[], inputs=[SimplePublicObjectId(id=i) for i in chunk]
             )
-            deals.extend(self._call("deals.batch.read", self._apis.deals_batch.read, body).results or [])
+            deals.extend(self._call_batch("deals.batch.read", self._apis.deals_batch.read, body).results)
         return list(self._outcomes(deals))
+
+
+def _result_key(obj: dict[str, Any], key_property: str) -> str:
+    return str(obj.get("objectWriteTraceId") or (obj.get("properties") or {}).get(key_property) or "")
 
 
 def _describe_record_error(op: str, category: str | None, code: str, field: str | None) -> str:

@@ -90,7 +90,25 @@ class ErrorInfo:
     context: Mapping[str, list[str]]
 
 
+PROPERTY_ERRORS_PREFIX = "Property values were not valid: "
+
+
+def _embedded_property_failures(message: Any) -> list[dict[str, Any]]:
+    """The per-property results HubSpot embeds as JSON in a validation message; a real 207 entry carries its
+    code only there (``"error": "INVALID_OPTION", "name": "industry"``; hotgluexyz/target-hubspot-v4
+    ``batch_company_partial_error_test`` cassette; https://developers.hubspot.com/changelog/deal-currenct-code-validation)."""
+    if not isinstance(message, str) or not message.startswith(PROPERTY_ERRORS_PREFIX):
+        return []
+    try:
+        failures = json.loads(message[len(PROPERTY_ERRORS_PREFIX) :])
+    except ValueError:
+        return []
+    return [f for f in failures if isinstance(f, dict)] if isinstance(failures, list) else []
+
+
 def error_info(status: int, body: Any) -> ErrorInfo:
+    """Codes and ids of a HubSpot error body or 207 entry. The code comes from ``errors[].code`` (whole-request
+    errors), else from the property failures embedded in the message (207 entries), else ``subCategory``."""
     data: Any = body
     if isinstance(body, bytes | str):
         try:
@@ -101,16 +119,53 @@ def error_info(status: int, body: Any) -> ErrorInfo:
         data = {}
     details = data.get("errors") or []
     first = details[0] if details and isinstance(details[0], dict) else {}
+    embedded = _embedded_property_failures(data.get("message"))
+    first_embedded = embedded[0] if embedded else {}
     ctx = data.get("context") if isinstance(data.get("context"), dict) else {}
     names = (first.get("context") or {}).get("propertyName") or (ctx or {}).get("propertyName") or []
+    if not names and first_embedded.get("name"):
+        names = [first_embedded["name"]]
+    sub = data.get("subCategory")
     return ErrorInfo(
         status=status,
         category=data.get("category"),
-        code=first.get("code") or (sub if isinstance(sub := data.get("subCategory"), str) else None),
+        code=first.get("code") or first_embedded.get("error") or (sub if isinstance(sub, str) else None),
         field=str(names[0]) if names else None,
         correlation_id=data.get("correlationId") or data.get("requestId"),
         context=ctx or {},
     )
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """A batch endpoint's answer read as JSON by the adapter itself.
+
+    hubspot-api-client 12's ``StandardError`` requires ``links``, which a real 207 entry does not carry, so with
+    ``client_side_validation=True`` the SDK would refuse every real partial success. Batch endpoints are
+    therefore called with ``_preload_content=False`` and their JSON is checked here instead: results are
+    objects with an ``id`` (``fromObjectId`` for associations); errors are objects with a ``category``.
+    """
+
+    status: int
+    results: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+
+
+def batch_answer(op: str, response: Any, *, key: str = "id") -> BatchAnswer:
+    try:
+        data = json.loads(response.data or b"{}")
+    except ValueError:
+        data = None
+    results = data.get("results") if isinstance(data, dict) else None
+    errors = (data.get("errors") or []) if isinstance(data, dict) else None
+    if (
+        not isinstance(results, list)
+        or not isinstance(errors, list)
+        or not all(isinstance(r, dict) and r.get(key) is not None for r in results)
+        or not all(isinstance(e, dict) and isinstance(e.get("category"), str) for e in errors)
+    ):
+        raise Retryable(f"HubSpot {op}: malformed batch response", code="MALFORMED_RESPONSE")
+    return BatchAnswer(int(response.status), results, errors)
 
 
 def _retry_after(

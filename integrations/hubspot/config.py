@@ -48,6 +48,9 @@ class HubSpotConfig:
     # HubSpot's search allows 5 requests/s per account (its own bucket); stay under it when paging
     search_min_interval: float = 0.25
     search_window: int = 10_000  # HubSpot refuses to page one search past 10,000 results
+    # Search is eventually consistent ("a few moments", crm-apis.md a7) and changes surface out of order, so an
+    # incremental pull re-reads this far behind its cursor; re-reading is harmless (upserts).
+    search_index_lag_seconds: float = 30.0
     owner_cache_seconds: float = 900.0
     pipeline_cache_seconds: float = 900.0
     webhook_tolerance_seconds: float = 300.0

@@ -39,7 +39,7 @@ from simple_salesforce.login import token_login
 from integrations.base import AuthExpired, CRMError, RateLimited, RawRequest, Rejected, Retryable, WebhookRejected
 from integrations.salesforce import mapping
 from integrations.salesforce.config import SalesforceConfig
-from integrations.salesforce.setup import check_fields
+from integrations.salesforce.setup import check_fields, custom_field_specs
 from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertResult, UserRecord
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class SalesforceAdapter:
         self._instance_url: str | None = config.instance_url.rstrip("/") if config.instance_url else None
         self._users: dict[str, str] | None = None  # lower-cased e-mail -> active User Id
         self._team_done: set[tuple[str, str]] = set()  # (OpportunityId, UserId) confirmed in this process
+        self._team_selling: bool | None = {"on": True, "off": False}.get(config.team_selling)
         #: Parsed ``Sforce-Limit-Info`` of the last response: {"api-usage": Usage(used, total)}.
         self.api_usage: Mapping[str, Any] = {}
         self.login_count = 0
@@ -371,6 +372,18 @@ class SalesforceAdapter:
 
     # ------------------------------------------------------------------ team members
 
+    def team_selling_enabled(self) -> bool:
+        """Whether the org has Team Selling (OpportunityTeamMember exists); asked once, by describe."""
+        if self._team_selling is None:
+            try:
+                self._call(lambda sf: sf.restful("sobjects/OpportunityTeamMember/describe"), "describe team")
+                self._team_selling = True
+            except Rejected as exc:
+                if exc.status != 404:
+                    raise
+                self._team_selling = False
+        return self._team_selling
+
     def _add_team_members(self, batch: list[OpportunityRecord], results: Mapping[str, UpsertResult]) -> None:
         users = self._user_ids()
         rows: list[tuple[str, str]] = []
@@ -384,6 +397,8 @@ class SalesforceAdapter:
                 if user_id and (result.crm_id, user_id) not in self._team_done:
                     rows.append((result.crm_id, user_id))
         rows = list(dict.fromkeys(rows))
+        if not rows or not self.team_selling_enabled():
+            return  # without Team Selling, credit lives in the Opportunity's contributor fields alone
         if len(rows) > self.config.bulk_threshold:
             self._add_team_members_bulk(rows)
             return
@@ -477,13 +492,16 @@ class SalesforceAdapter:
     # ------------------------------------------------------------------ setup, webhooks, links
 
     def setup(self) -> list[str]:
-        """Check the custom fields by describe; create missing ones with the Tooling API; return those created.
+        """Create missing custom fields (Tooling API), grant the integration user access to them (a permission
+        set with field permissions, assigned to that user), and verify it by describe; return what was created.
 
-        Raises ``Rejected`` when the key field is not External ID + Unique, when fields are missing and
-        creation is disabled, or when the initial stage is not an active open stage.
+        Fields created through the Tooling API are invisible to every user until field-level security grants
+        them, so creating them is not enough. Raises ``Rejected`` when the key field is not External ID + Unique,
+        when fields are missing and creation is disabled, when the grant cannot be made or does not take effect
+        (FIELD_PERMISSION_MISSING, naming the permission set an admin must assign), or when the initial stage
+        is not an active open stage.
         """
-        describe = self._call(lambda sf: sf.restful("sobjects/Opportunity/describe"), "setup")
-        check = check_fields(describe or {}, self.config)
+        check = check_fields(self._describe_opportunity(), self.config)
         if not check.external_id_usable:
             raise Rejected(
                 f"Salesforce setup: {self.config.fields.external_id} must be External ID and Unique",
@@ -500,8 +518,23 @@ class SalesforceAdapter:
         created = []
         for spec in check.missing:
             body = spec.tooling_body()
-            self._call(partial(_restful, "tooling/sobjects/CustomField", "POST", body), "setup")
+            try:
+                self._call(partial(_restful, "tooling/sobjects/CustomField", "POST", body), "setup")
+            except Rejected as exc:
+                if exc.code != "DUPLICATE_DEVELOPER_NAME":
+                    raise
+                continue  # it exists but this user cannot see it yet: the grant below fixes that
             created.append(f"Opportunity.{spec.name}")
+        created.extend(self._grant_field_access())
+        unusable = check_fields(self._describe_opportunity(), self.config)
+        if unusable.missing or unusable.read_only:
+            name = (unusable.missing or unusable.read_only)[0].name
+            raise Rejected(
+                f"Salesforce setup: the integration user cannot edit Opportunity.{name}; assign the permission set "
+                f"{self.config.permission_set_name} to it (Setup > Permission Sets) or grant field-level security",
+                code="FIELD_PERMISSION_MISSING",
+                field=name,
+            )
         stage = mapping.soql_string(self.config.initial_stage)
         rows = list(
             self._query(f"SELECT ApiName, IsClosed, IsActive FROM OpportunityStage WHERE ApiName = {stage}", "setup")
@@ -513,6 +546,88 @@ class SalesforceAdapter:
                 field="StageName",
             )
         return created
+
+    def _describe_opportunity(self) -> Mapping[str, Any]:
+        reply: Any = self._call(lambda sf: sf.restful("sobjects/Opportunity/describe"), "setup")
+        return reply if isinstance(reply, Mapping) else {}
+
+    def _grant_field_access(self) -> list[str]:
+        """Ensure the permission set, its Read+Edit field permissions on our fields, and its assignment to the
+        integration user (FieldPermissions and PermissionSetAssignment, object reference); idempotent."""
+        cfg = self.config
+        done: list[str] = []
+        name = mapping.soql_string(cfg.permission_set_name)
+        try:
+            found = list(self._query(f"SELECT Id FROM PermissionSet WHERE Name = {name}", "setup"))
+            if found:
+                ps_id = str(found[0]["Id"])
+            else:
+                body = {"Name": cfg.permission_set_name, "Label": cfg.permission_set_label}
+                ps_id = str(self._call(partial(_restful, "sobjects/PermissionSet", "POST", body), "setup")["id"])
+                done.append(f"PermissionSet.{cfg.permission_set_name}")
+            granted = {
+                str(r["Field"])
+                for r in self._query(
+                    f"SELECT Field FROM FieldPermissions WHERE ParentId = {mapping.soql_string(ps_id)}", "setup"
+                )
+            }
+            wanted = [f"Opportunity.{spec.name}" for spec in custom_field_specs(cfg)]
+            todo = [f for f in wanted if f not in granted]
+            if todo:
+                records = [
+                    mapping.sobject(
+                        "FieldPermissions",
+                        {
+                            "ParentId": ps_id,
+                            "SobjectType": "Opportunity",
+                            "Field": f,
+                            "PermissionsRead": True,
+                            "PermissionsEdit": True,
+                        },
+                    )
+                    for f in todo
+                ]
+                reply = self._call(
+                    partial(_restful, "composite/sobjects", "POST", {"allOrNone": True, "records": records}), "setup"
+                )
+                failure = next((f for f in map(mapping.collection_failure, _as_list(reply, len(todo))) if f), None)
+                if failure is not None:
+                    raise Rejected(f"Salesforce setup: field permissions refused: {failure.code}", code=failure.code)
+                done.extend(f"FieldPermissions.{f}" for f in todo)
+            user_id = self._integration_user_id()
+            assigned = list(
+                self._query(
+                    "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = "
+                    f"{mapping.soql_string(user_id)} AND PermissionSetId = {mapping.soql_string(ps_id)}",
+                    "setup",
+                )
+            )
+            if not assigned:
+                body = {"AssigneeId": user_id, "PermissionSetId": ps_id}
+                self._call(partial(_restful, "sobjects/PermissionSetAssignment", "POST", body), "setup")
+                done.append(f"PermissionSetAssignment.{cfg.permission_set_name}")
+        except Rejected as exc:
+            raise Rejected(
+                f"Salesforce setup: could not grant field access through permission set {cfg.permission_set_name} "
+                f"({exc.code}); the integration user needs 'Assign Permission Sets', or an admin assigns it",
+                code="FIELD_PERMISSION_MISSING",
+                field=exc.field,
+                status=exc.status,
+            ) from None
+        return done
+
+    def _integration_user_id(self) -> str:
+        if not self.config.username:
+            raise Rejected(
+                "Salesforce setup: SALESFORCE_USERNAME names the integration user to grant field access to",
+                code="INTEGRATION_USER_UNKNOWN",
+            )
+        rows = list(
+            self._query(f"SELECT Id FROM User WHERE Username = {mapping.soql_string(self.config.username)}", "setup")
+        )
+        if not rows:
+            raise Rejected("Salesforce setup: the integration user was not found", code="INTEGRATION_USER_UNKNOWN")
+        return str(rows[0]["Id"])
 
     def verify_webhook(self, raw: RawRequest) -> list[OutcomeRecord]:
         """Salesforce has no signed webhooks for Opportunity changes; outcomes come by polling."""

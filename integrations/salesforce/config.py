@@ -54,6 +54,16 @@ class SalesforceConfig:
     note_field: str | None = None  # an Opportunity field holding the seller's note for outcomes, if any
     create_missing_fields: bool = True  # setup() creates missing custom fields via the Tooling API
     max_text_length: int = 32_000  # cut long text fields to stay under the org's Long Text Area length
+    # OpportunityTeamMember rows need Team Selling, which is off in a new org: "auto" asks the org once (describe),
+    # "on"/"off" skip the question. Without it, credit lives only in the contributor fields crm setup creates.
+    team_selling: str = "auto"
+    # crm setup grants the integration user field-level security on our fields through this permission set.
+    permission_set_name: str = "Signal_Pipeline_Integration"
+    permission_set_label: str = "Signal Pipeline Integration"
+
+    def __post_init__(self) -> None:
+        if self.team_selling not in ("auto", "on", "off"):
+            raise ValueError("SalesforceConfig.team_selling must be auto, on or off")
 
     @property
     def can_login(self) -> bool:

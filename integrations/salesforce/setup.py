@@ -1,8 +1,8 @@
 """The custom Opportunity fields the adapter needs, checked by describe and created by the Tooling API.
 
 Creating a field with ``POST tooling/sobjects/CustomField`` is idempotent here because only missing fields
-are created. A real org also needs field-level security for the integration user (a permission set):
-the Tooling API does not grant it, so a freshly created field can still be invisible to the adapter.
+are created. The Tooling API grants no field-level security, so a freshly created field is invisible to the
+adapter until a permission set grants it; the adapter's ``setup`` creates and assigns that permission set.
 """
 
 from __future__ import annotations
@@ -60,13 +60,18 @@ def sandbox_field_types(config: SalesforceConfig) -> dict[str, str]:
 class SetupCheck:
     """What describe says about the custom fields."""
 
-    missing: tuple[CustomFieldSpec, ...]
+    missing: tuple[CustomFieldSpec, ...]  # absent from describe: not created, or invisible without access
     external_id_usable: bool  # the key field exists and is External ID + Unique
+    read_only: tuple[CustomFieldSpec, ...] = ()  # visible but not updateable for this user
 
 
 def check_fields(describe: Mapping[str, Any], config: SalesforceConfig) -> SetupCheck:
     existing = {str(f.get("name")): f for f in describe.get("fields") or [] if isinstance(f, Mapping)}
-    missing = tuple(spec for spec in custom_field_specs(config) if spec.name not in existing)
+    specs = custom_field_specs(config)
+    missing = tuple(spec for spec in specs if spec.name not in existing)
+    read_only = tuple(
+        spec for spec in specs if spec.name in existing and not existing[spec.name].get("updateable", True)
+    )
     key = existing.get(config.fields.external_id)
     usable = key is None or (bool(key.get("externalId")) and bool(key.get("unique")))
-    return SetupCheck(missing, usable)
+    return SetupCheck(missing, usable, read_only)

@@ -7,9 +7,11 @@ can drive the same object directly (it implements ``SandboxControl``).
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -42,7 +44,10 @@ class HubSpotSandboxConfig:
     batch_limit: int = 100
     association_batch_limit: int = 100  # UNVERIFIED upstream; 100 is the conservative reading
     send_retry_after: bool = False  # UNVERIFIED whether HubSpot sends Retry-After on 429
-    search_index_lag_seconds: float = 0.0  # search is eventually consistent upstream
+    # "It may take a few moments for newly created or updated CRM objects to appear in search results" (search
+    # guide, crm-apis.md a7): a change is invisible to search for this long. Tests may set 0 where lag is beside
+    # the point; the newcomer's sandbox keeps it.
+    search_index_lag_seconds: float = 3.0
     search_max_results: int = 10_000
     # UNVERIFIED how batch/create reports a unique-value conflict: a whole-batch 409, or per input in a 207.
     create_conflict_mode: Literal["batch", "per_record"] = "batch"
@@ -50,6 +55,13 @@ class HubSpotSandboxConfig:
     default_stall_seconds: float = 30.0  # timeout_after_commit stall when the fault gives no `seconds`
     opportunity_id_property: str = "signal_pipeline_opportunity_id"
     max_unique_properties: int = 10
+    # The portal's company currency and its additional currencies; deal_currency_code must be one of them
+    # (400 INVALID_OPTION since 2023-07-31: https://developers.hubspot.com/changelog/deal-currenct-code-validation).
+    currencies: tuple[str, ...] = ("EUR", "USD", "GBP")
+    # "When the value is added through the CRM, the character limit is 65,536 characters" for text properties
+    # (https://knowledge.hubspot.com/contacts/property-field-types-in-hubspot). The error code for a longer
+    # value is UNVERIFIED; the sandbox answers in the documented property-validation shape.
+    max_text_value_chars: int = 65_536
 
 
 class HubSpotHTTPError(Exception):
@@ -78,22 +90,20 @@ def error_body(category: str, message: str, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def record_error(
-    category: str,
-    message: str,
-    *,
-    context: dict[str, list[str]] | None = None,
-    errors: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """One entry of a 207 ``errors`` array; the SDK's StandardError requires every key below."""
-    return {
-        "status": "error",
-        "category": category,
-        "message": message,
-        "context": context or {},
-        "errors": errors or [],
-        "links": {},
-    }
+def record_error(category: str, message: str, *, context: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """One entry of a 207 ``errors`` array in the shape HubSpot really sends: status, category, message,
+    context. No ``links`` and no ``errors`` list, although hubspot-api-client 12's StandardError model requires
+    ``links`` (so the SDK in strict mode cannot read a real 207; the adapter reads it itself). Real sample: the
+    207 of ``batch/create`` recorded in hotgluexyz/target-hubspot-v4
+    ``__smoke-tests__/batch_company_partial_error_test/fixtures/vcr.yaml``."""
+    return {"status": "error", "category": category, "message": message, "context": context or {}}
+
+
+def property_error_message(failures: list[dict[str, Any]]) -> str:
+    """HubSpot's "Property values were not valid: [...]" message, with the per-property results embedded as
+    JSON (``isValid``, ``message``, ``error`` = the code, ``name`` = the property); the same sample as above and
+    https://developers.hubspot.com/docs/api-reference/error-handling."""
+    return "Property values were not valid: " + json.dumps(failures, separators=(",", ":"))
 
 
 def iso(ts: float) -> str:
@@ -292,6 +302,10 @@ class _Limiter:
             return False, 0, max(0.0, q[0] + window - now)
         q.append(now)
         return True, budget - len(q), 0.0
+
+    def remaining(self, key: tuple[str, str], budget: int, window: float, now: float) -> int:
+        q = self._hits.get(key, deque())
+        return max(0, budget - sum(1 for t in q if t > now - window))
 
     def clear(self) -> None:
         self._hits.clear()
@@ -539,8 +553,8 @@ class HubSpotSandboxState:
                     else (self.config.rate_limit_per_window, self.config.rate_limit_window_seconds)
                 )
                 ok, remaining, wait = self._limiter.take((token, bucket), budget, window, time.monotonic())
-                if bucket == "ten_secondly":
-                    headers["X-HubSpot-RateLimit-Remaining"] = str(remaining)
+                if bucket == "search":
+                    headers["X-HubSpot-RateLimit-Secondly-Remaining"] = str(remaining)
                 if not ok:
                     if self.config.send_retry_after:
                         headers["Retry-After"] = f"{max(wait, 0.001):.3f}"
@@ -553,6 +567,7 @@ class HubSpotSandboxState:
                         )
                         return Admission(error=HubSpotHTTPError(429, body, headers))
                     return Admission(error=HubSpotHTTPError(429, _rate_body(False, self.config.portal_id), headers))
+            headers["X-HubSpot-RateLimit-Remaining"] = self._limit_headers(token)["X-HubSpot-RateLimit-Remaining"]
             delay = 0.0
             fault = self._take_fault(path, FaultKind.latency)
             if fault:
@@ -564,11 +579,17 @@ class HubSpotSandboxState:
             return Admission(headers=headers, delay_before=delay, stall_after=stall)
 
     def _limit_headers(self, token: str) -> dict[str, str]:
+        """The rate headers of every answer (usage guidelines, crm-apis.md a2; a real 207 carries
+        ``x-hubspot-ratelimit-remaining`` counting down). Remaining is what the token's ten-secondly bucket
+        has left after this call, also on calls exempt from that bucket, never a constant."""
         c = self.config
+        remaining = self._limiter.remaining(
+            (token, "ten_secondly"), c.rate_limit_per_window, c.rate_limit_window_seconds, time.monotonic()
+        )
         return {
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(c.rate_limit_window_seconds * 1000)),
             "X-HubSpot-RateLimit-Max": str(c.rate_limit_per_window),
-            "X-HubSpot-RateLimit-Remaining": str(c.rate_limit_per_window),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
             "X-HubSpot-RateLimit-Daily": str(c.daily_limit),
             "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, c.daily_limit - self._daily)),
             "X-HubSpot-RateLimit-Secondly": str(c.search_per_second),
@@ -764,12 +785,11 @@ class HubSpotSandboxState:
                         f"Paging beyond {self.config.search_max_results} results is not allowed",
                     ),
                 )
-            lag = self.config.search_index_lag_seconds
-            visible_before = time.time() - lag
+            now = time.time()
             recs = [
                 r
                 for r in self.companies.values()
-                if (lag <= 0 or r.updated_at <= visible_before) and (not groups or any(_matches(r, g) for g in groups))
+                if self._indexed(r, now) and (not groups or any(_matches(r, g) for g in groups))
             ]
             recs.sort(key=lambda r: int(r.id))
             for sort in reversed(body.get("sorts") or []):
@@ -784,6 +804,16 @@ class HubSpotSandboxState:
             if after + limit < len(recs):
                 out["paging"] = {"next": {"after": str(after + limit)}}
             return out
+
+    def _indexed(self, rec: Record, now: float) -> bool:
+        """Whether search sees the record's latest change yet. Each change takes its own share of the index lag
+        (a stable per-change fraction), so changes do not surface in modification order: a cursor that trusts
+        "newest seen" skips records that surface later."""
+        lag = self.config.search_index_lag_seconds
+        if lag <= 0:
+            return True
+        share = zlib.crc32(f"{rec.id}:{rec.updated_at:.6f}".encode()) % 1000 / 1000
+        return now >= rec.updated_at + lag * share
 
     # ---- deals: writes -----------------------------------------------------------------------------------
 
@@ -822,6 +852,19 @@ class HubSpotSandboxState:
                     return _prop_error("INVALID_FLOAT", name, f"{value!r} is not a number")
             if prop.type in ("datetime", "date") and parse_hs_datetime(value) is None:
                 return _prop_error("INVALID_DATE", name, f"{value!r} is not a valid date")
+            if name == "deal_currency_code" and value not in self.config.currencies:
+                return _prop_error(
+                    "INVALID_OPTION",
+                    name,
+                    f'"{value}" is not a part of the current effective currency codes '
+                    f"for portal {self.config.portal_id}",
+                )
+            if prop.type == "string" and len(value) > self.config.max_text_value_chars:
+                return _prop_error(
+                    "INVALID_PROPERTY_VALUE_LENGTH",  # UNVERIFIED code, see max_text_value_chars
+                    name,
+                    f"value is {len(value)} characters; the limit is {self.config.max_text_value_chars}",
+                )
             if prop.options and value not in {o.get("value") for o in prop.options}:
                 return _prop_error("INVALID_OPTION", name, f"{value!r} was not one of the allowed options")
         if "pipeline" in props or "dealstage" in props:
@@ -836,10 +879,10 @@ class HubSpotSandboxState:
             if oid and oid not in self.owners:
                 return _prop_error("INVALID_OWNER_ID", "hs_all_collaborator_owner_ids", "owner id is not valid")
         if existing is None:
-            # UNVERIFIED exact code; HubSpot refuses deals without a name and stage.
-            for required in ("dealname", "dealstage"):
-                if not merged.get(required):
-                    return _prop_error("REQUIRED_PROPERTY", required, f"{required} is required")
+            # HubSpot's app requires a deal name, pipeline and stage (the pipeline defaults to "default").
+            missing = [name for name in ("dealname", "dealstage") if not merged.get(name)]
+            if missing:
+                return _required_error(missing)
         for name, value in props.items():
             prop = self.deal_properties[name]
             owner = self.unique_index.get((name, value))
@@ -848,13 +891,6 @@ class HubSpotSandboxState:
                     "CONFLICT",
                     f"A deal with {name}={value} already exists. Existing ID: {owner}",
                     context={"propertyName": [name], "existingId": [owner]},
-                    errors=[
-                        {
-                            "message": "Duplicate unique value",
-                            "code": "DUPLICATE_UNIQUE_VALUE",
-                            "context": {"propertyName": [name]},
-                        }
-                    ],
                 )
         return None
 
@@ -950,8 +986,8 @@ class HubSpotSandboxState:
                 400 if first["category"] != "CONFLICT" else 409,
                 error_body(
                     first["category"],
-                    "Property values were not valid" if first["category"] != "CONFLICT" else first["message"],
-                    errors=first["errors"],
+                    first["message"],
+                    errors=_whole_batch_details(first) or None,
                     context=first["context"] or None,
                 ),
             )
@@ -1253,12 +1289,28 @@ def _rate_body(daily: bool, portal_id: int) -> dict[str, Any]:
 
 
 def _prop_error(code: str, prop: str, message: str) -> dict[str, Any]:
-    return record_error(
-        "VALIDATION_ERROR",
-        "Property values were not valid",
-        context={"propertyName": [prop]},
-        errors=[{"message": message, "code": code, "context": {"propertyName": [prop]}}],
-    )
+    failure = {"isValid": False, "message": message, "error": code, "name": prop, "localizedErrorMessage": message}
+    return record_error("VALIDATION_ERROR", property_error_message([failure]))
+
+
+def _required_error(missing: list[str]) -> dict[str, Any]:
+    # The message HubSpot sends for an object created without its required properties ("Error creating CALL.
+    # Some required properties were not set." in a public probe of the v3 objects API; deals by analogy).
+    # It carries no property list, so the sandbox does not invent one (UNVERIFIED: a context key naming them).
+    return record_error("VALIDATION_ERROR", "Error creating DEAL. Some required properties were not set.")
+
+
+def _whole_batch_details(err: dict[str, Any]) -> list[dict[str, Any]]:
+    """A per-record entry's embedded property failures as the ``errors`` list of a whole-request 400
+    (``message``, ``code``, ``context.propertyName``: https://developers.hubspot.com/docs/api-reference/error-handling)."""
+    prefix = "Property values were not valid: "
+    message = str(err.get("message", ""))
+    if not message.startswith(prefix):
+        return []
+    return [
+        {"message": f.get("message"), "code": f.get("error"), "context": {"propertyName": [f.get("name")]}}
+        for f in json.loads(message[len(prefix) :])
+    ]
 
 
 def _traced(err: dict[str, Any], inp: dict[str, Any]) -> dict[str, Any]:

@@ -210,6 +210,8 @@ def _route(
     n = len(parts)
     if method == "GET" and n == 3 and parts[0] == "sobjects" and parts[2] == "describe":
         return lambda b, c, p: _Reply(200, st.describe(parts[1]))
+    if method == "POST" and n == 2 and parts[0] == "sobjects":
+        return lambda b, c, p: _Reply(201, {"id": st.create_record(parts[1], _json(b)), "success": True, "errors": []})
     if parts[:2] == ["composite", "sobjects"]:
         if float(version) < 42.0 or (n == 4 and float(version) < 46.0):
             return None

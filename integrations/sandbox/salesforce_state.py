@@ -13,6 +13,7 @@ import copy
 import csv
 import io
 import itertools
+import re
 import secrets
 import threading
 from collections.abc import Iterable, Mapping
@@ -63,6 +64,10 @@ ID_PREFIXES = {
     "CustomField": "00N",
     "Job": "750",
     "QueryLocator": "01g",
+    "PermissionSet": "0PS",
+    "FieldPermissions": "01k",
+    "PermissionSetAssignment": "0Pa",
+    "OpportunityHistory": "008",
 }
 # Lookup relationship name -> (reference field, target object), for SOQL paths like Owner.Email.
 RELATIONSHIPS = {
@@ -84,6 +89,7 @@ class FieldSpec:
     unique: bool = False
     custom: bool = False
     reference_to: str | None = None
+    length: int = 0  # maximum characters of a text field (describe's ``length``); 0 = not a text field
 
 
 @dataclass(frozen=True)
@@ -225,6 +231,8 @@ class SalesforceSandboxState:
         external_id_field: str = DEFAULT_EXTERNAL_ID_FIELD,
         opportunity_custom_fields: Mapping[str, str] | None = None,
         stages: Iterable[OpportunityStage] = DEFAULT_STAGES,
+        team_selling: bool = False,
+        can_manage_permissions: bool = True,
     ) -> None:
         self.lock = threading.RLock()
         self.client_id = client_id
@@ -238,6 +246,12 @@ class SalesforceSandboxState:
             DEFAULT_OPPORTUNITY_CUSTOM_FIELDS if opportunity_custom_fields is None else opportunity_custom_fields
         )
         self._initial_stages = tuple(stages)
+        # Team Selling is off in a new org; OpportunityTeamMember does not exist until an admin enables it
+        # ("Needs Team Selling enabled", object reference, crm-apis.md b6).
+        self.team_selling = team_selling
+        # Whether the integration user may create permission sets and assign them (View Setup / Assign
+        # Permission Sets: PermissionSetAssignment "Special Access Rules" in the object reference).
+        self.can_manage_permissions = can_manage_permissions
         self.reset()
 
     # ------------------------------------------------------------------ control protocol
@@ -249,6 +263,14 @@ class SalesforceSandboxState:
             self._ids = itertools.count(1)
             self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
             self.schema: dict[str, dict[str, FieldSpec]] = _standard_schema()
+            if not self.team_selling:
+                del self.schema["OpportunityTeamMember"]
+            # Custom fields created through the Tooling API that no permission set grants yet: invisible to the
+            # integration user until one does (field-level security; FieldPermissions "To grant a user access to
+            # a field, associate a FieldPermissions record with a PermissionSet that's assigned to a user",
+            # https://developer.salesforce.com/docs/atlas.en-us.262.0.object_reference.meta/object_reference/sforce_api_objects_fieldpermissions.htm).
+            # Fields present at reset were set up by an admin, with access.
+            self.fls_controlled: set[tuple[str, str]] = set()
             for name, ftype in self._initial_custom_fields.items():
                 self._add_custom_field("Opportunity", name, ftype, ext=name == self.external_id_field)
             self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.schema}
@@ -292,7 +314,7 @@ class SalesforceSandboxState:
                 full = self._with_derived("Opportunity", row)
                 team = tuple(
                     str(tm["UserId"])
-                    for tm in self.objects["OpportunityTeamMember"].values()
+                    for tm in self.objects.get("OpportunityTeamMember", {}).values()
                     if tm["OpportunityId"] == row["Id"]
                 )
                 out.append(
@@ -343,8 +365,7 @@ class SalesforceSandboxState:
             values = {name: self._coerce(sobject, name, value) for name, value in fields.items()}
             if sobject == "Opportunity" and "StageName" in values:
                 self._check_stage(values["StageName"])
-            row.update(values)
-            row["SystemModstamp"] = row["LastModifiedDate"] = self._tick()
+            self._touch(sobject, row, values)
 
     def expire_sessions(self) -> None:
         """Invalidate every issued access token, as a session timeout or admin revoke would."""
@@ -353,7 +374,7 @@ class SalesforceSandboxState:
 
     def team_members(self) -> list[dict[str, Any]]:
         with self.lock:
-            return [dict(row) for row in self.objects["OpportunityTeamMember"].values()]
+            return [dict(row) for row in self.objects.get("OpportunityTeamMember", {}).values()]
 
     def limit_info(self) -> str:
         with self.lock:
@@ -418,6 +439,7 @@ class SalesforceSandboxState:
     def describe(self, sobject: str) -> dict[str, Any]:
         with self.lock:
             specs = self._schema_of(sobject)
+            visible = [(s, self._access(sobject, s.name)) for s in specs.values()]
             return {
                 "name": sobject,
                 "label": sobject,
@@ -430,16 +452,17 @@ class SalesforceSandboxState:
                         "name": s.name,
                         "label": s.name,
                         "type": s.type,
-                        "createable": s.createable,
-                        "updateable": s.updateable,
+                        "createable": s.createable and access == "edit",
+                        "updateable": s.updateable and access == "edit",
                         "nillable": s.nillable,
                         "externalId": s.external_id,
                         "unique": s.unique,
                         "custom": s.custom,
                         "referenceTo": [s.reference_to] if s.reference_to else [],
-                        "length": 255 if s.type in (STRING, EMAIL, PICKLIST, URL) else 0,
+                        "length": s.length,
                     }
-                    for s in specs.values()
+                    for s, access in visible
+                    if access is not None  # a field without field-level security is absent from describe
                 ],
             }
 
@@ -473,19 +496,61 @@ class SalesforceSandboxState:
                 ftype,
                 ext=bool(metadata.get("externalId")),
                 unique=bool(metadata.get("unique")),
+                length=int(metadata.get("length") or _TEXT_LENGTHS.get(ftype, 0)),
             )
+            self.fls_controlled.add((sobject, name))  # the Tooling API grants nobody access
             return self._new_id("CustomField")
 
-    def _add_custom_field(self, sobject: str, name: str, ftype: str, *, ext: bool, unique: bool | None = None) -> None:
+    def _add_custom_field(
+        self, sobject: str, name: str, ftype: str, *, ext: bool, unique: bool | None = None, length: int | None = None
+    ) -> None:
         self.schema[sobject][name] = FieldSpec(
-            name, ftype, external_id=ext, unique=ext if unique is None else unique, custom=True
+            name,
+            ftype,
+            external_id=ext,
+            unique=ext if unique is None else unique,
+            custom=True,
+            length=_TEXT_LENGTHS.get(ftype, 0) if length is None else length,
         )
+
+    def _access(self, sobject: str, name: str) -> str | None:
+        """The integration user's access to a field: "edit", "read" or None (invisible)."""
+        if (sobject, name) not in self.fls_controlled:
+            return "edit"
+        assigned = {
+            row["PermissionSetId"]
+            for row in self.objects["PermissionSetAssignment"].values()
+            if row["AssigneeId"] == self.integration_user_id
+        }
+        access = None
+        for fp in self.objects["FieldPermissions"].values():
+            if fp["ParentId"] in assigned and fp["Field"] == f"{sobject}.{name}":
+                if fp.get("PermissionsEdit"):
+                    return "edit"
+                if fp.get("PermissionsRead"):
+                    access = "read"
+        return access
+
+    def create_record(self, sobject: str, body: Any) -> str:
+        """``POST sobjects/{sobject}``: one record; per-record problems answer 400 with the error array."""
+        if not isinstance(body, dict):
+            raise RequestError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+        with self.lock:
+            self._check_record_shape(sobject, {"attributes": {"type": sobject}, **body})
+            return self._create_one(sobject, _fields_of(body))
 
     def _schema_of(self, sobject: str) -> dict[str, FieldSpec]:
         specs = self.schema.get(sobject)
         if specs is None:
             raise RequestError(404, "NOT_FOUND", "The requested resource does not exist")
         return specs
+
+    def enable_team_selling(self) -> None:
+        """What an admin's Setup > Opportunity Team Settings does: OpportunityTeamMember starts to exist."""
+        with self.lock:
+            self.team_selling = True
+            self.schema["OpportunityTeamMember"] = _standard_schema()["OpportunityTeamMember"]
+            self.objects.setdefault("OpportunityTeamMember", {})
 
     # ------------------------------------------------------------------ writes
 
@@ -565,9 +630,11 @@ class SalesforceSandboxState:
         # Unknown fields fail the whole request, as the real JSON deserializer does.
         if self._record_type(rec) != sobject:
             raise RequestError(400, "INVALID_TYPE", f"Records must be of type {sobject}")
+        if sobject not in self.schema:
+            raise RequestError(400, "INVALID_TYPE", f"sObject type '{sobject}' is not supported.")
         specs = self._schema_of(sobject)
         for name in _fields_of(rec):
-            if name not in specs:
+            if name not in specs or self._access(sobject, name) is None:
                 raise RequestError(
                     400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject}", [name]
                 )
@@ -588,10 +655,12 @@ class SalesforceSandboxState:
         fault = self.record_fault(_ext_value(raw, self.external_id_field))
         if fault is not None:
             raise fault
+        if sobject in _PERMISSION_OBJECTS and not self.can_manage_permissions:
+            raise RecordError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on cross-reference id", [])
         values: dict[str, Any] = {}
         for name, value in raw.items():
             spec = specs[name]
-            if not spec.createable:
+            if not spec.createable or self._access(sobject, name) != "edit":
                 raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {name}.", [name])
             values[name] = self._coerce(sobject, name, value)
         missing = [name for name in _REQUIRED_ON_CREATE.get(sobject, ()) if values.get(name) in (None, "")]
@@ -630,7 +699,7 @@ class SalesforceSandboxState:
         values: dict[str, Any] = {}
         for name, value in raw.items():
             spec = specs[name]
-            if not spec.updateable:
+            if not spec.updateable or self._access(sobject, name) != "edit":
                 raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", f"Unable to create/update fields: {name}.", [name])
             values[name] = self._coerce(sobject, name, value)
         for name in _REQUIRED_ON_CREATE.get(sobject, ()):
@@ -639,8 +708,7 @@ class SalesforceSandboxState:
         self._check_references(sobject, values)
         if sobject == "Opportunity" and "StageName" in values:
             self._check_stage(values["StageName"])
-        row.update(values)
-        row["SystemModstamp"] = row["LastModifiedDate"] = self._tick()
+        self._touch(sobject, row, values)
 
     def _check_references(self, sobject: str, values: Mapping[str, Any]) -> None:
         specs = self.schema[sobject]
@@ -648,6 +716,10 @@ class SalesforceSandboxState:
             target = specs[name].reference_to
             if target and value is not None and value not in self.objects[target]:
                 raise RecordError("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {name}", [name])
+            if target == "User" and value is not None and not self.objects["User"][value].get("IsActive", True):
+                # Owning or joining a record as an inactive user: "INACTIVE_OWNER_OR_USER, operation performed
+                # with inactive user" (a real DmlException quoted in SalesforceLabs/Milestones-PM#26).
+                raise RecordError("INACTIVE_OWNER_OR_USER", "operation performed with inactive user", [])
 
     def _check_stage(self, stage: Any) -> None:
         known = self.stages.get(str(stage))
@@ -679,6 +751,15 @@ class SalesforceSandboxState:
             raise RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name]) from exc
         if not isinstance(value, str | int | float | bool):
             raise RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type", [name])
+        if isinstance(value, str) and spec.length and len(value) > spec.length:
+            # StatusCode STRING_TOO_LONG (SOAP/REST StatusCode enum); the message quotes the value, so adapters
+            # must never store it.
+            raise RecordError(
+                "STRING_TOO_LONG", f"{name}: data value too large: {value[:40]} (max length={spec.length})", [name]
+            )
+        if spec.type == EMAIL and isinstance(value, str) and value and not _EMAIL.fullmatch(value):
+            # StatusCode INVALID_EMAIL_ADDRESS ("Email: invalid email address: ...").
+            raise RecordError("INVALID_EMAIL_ADDRESS", f"{name}: invalid email address: {value}", [name])
         return value
 
     def _find_by(self, sobject: str, name: str, value: Any) -> dict[str, Any] | None:
@@ -694,7 +775,30 @@ class SalesforceSandboxState:
         row.update(values)
         row.update({"Id": crm_id, "CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp})
         self.objects[sobject][crm_id] = row
+        if sobject == "Opportunity":
+            self._record_history(row)
         return crm_id
+
+    def _record_history(self, row: Mapping[str, Any]) -> None:
+        """An OpportunityHistory row, as the org writes on create and on a change of stage, amount or close date."""
+        self._insert_row(
+            "OpportunityHistory",
+            {
+                "OpportunityId": row["Id"],
+                "StageName": row.get("StageName"),
+                "Amount": row.get("Amount"),
+                "CloseDate": row.get("CloseDate"),
+            },
+        )
+
+    def _touch(self, sobject: str, row: dict[str, Any], values: Mapping[str, Any]) -> None:
+        tracked = sobject == "Opportunity" and any(
+            k in values and values[k] != row.get(k) for k in ("StageName", "Amount", "CloseDate")
+        )
+        row.update(values)
+        row["SystemModstamp"] = row["LastModifiedDate"] = self._tick()
+        if tracked:
+            self._record_history(row)
 
     def _new_id(self, sobject: str) -> str:
         return f"{ID_PREFIXES[sobject]}{next(self._ids):012d}AAA"
@@ -734,7 +838,7 @@ class SalesforceSandboxState:
     def _check_field_path(self, sobject: str, path: str) -> None:
         head, _, rest = path.partition(".")
         if not rest:
-            if head not in self.schema[sobject] and not (
+            if (head not in self.schema[sobject] or self._access(sobject, head) is None) and not (
                 sobject == "Opportunity" and head in ("IsClosed", "IsWon", "Probability")
             ):
                 raise RequestError(400, "INVALID_FIELD", f"No such column '{head}' on entity '{sobject}'.")
@@ -954,6 +1058,11 @@ class SalesforceSandboxState:
                     )
 
 
+_PERMISSION_OBJECTS = frozenset({"PermissionSet", "FieldPermissions", "PermissionSetAssignment"})
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Text lengths as describe reports them for fields the sandbox or crm setup creates.
+_TEXT_LENGTHS = {STRING: 255, EMAIL: 80, URL: 255, TEXTAREA: 131_072, PICKLIST: 255}
+
 _REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {
     "Opportunity": ("Name", "StageName", "CloseDate"),
     "Account": ("Name",),
@@ -980,26 +1089,26 @@ def _standard_schema() -> dict[str, dict[str, FieldSpec]]:
 
     return {
         "User": fields(
-            FieldSpec("Email", EMAIL, nillable=False),
-            FieldSpec("Username", STRING, nillable=False, unique=True),
+            FieldSpec("Email", EMAIL, nillable=False, length=80),
+            FieldSpec("Username", STRING, nillable=False, unique=True, length=80),
             FieldSpec("Name", STRING),
             FieldSpec("IsActive", BOOLEAN),
         ),
         "Account": fields(
-            FieldSpec("Name", STRING, nillable=False),
-            FieldSpec("Website", URL),
+            FieldSpec("Name", STRING, nillable=False, length=255),
+            FieldSpec("Website", URL, length=255),
             FieldSpec("BillingCountry", STRING),
             FieldSpec("OwnerId", REFERENCE, reference_to="User"),
         ),
         "Opportunity": fields(
-            FieldSpec("Name", STRING, nillable=False),
-            FieldSpec("StageName", PICKLIST, nillable=False),
+            FieldSpec("Name", STRING, nillable=False, length=120),
+            FieldSpec("StageName", PICKLIST, nillable=False, length=255),
             FieldSpec("CloseDate", DATE, nillable=False),
             FieldSpec("Amount", CURRENCY),
             FieldSpec("AccountId", REFERENCE, reference_to="Account"),
             FieldSpec("OwnerId", REFERENCE, reference_to="User"),
-            FieldSpec("Description", TEXTAREA),
-            FieldSpec("NextStep", STRING),
+            FieldSpec("Description", TEXTAREA, length=32_000),
+            FieldSpec("NextStep", STRING, length=255),
             FieldSpec("IsClosed", BOOLEAN, createable=False, updateable=False),
             FieldSpec("IsWon", BOOLEAN, createable=False, updateable=False),
             FieldSpec("Probability", DOUBLE, createable=False, updateable=False),
@@ -1009,6 +1118,30 @@ def _standard_schema() -> dict[str, dict[str, FieldSpec]]:
             FieldSpec("UserId", REFERENCE, updateable=False, nillable=False, reference_to="User"),
             FieldSpec("TeamMemberRole", PICKLIST),
             FieldSpec("OpportunityAccessLevel", PICKLIST),
+        ),
+        # Setup objects the integration needs to grant itself field-level security (crm setup).
+        "PermissionSet": fields(
+            FieldSpec("Name", STRING, nillable=False, unique=True, length=80),
+            FieldSpec("Label", STRING, nillable=False, length=80),
+        ),
+        "FieldPermissions": fields(
+            FieldSpec("ParentId", REFERENCE, nillable=False, reference_to="PermissionSet"),
+            FieldSpec("SobjectType", STRING, nillable=False, length=40),
+            FieldSpec("Field", STRING, nillable=False, length=255),
+            FieldSpec("PermissionsRead", BOOLEAN),
+            FieldSpec("PermissionsEdit", BOOLEAN),
+        ),
+        "PermissionSetAssignment": fields(
+            FieldSpec("AssigneeId", REFERENCE, nillable=False, reference_to="User"),
+            FieldSpec("PermissionSetId", REFERENCE, nillable=False, reference_to="PermissionSet"),
+        ),
+        # Stage history, written by the org on every stage change ("Represents the stage history of an
+        # opportunity": https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_objects_opportunityhistory.htm).
+        "OpportunityHistory": fields(
+            FieldSpec("OpportunityId", REFERENCE, createable=False, updateable=False, reference_to="Opportunity"),
+            FieldSpec("StageName", PICKLIST, createable=False, updateable=False, length=255),
+            FieldSpec("Amount", CURRENCY, createable=False, updateable=False),
+            FieldSpec("CloseDate", DATE, createable=False, updateable=False),
         ),
         "OpportunityStage": fields(
             FieldSpec("ApiName", STRING),

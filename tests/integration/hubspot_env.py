@@ -60,7 +60,8 @@ class SandboxServer:
         self._thread.join(timeout=5)
 
 
-BASE_SANDBOX_CONFIG = HubSpotSandboxConfig(tokens=(TOKEN,), default_stall_seconds=STALL)
+# Search index lag is beside the point in most tests; test_crm_strictness exercises it.
+BASE_SANDBOX_CONFIG = HubSpotSandboxConfig(tokens=(TOKEN,), default_stall_seconds=STALL, search_index_lag_seconds=0.0)
 
 _lock = threading.Lock()
 _shared: tuple[SandboxServer, HubSpotSandboxState] | None = None
@@ -133,6 +134,7 @@ def adapter_config(base_url: str, **overrides: Any) -> HubSpotConfig:
         read_timeout=READ_TIMEOUT,
         portal_id="4400001",
         record_url_template=base_url + "/_sandbox/deals/{crm_id}",
+        search_index_lag_seconds=0.0,  # matches the sandbox lag of BASE_SANDBOX_CONFIG
     )
     return replace(cfg, **overrides)
 

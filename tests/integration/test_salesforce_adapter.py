@@ -268,6 +268,7 @@ class TestErrors:
 
 class TestTeamMembers:
     def test_contributors_who_are_users_become_team_members_once(self, env: SalesforceEnv) -> None:
+        env.control.enable_team_selling()
         ada = env.control.seed_user("ada@example.com")
         bob = env.control.seed_user("Bob@Example.com")
         records = [opportunity(1, contributors=("ada@example.com", "bob@example.com", "carol@outside.example"))]
@@ -284,6 +285,7 @@ class TestTeamMembers:
         assert sorted(opp.collaborator_ids) == sorted([ada, bob])
 
     def test_team_rows_are_not_resent_by_the_same_worker(self, env: SalesforceEnv) -> None:
+        env.control.enable_team_selling()
         env.control.seed_user("ada@example.com")
         env.adapter.upsert_opportunities([opportunity(1)])
         before = env.control.call_count(f"{V}/composite/sobjects")
@@ -295,6 +297,7 @@ class TestBulk:
     def test_above_threshold_uses_bulk_api_and_keeps_seller_fields(self, sandbox: RunningSalesforceSandbox) -> None:
         sandbox.state.reset()
         env = make_env(sandbox, bulk_threshold=50)
+        env.control.enable_team_selling()
         env.control.seed_user("ada@example.com")
         records = [opportunity(i) for i in range(60)]
 
@@ -390,6 +393,9 @@ class TestSetup:
             env = make_env(sandbox)
             created = env.adapter.setup()
             assert "Opportunity.Signal_Pipeline_Id__c" in created
-            assert len(created) == 9
+            assert len([c for c in created if c.startswith("Opportunity.")]) == 9
+            # fields made through the Tooling API need field-level security before anyone can write them
+            assert "PermissionSet.Signal_Pipeline_Integration" in created
+            assert "PermissionSetAssignment.Signal_Pipeline_Integration" in created
             assert env.adapter.setup() == []
             assert env.adapter.upsert_opportunities([opportunity(1)])[0].ok

@@ -168,6 +168,35 @@ class TestDeadLetters:
         assert jobs_by_state(hs_app.state.engine) == {"done": 1}
         assert crm_copies(hs_env.control) == {opp_id: 1}
 
+    def test_a_207_with_3_bad_records_of_100_lands_97_and_dead_letters_3_with_vendor_codes(
+        self, api: TestClient, hs_app: FastAPI, hs_settings: Settings, hs_env: HubSpotEnv, headers: dict[str, str]
+    ) -> None:
+        # Three contributors estimated in yen, a currency this portal does not have: HubSpot answers 207 with
+        # INVALID_OPTION on deal_currency_code for those three and creates the other 97.
+        companies = [hs_env.control.seed_account(f"Customer {i}", f"customer{i}.example") for i in range(100)]
+        pull_all(hs_app.state.engine, hs_env.adapter)
+        yen = {3, 50, 97}
+        batch = [
+            signal_body(
+                customer={"crm_account_id": company},
+                value={"amount": "1000.00", "currency": "JPY" if i in yen else "EUR"},
+            )
+            for i, company in enumerate(companies)
+        ]
+        r = api.post("/v1/signals/batch", json={"signals": batch}, headers=headers)
+        assert r.status_code in (200, 201, 207), r.text
+        creates_before = hs_env.control.call_count("/crm/v3/objects/deals/batch/create")
+
+        _worker(hs_app, hs_settings).drain()
+
+        [hub] = api.get("/v1/sync/status", headers=headers).json()["crms"]
+        assert (hub["done"], hub["dead"], hub["pending"], hub["retrying"]) == (97, 3, 0, 0)
+        assert len(hub["last_errors"]) == 3
+        assert {e["code"] for e in hub["last_errors"]} == {"INVALID_OPTION"}
+        assert all("deal_currency_code" in e["message"] for e in hub["last_errors"])
+        assert len(crm_copies(hs_env.control)) == 97
+        assert hs_env.control.call_count("/crm/v3/objects/deals/batch/create") - creates_before == 1
+
     def test_status_needs_a_key_and_retry_needs_admin(self, api: TestClient, hs_app: FastAPI) -> None:
         assert api.get("/v1/sync/status").status_code == 401
         with transaction(hs_app.state.engine) as session:
