@@ -6,7 +6,7 @@ Vendor types never leave an adapter package: adapters take and return the CRM-ne
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
@@ -69,6 +69,18 @@ class Rejected(CRMError):
     ) -> None:
         super().__init__(message, status=status, code=code, request_id=request_id)
         self.field = field
+
+
+def active_owner(
+    record: OpportunityRecord, active_user_ids: Container[str], default_owner_id: str | None
+) -> str | None:
+    """Who owns a new deal: the record's owner if an active CRM user, else the account owner if active, else the
+    configured default owner, else nobody (the CRM's own default: the integration user in Salesforce, no owner
+    in HubSpot). Salesforce refuses an inactive owner (INACTIVE_OWNER_OR_USER); HubSpot has no use for one."""
+    for candidate in (record.owner_crm_id, record.account_owner_crm_id):
+        if candidate and candidate in active_user_ids:
+            return candidate
+    return default_owner_id or None
 
 
 @dataclass(frozen=True)

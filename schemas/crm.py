@@ -38,7 +38,8 @@ class OpportunityRecord(BaseModel):
     version: int = Field(ge=0, description="local version this record was built from")
     name: str
     account_crm_id: str | None
-    owner_crm_id: str | None = None
+    owner_crm_id: str | None = Field(default=None, description="who should own the deal; the account owner today")
+    account_owner_crm_id: str | None = Field(default=None, description="the fallback when the owner is inactive")
     amount: Decimal | None = None
     currency: str | None = None
     close_date: date | None = None

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     hubspot_portal_id: str | None = Field(default=None, description="for links to deals in the HubSpot UI")
     hubspot_record_url_template: str | None = Field(default=None, description="{portal_id} and {crm_id} fields")
     hubspot_timeout_seconds: float = Field(default=30.0, gt=0)
+    hubspot_default_owner_id: str | None = Field(default=None, description="owns deals whose account owner left")
     hubspot_rate_limit: int = Field(default=190, ge=1, description="requests per window (Pro/Enterprise: 190)")
     hubspot_rate_window_seconds: float = Field(default=10.0, gt=0)
     salesforce_instance_url: str | None = None
@@ -77,6 +78,8 @@ class Settings(BaseSettings):
     salesforce_team_role: str = "Sales Rep"
     salesforce_ca_bundle: str | None = Field(default=None, description="CA file to trust (sandbox, TLS proxies)")
     salesforce_timeout_seconds: float = Field(default=30.0, gt=0)
+    salesforce_default_owner_id: str | None = Field(default=None, description="owns opportunities whose owner left")
+    salesforce_team_selling: str = Field(default="auto", pattern="^(auto|on|off)$", description="OpportunityTeamMember")
     salesforce_rate_limit_retry_after: float = Field(
         default=900.0, ge=0, description="back-off after REQUEST_LIMIT_EXCEEDED (it carries no Retry-After)"
     )

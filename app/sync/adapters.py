@@ -36,6 +36,7 @@ def _hubspot(settings: Settings) -> CRMAdapter:
         "initial_stage_id": settings.hubspot_initial_stage,
         "portal_id": settings.hubspot_portal_id,
         "read_timeout": settings.hubspot_timeout_seconds,
+        "default_owner_id": settings.hubspot_default_owner_id,
     }
     if settings.sync_batch_size:
         options["batch_size"] = min(settings.sync_batch_size, 100)
@@ -64,6 +65,8 @@ def _salesforce(settings: Settings) -> CRMAdapter:
         ca_bundle=settings.salesforce_ca_bundle,
         timeout_seconds=settings.salesforce_timeout_seconds,
         rate_limit_retry_after=settings.salesforce_rate_limit_retry_after,
+        default_owner_id=settings.salesforce_default_owner_id,
+        team_selling=settings.salesforce_team_selling,
     )
     return SalesforceAdapter(config)
 

@@ -82,6 +82,7 @@ def to_record(
         name=opp.title,
         account_crm_id=account.crm_id if account else None,
         owner_crm_id=account.owner_crm_id if account else None,
+        account_owner_crm_id=account.owner_crm_id if account else None,
         amount=opp.estimated_amount,
         currency=opp.estimated_currency,
         close_date=None,

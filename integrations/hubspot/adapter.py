@@ -47,7 +47,7 @@ from hubspot.crm.deals import (
     SimplePublicObjectId,
 )
 
-from integrations.base import RawRequest, Retryable, WebhookRejected
+from integrations.base import RawRequest, Retryable, WebhookRejected, active_owner
 from integrations.hubspot import mapping
 from integrations.hubspot.client import BatchAnswer, HubSpotApis, WholeBatchRejected, batch_answer, call, error_info
 from integrations.hubspot.config import HubSpotConfig
@@ -163,7 +163,11 @@ class HubSpotAdapter:
         for r in records:  # duplicates in one batch make HubSpot refuse it; send the newest version once
             if r.opportunity_id not in latest or r.version >= latest[r.opportunity_id].version:
                 latest[r.opportunity_id] = r
-        unique = list(latest.values())
+        active = self._owner_maps()[1]
+        unique = [
+            r.model_copy(update={"owner_crm_id": active_owner(r, active, self.config.default_owner_id)})
+            for r in latest.values()
+        ]
         collaborators = self._collaborators(unique)
         results: dict[str, UpsertResult] = {}
         size = self.config.batch_size

@@ -58,6 +58,8 @@ class HubSpotConfig:
     collaborators_on_update: bool = True
     # stage ids that mean "closed, not pursued" rather than lost (both have probability 0)
     not_pursued_stage_ids: tuple[str, ...] = ()
+    # owns new deals whose account owner is not an active HubSpot owner (None: the deal gets no owner)
+    default_owner_id: str | None = None
     portal_id: str | None = None
     record_url_template: str = "https://app.hubspot.com/contacts/{portal_id}/record/0-3/{crm_id}"
 

@@ -36,7 +36,16 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import token_login
 
-from integrations.base import AuthExpired, CRMError, RateLimited, RawRequest, Rejected, Retryable, WebhookRejected
+from integrations.base import (
+    AuthExpired,
+    CRMError,
+    RateLimited,
+    RawRequest,
+    Rejected,
+    Retryable,
+    WebhookRejected,
+    active_owner,
+)
 from integrations.salesforce import mapping
 from integrations.salesforce.config import SalesforceConfig
 from integrations.salesforce.setup import check_fields, custom_field_specs
@@ -231,6 +240,14 @@ class SalesforceAdapter:
             if seen is None or record.version >= seen.version:
                 latest[record.opportunity_id] = record
         batch = list(latest.values())
+        if any(r.is_new and (r.owner_crm_id or r.account_owner_crm_id) for r in batch):
+            active = set(self._user_ids().values())
+            batch = [
+                r.model_copy(update={"owner_crm_id": active_owner(r, active, self.config.default_owner_id)})
+                if r.is_new
+                else r
+                for r in batch
+            ]
         if len(batch) > self.config.bulk_threshold:
             results = self._upsert_bulk(batch)
         else:

@@ -57,6 +57,8 @@ class SalesforceConfig:
     # OpportunityTeamMember rows need Team Selling, which is off in a new org: "auto" asks the org once (describe),
     # "on"/"off" skip the question. Without it, credit lives only in the contributor fields crm setup creates.
     team_selling: str = "auto"
+    # owns new Opportunities whose account owner is an inactive User (None: the integration user owns them)
+    default_owner_id: str | None = None
     # crm setup grants the integration user field-level security on our fields through this permission set.
     permission_set_name: str = "Signal_Pipeline_Integration"
     permission_set_label: str = "Signal Pipeline Integration"

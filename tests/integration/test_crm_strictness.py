@@ -7,6 +7,7 @@ Everything runs over HTTP with the vendors' SDKs in their strictest settings.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from integrations.salesforce.adapter import SalesforceHttpSession
 from integrations.salesforce.setup import custom_field_specs
 from integrations.sandbox.hubspot_state import HubSpotSandboxState
 from integrations.sandbox.salesforce_server import run_salesforce_sandbox
+from schemas.crm import OpportunityRecord
 from tests.integration.hubspot_env import TOKEN, HubSpotEnv, hubspot_env
 from tests.integration.salesforce_env import SalesforceEnv, make_env, opportunity, salesforce_env
 from tests.integration.test_crm_conformance import make_record, seed
@@ -200,11 +202,18 @@ class TestSalesforceFieldLevelSecurity:
 
 class TestSalesforceRecordRules:
     def test_an_inactive_owner_is_refused_with_inactive_owner_or_user(self) -> None:
-        with salesforce_env() as env:
+        with salesforce_env() as env, _sf_http(env) as http:
             owner = env.control.seed_user("gone@example.com", active=False)
-            account = env.control.seed_account("Northwind", "northwind.example")
-            [result] = env.adapter.upsert_opportunities([opportunity(1, account=account, owner=owner)])
-        assert result.error_code == "INACTIVE_OWNER_OR_USER" and result.crm_id is None
+            record = {
+                "attributes": {"type": "Opportunity"},
+                "Name": "Expansion",
+                "StageName": "Prospecting",
+                "CloseDate": "2026-01-01",
+                "OwnerId": owner,
+            }
+            r = http.post(f"{env.sandbox.base_url}{V}/composite/sobjects", json={"records": [record]})
+        [item] = r.json()
+        assert item["success"] is False and item["errors"][0]["statusCode"] == "INACTIVE_OWNER_OR_USER"
 
     def test_an_invalid_email_is_refused_with_invalid_email_address(self) -> None:
         with salesforce_env() as env:
@@ -248,3 +257,41 @@ class TestSalesforceTeamSelling:
             ada = env.control.seed_user("ada@example.com")
             env.adapter.upsert_opportunities([opportunity(1, contributors=("ada@example.com",))])
             assert [t["UserId"] for t in env.control.team_members()] == [ada]
+
+
+class TestOwnerFallback:
+    """An inactive CRM owner falls back to the account owner, then to the configured default owner."""
+
+    @staticmethod
+    def _record(owner: str | None, account_owner: str | None, account: str | None) -> OpportunityRecord:
+        return make_record(1, account, owner).model_copy(update={"account_owner_crm_id": account_owner})
+
+    def test_salesforce_inactive_owner_falls_back_to_the_account_owner_then_the_default(self) -> None:
+        with salesforce_env() as env:
+            gone = env.control.seed_user("gone@example.com", active=False)
+            keeper = env.control.seed_user("keeper@example.com")
+            default = env.control.seed_user("sales.ops@example.com")
+            account = env.control.seed_account("Northwind", "northwind.example")
+            env.adapter.config = replace(env.config, default_owner_id=default)
+
+            [to_account_owner] = env.adapter.upsert_opportunities([self._record(gone, keeper, account)])
+            [to_default] = env.adapter.upsert_opportunities(
+                [self._record(gone, gone, account).model_copy(update={"opportunity_id": "opp-2"})]
+            )
+
+            owners = {o.opportunity_id: o.owner_crm_id for o in env.control.opportunities()}
+        assert to_account_owner.ok and to_default.ok
+        assert owners == {"opp-00001": keeper, "opp-2": default}
+
+    def test_hubspot_archived_owner_falls_back_to_the_default_owner(self) -> None:
+        with hubspot_env() as env:
+            account, owner = seed(env)
+            default = env.control.seed_user("sales.ops@example.com")
+            env.control.archive_owner(owner)
+            adapter = env.make_adapter(default_owner_id=default)
+
+            [result] = adapter.upsert_opportunities([self._record(owner, owner, account)])
+
+            assert result.ok and result.crm_id is not None
+            deal = env.control.opportunity(result.crm_id)
+            assert deal is not None and deal.owner_crm_id == default
