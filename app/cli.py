@@ -62,7 +62,7 @@ def serve(
 
     if os.environ.get("SIGNAL_PIPELINE_SANDBOX", "").lower() in ("1", "true", "yes"):
         # The embedded demo: the HubSpot sandbox mounted in this server, synced by an in-process worker.
-        from app.main import SANDBOX_PATH, SANDBOX_TOKEN
+        from app.main import SANDBOX_PATH, SANDBOX_TOKEN, SANDBOX_WEBHOOK_SECRET
 
         for name, value in {
             "SIGNAL_PIPELINE_CRM": "hubspot",
@@ -71,6 +71,9 @@ def serve(
             "SIGNAL_PIPELINE_HUBSPOT_RECORD_URL_TEMPLATE": f"http://{host}:{port}{SANDBOX_PATH}"
             "/_sandbox/deals/{crm_id}",
             "SIGNAL_PIPELINE_WORKER_IN_PROCESS": "true",
+            # The sandbox signs its deal webhooks with this and posts them here, so outcomes arrive in seconds.
+            "SIGNAL_PIPELINE_HUBSPOT_CLIENT_SECRET": SANDBOX_WEBHOOK_SECRET,
+            "SIGNAL_PIPELINE_WEBHOOK_BASE_URL": f"http://{host}:{port}",
         }.items():
             os.environ.setdefault(name, value)
     settings = _settings()
@@ -160,8 +163,41 @@ def openapi(
         typer.echo(f"wrote {out}")
 
 
-@cli.command()
+sandbox_cli = typer.Typer(
+    help="Run the local CRM sandboxes, or act in one as a seller would (sandbox deal set-stage).",
+    invoke_without_command=True,
+)
+cli.add_typer(sandbox_cli, name="sandbox")
+sandbox_deal_cli = typer.Typer(help="Deals in the HubSpot sandbox, moved as a seller would.", no_args_is_help=True)
+sandbox_cli.add_typer(sandbox_deal_cli, name="deal")
+
+
+@sandbox_deal_cli.command("set-stage")
+def sandbox_deal_set_stage(
+    deal_id: Annotated[str, typer.Argument(help="the deal's id (crm_id of the opportunity)")],
+    stage: Annotated[str, typer.Argument(help="a stage id of the deal's pipeline, e.g. closedwon or closedlost")],
+    amount: Annotated[float | None, typer.Option(help="the deal amount, e.g. 250000")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="the sandbox's URL; default SIGNAL_PIPELINE_HUBSPOT_BASE_URL or the embedded sandbox"),
+    ] = None,
+) -> None:
+    """Move a sandbox deal to a stage; the sandbox then sends HubSpot's signed webhook to the service."""
+    import httpx
+
+    base = url or os.environ.get("SIGNAL_PIPELINE_HUBSPOT_BASE_URL") or "http://127.0.0.1:8000/sandbox/hubspot"
+    body: dict[str, object] = {"stage": stage}
+    if amount is not None:
+        body["amount"] = amount
+    r = httpx.post(f"{base.rstrip('/')}/_sandbox/deals/{deal_id}/stage", json=body, timeout=10)
+    if r.status_code != 200:
+        raise typer.BadParameter(f"the sandbox answered {r.status_code}: {r.text}", param_hint="DEAL_ID/STAGE")
+    typer.echo(f"deal {deal_id} is now in stage {stage}")
+
+
+@sandbox_cli.callback()
 def sandbox(
+    ctx: typer.Context,
     crm: Annotated[str, typer.Option(help="hubspot, salesforce or both")] = "both",
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     hubspot_port: Annotated[int, typer.Option(help="HubSpot sandbox port (plain HTTP)")] = 8765,
@@ -169,6 +205,8 @@ def sandbox(
     demo: Annotated[bool, typer.Option("--demo/--empty", help="seed demo companies and owners")] = True,
 ) -> None:
     """Run the local wire-compatible CRM sandboxes alone (Ctrl-C stops them)."""
+    if ctx.invoked_subcommand is not None:
+        return
     import threading
 
     import uvicorn

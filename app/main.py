@@ -127,6 +127,15 @@ def mount_sandbox(app: FastAPI, settings: Settings) -> None:
         state.create_property({re.sub(r"_(\w)", lambda m: m[1].upper(), k): v for k, v in definition.items()})
     app.mount(SANDBOX_PATH, sandbox)
     app.state.sandbox = state
+    secret = settings.hubspot_client_secret.get_secret_value() if settings.hubspot_client_secret else None
+    if secret and settings.webhook_base_url:
+        # Like a HubSpot app's webhook subscription: deal changes are posted, signed, to this service.
+        from integrations.sandbox.hubspot import start_webhook_delivery
+
+        start_webhook_delivery(
+            state, url=settings.webhook_base_url.rstrip("/") + "/v1/webhooks/hubspot", client_secret=secret
+        )
 
 
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105  (a local fake's token, not a secret)
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105  (the local fake's app secret)

@@ -105,3 +105,4 @@ class OutcomeRecord(BaseModel):
     close_date: date | None = None
     note: str | None = None
     changed_at: datetime | None = None
+    stage_changed_at: datetime | None = Field(default=None, description="when the CRM's stage history says it moved")

@@ -33,10 +33,12 @@ def apply_outcome(
     note: str | None,
     changed_at: datetime | None,
     source: str,
+    stage_changed_at: datetime | None = None,
 ) -> bool:
     """Set the outcome fields; returns False (and records nothing) when nothing changed.
 
-    A change of stage or status sets ``stage_changed_at``; closing sets ``closed_at`` (reopening clears it).
+    A change of stage or status sets ``stage_changed_at`` (to the CRM's own stage-history time when it gives one,
+    else ``changed_at``); closing sets ``closed_at`` (reopening clears it).
     Records an ``outcome`` OpportunityEvent and emits ``opportunity.stage_changed`` or ``opportunity.closed``.
     Does not bump the sync version: the outcome comes from the seller's side, not ours.
     """
@@ -59,6 +61,7 @@ def apply_outcome(
         setattr(opportunity, name, wanted[name])
     stage_moved = "stage" in changed or "status" in changed
     if stage_moved:
+        when = as_utc(stage_changed_at) if stage_changed_at else when
         opportunity.stage_changed_at = when
         record_milestone(session, opportunity.id, first_stage_changed_at=when)
     closes = status in CLOSED and previous_status not in CLOSED

@@ -291,8 +291,9 @@ class ReportRepo:
         sql = self._summed(
             group_by,
             "f",
-            f"SUM(u.n) AS credits, SUM(u.originated) AS originated, SUM(u.{m}_open) AS open_c, SUM(u.{m}_won) AS won_c",
-            where="WHERE u.currency = :cur",
+            "SUM(u.n) AS credits, SUM(u.originated) AS originated, "
+            f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open ELSE 0 END) AS open_c, "
+            f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_won ELSE 0 END) AS won_c",
             labelled=group_by in _NAMES_OF,
         )
         return {
@@ -427,6 +428,8 @@ class ReportRepo:
         """Per group: credits, originated, and the model's credited cents of open and won opportunities.
 
         Opportunities are selected by when they were first seen, so every credit of one is in or out together.
+        Every credited contributor counts, whatever the opportunity's currency (or none); only the amounts are
+        limited to ``currency``.
         """
         if self.summaries:
             return self._pg_credit_shares(group_by, r, currency, model)
@@ -435,10 +438,10 @@ class ReportRepo:
         stmt = _binds(
             f"""SELECT {key} AS k, COUNT(*) AS credits,
               SUM(CASE WHEN f.rank = 1 THEN 1 ELSE 0 END) AS originated,
-              SUM(CASE WHEN f.status = 'open' THEN {share} ELSE 0 END) AS open_c,
-              SUM(CASE WHEN f.status = 'won' THEN {share} ELSE 0 END) AS won_c
+              SUM(CASE WHEN f.status = 'open' AND f.currency = :cur THEN {share} ELSE 0 END) AS open_c,
+              SUM(CASE WHEN f.status = 'won' AND f.currency = :cur THEN {share} ELSE 0 END) AS won_c
             FROM report_credit_facts f {self._join_people(group_by, "f")}
-            WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t AND f.currency = :cur
+            WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
             GROUP BY {key}""",
             f=UTCDateTime(),
             t=UTCDateTime(),

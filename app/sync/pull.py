@@ -245,4 +245,5 @@ def apply_outcome(session: Session, opp: Opportunity, rec: OutcomeRecord, *, sou
         note=rec.note,
         changed_at=rec.changed_at or utcnow(),
         source=source,
+        stage_changed_at=rec.stage_changed_at,
     )

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+import requests
 from hubspot.crm.associations.v4 import (
     AssociationSpec as V4AssociationSpec,
 )
@@ -84,6 +85,7 @@ class HubSpotAdapter:
         self._stages: tuple[float, dict[tuple[str, str], mapping.StageInfo]] | None = None
         self._associated: set[tuple[str, str]] = set()  # (deal id, company id) asserted by this process
         self._last_search = 0.0
+        self._currency: str | None = None  # the portal's company currency once read ("" if it has none)
 
     # ---- plumbing ----------------------------------------------------------------------------------------
 
@@ -444,7 +446,7 @@ class HubSpotAdapter:
     # ---- reads -------------------------------------------------------------------------------------------
 
     def _read_by_key(
-        self, opportunity_ids: Sequence[str], properties: Sequence[str]
+        self, opportunity_ids: Sequence[str], properties: Sequence[str], with_history: Sequence[str] = ()
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(opportunity id, deal JSON) for those that exist, by batch read on the unique property."""
         names = self.config.properties
@@ -453,7 +455,7 @@ class HubSpotAdapter:
             body = BatchReadInputSimplePublicObjectId(
                 id_property=names.opportunity_id,
                 properties=props,
-                properties_with_history=[],
+                properties_with_history=list(with_history),
                 inputs=[SimplePublicObjectId(id=i) for i in chunk],
             )
             # Missing ids come back as a 207 OBJECT_NOT_FOUND entry, which the strict SDK cannot read.
@@ -465,7 +467,7 @@ class HubSpotAdapter:
 
     def pull_outcomes(self, opportunity_ids: Sequence[str]) -> Iterator[OutcomeRecord]:
         """Current outcome of each deal that exists; won/lost from the pipelines API's stage metadata."""
-        deals = list(self._read_by_key(opportunity_ids, mapping.OUTCOME_PROPERTIES))
+        deals = list(self._read_by_key(opportunity_ids, mapping.OUTCOME_PROPERTIES, mapping.HISTORY_PROPERTIES))
         yield from self._outcomes(obj for _, obj in deals)
 
     def _outcomes(self, deals: Iterable[dict[str, Any]]) -> Iterator[OutcomeRecord]:
@@ -475,9 +477,40 @@ class HubSpotAdapter:
             key = (props.get("pipeline") or self.config.pipeline_id, props.get("dealstage") or "")
             if props.get("dealstage") and key not in stages:
                 stages = self._stage_map(refresh=True)  # a stage added since we cached the pipelines
-            outcome = mapping.outcome_from_deal(str(obj["id"]), props, stages, self.config)
+            currency = props.get("deal_currency_code") or (self._company_currency() if props.get("amount") else None)
+            outcome = mapping.outcome_from_deal(
+                str(obj["id"]), props, stages, self.config, history=obj.get("propertiesWithHistory"), currency=currency
+            )
             if outcome is not None:
                 yield outcome
+
+    def _company_currency(self) -> str | None:
+        """The portal's company currency, which a deal without deal_currency_code is in; read once
+        (``GET /settings/v3/currencies/company-currency``, https://developers.hubspot.com/docs/api/settings/currencies)."""
+        with self._lock:
+            if self._currency is not None:
+                return self._currency or None
+        # hubspot-api-client 12 has no settings API, and its api_request() sets no timeout: plain requests here.
+        try:
+            response = requests.get(
+                self.config.base_url.rstrip("/") + "/settings/v3/currencies/company-currency",
+                headers={"Authorization": f"Bearer {self.config.access_token}", "Accept": "application/json"},
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException:
+            raise Retryable("HubSpot currencies.company_currency: connection failed", code="CONNECTION") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise Retryable(
+                f"HubSpot currencies.company_currency: HTTP {response.status_code}", status=response.status_code
+            )
+        try:
+            code = str(response.json().get("currencyCode") or "") if response.status_code == 200 else ""
+        except (ValueError, AttributeError):
+            code = ""
+        with self._lock:
+            self._currency = code
+        return code or None
 
     def pull_users(self, since: datetime | None) -> Iterator[UserRecord]:
         """HubSpot owners (active, then archived as inactive). ``since`` is ignored: owners are few."""
@@ -568,7 +601,9 @@ class HubSpotAdapter:
         deals: list[dict[str, Any]] = []
         for chunk in _chunks(deal_ids, self.config.batch_size):
             body = BatchReadInputSimplePublicObjectId(
-                properties=props, properties_with_history=[], inputs=[SimplePublicObjectId(id=i) for i in chunk]
+                properties=props,
+                properties_with_history=list(mapping.HISTORY_PROPERTIES),
+                inputs=[SimplePublicObjectId(id=i) for i in chunk],
             )
             deals.extend(self._call_batch("deals.batch.read", self._apis.deals_batch.read, body).results)
         return list(self._outcomes(deals))

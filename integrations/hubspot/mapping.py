@@ -38,6 +38,8 @@ OUTCOME_PROPERTIES = (
     "closed_lost_reason",
     "closed_won_reason",
 )
+# read with their history: the stage's history says when the deal entered its current stage
+HISTORY_PROPERTIES = ("dealstage",)
 COMPANY_PROPERTIES = ("name", "domain", "hs_additional_domains", "country", "hubspot_owner_id", "hs_lastmodifieddate")
 
 
@@ -171,13 +173,31 @@ def outcome_status(stage: StageInfo | None, not_pursued: Iterable[str] = ()) -> 
     return OutcomeStatus.open
 
 
+def stage_entered_at(history: Any, stage_id: str | None) -> datetime | None:
+    """When the deal entered its current stage: the oldest timestamp of the newest run of that stage value in
+    ``propertiesWithHistory.dealstage`` (newest first)."""
+    entries = history.get("dealstage") if isinstance(history, Mapping) else None
+    if not stage_id or not isinstance(entries, list):
+        return None
+    entered: datetime | None = None
+    for entry in entries:
+        if not isinstance(entry, Mapping) or entry.get("value") != stage_id:
+            break
+        entered = parse_datetime(str(entry.get("timestamp") or "")) or entered
+    return entered
+
+
 def outcome_from_deal(
     crm_id: str,
     props: Mapping[str, str | None],
     stages: Mapping[tuple[str, str], StageInfo],
     config: HubSpotConfig,
+    *,
+    history: Any = None,
+    currency: str | None = None,
 ) -> OutcomeRecord | None:
-    """An outcome for one of our deals; None for deals without our opportunity id."""
+    """An outcome for one of our deals; None for deals without our opportunity id. ``currency`` is the deal's,
+    or the portal's company currency for a deal that names none."""
     opportunity_id = props.get(config.properties.opportunity_id)
     if not opportunity_id:
         return None
@@ -194,10 +214,11 @@ def outcome_from_deal(
         status=status,
         stage=stage_id,
         amount=_decimal(props.get("amount")),
-        currency=props.get("deal_currency_code") or None,
+        currency=currency or props.get("deal_currency_code") or None,
         close_date=close.date() if close else None,
         note=(note or None) if status != OutcomeStatus.open else None,
         changed_at=parse_datetime(props.get("hs_lastmodifieddate")),
+        stage_changed_at=stage_entered_at(history, stage_id),
     )
 
 

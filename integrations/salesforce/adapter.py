@@ -111,6 +111,7 @@ class SalesforceAdapter:
         self._instance_url: str | None = config.instance_url.rstrip("/") if config.instance_url else None
         self._users: dict[str, str] | None = None  # lower-cased e-mail -> active User Id
         self._team_done: set[tuple[str, str]] = set()  # (OpportunityId, UserId) confirmed in this process
+        self._currency: str | None = None  # the org's currency once read ("" if unknown)
         self._team_selling: bool | None = {"on": True, "off": False}.get(config.team_selling)
         #: Parsed ``Sforce-Limit-Info`` of the last response: {"api-usage": Usage(used, total)}.
         self.api_usage: Mapping[str, Any] = {}
@@ -496,15 +497,59 @@ class SalesforceAdapter:
         for start in range(0, len(ids), _SOQL_IN_CHUNK):
             values = ", ".join(mapping.soql_string(i) for i in ids[start : start + _SOQL_IN_CHUNK])
             soql = f"SELECT {fields} FROM Opportunity WHERE {ext} IN ({values})"
-            for row in self._query(soql, "pull outcomes"):
-                yield mapping.outcome_from_row(row, self.config)
+            yield from self._outcomes(list(self._query(soql, "pull outcomes")))
+
+    def _outcomes(self, rows: list[dict[str, Any]]) -> Iterator[OutcomeRecord]:
+        """Outcomes of these Opportunity rows, with when each entered its stage (OpportunityHistory) and the
+        org's currency for amounts that name none (orgs without multiple currencies have no CurrencyIsoCode)."""
+        if not rows:
+            return
+        entered = self._stage_entered({str(r["Id"]): r.get("StageName") for r in rows})
+        needs_currency = any(r.get("Amount") is not None and not r.get("CurrencyIsoCode") for r in rows)
+        currency = self._org_currency() if needs_currency else None
+        for row in rows:
+            yield mapping.outcome_from_row(
+                row, self.config, stage_changed_at=entered.get(str(row["Id"])), currency=currency
+            )
+
+    def _stage_entered(self, current: Mapping[str, Any]) -> dict[str, datetime]:
+        """When each Opportunity entered its current stage: the oldest row of the newest run of that StageName in
+        its OpportunityHistory ("Represents the stage history of an opportunity", object reference)."""
+        out: dict[str, datetime] = {}
+        ids = list(current)
+        for start in range(0, len(ids), _SOQL_IN_CHUNK):
+            values = ", ".join(mapping.soql_string(i) for i in ids[start : start + _SOQL_IN_CHUNK])
+            soql = (
+                "SELECT OpportunityId, StageName, CreatedDate FROM OpportunityHistory "
+                f"WHERE OpportunityId IN ({values}) ORDER BY CreatedDate DESC"
+            )
+            ended: set[str] = set()
+            for row in self._query(soql, "stage history"):
+                oid = str(row.get("OpportunityId"))
+                if oid in ended:
+                    continue
+                if row.get("StageName") != current.get(oid):
+                    ended.add(oid)
+                    continue
+                at = mapping.parse_sf_datetime(row.get("CreatedDate"))
+                if at is not None:
+                    out[oid] = at
+        return out
+
+    def _org_currency(self) -> str | None:
+        """The org's currency (Organization.DefaultCurrencyIsoCode), read once."""
+        if self._currency is None:
+            rows = list(self._query("SELECT DefaultCurrencyIsoCode FROM Organization", "org currency"))
+            self._currency = str(rows[0].get("DefaultCurrencyIsoCode") or "") if rows else ""
+        return self._currency or None
 
     def pull_outcomes_since(self, since: datetime | None) -> Iterator[OutcomeRecord]:
         """Outcomes of every synced Opportunity changed at or after ``since``: the polling reconciliation."""
         ext = self.config.fields.external_id
         soql = mapping.incremental_soql(mapping.outcome_fields(self.config), "Opportunity", since, f"{ext} != null")
-        for row in self._query(soql, "pull outcomes"):
-            yield mapping.outcome_from_row(row, self.config)
+        rows = list(self._query(soql, "pull outcomes"))
+        for start in range(0, len(rows), _SOQL_IN_CHUNK):
+            yield from self._outcomes(rows[start : start + _SOQL_IN_CHUNK])
 
     # ------------------------------------------------------------------ setup, webhooks, links
 

@@ -146,7 +146,13 @@ def outcome_status(is_closed: bool, is_won: bool) -> OutcomeStatus:
     return OutcomeStatus.open
 
 
-def outcome_from_row(row: Mapping[str, Any], config: SalesforceConfig) -> OutcomeRecord:
+def outcome_from_row(
+    row: Mapping[str, Any],
+    config: SalesforceConfig,
+    *,
+    stage_changed_at: datetime | None = None,
+    currency: str | None = None,
+) -> OutcomeRecord:
     amount = row.get("Amount")
     close = row.get("CloseDate")
     note = row.get(config.note_field) if config.note_field else None
@@ -156,9 +162,11 @@ def outcome_from_row(row: Mapping[str, Any], config: SalesforceConfig) -> Outcom
         status=outcome_status(bool(row.get("IsClosed")), bool(row.get("IsWon"))),
         stage=row.get("StageName"),
         amount=Decimal(str(amount)) if amount is not None else None,
+        currency=row.get("CurrencyIsoCode") or currency,
         close_date=date.fromisoformat(close) if close else None,
         note=str(note) if note else None,
         changed_at=parse_sf_datetime(row.get("SystemModstamp")),
+        stage_changed_at=stage_changed_at,
     )
 
 

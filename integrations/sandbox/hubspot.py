@@ -189,6 +189,10 @@ def create_hubspot_sandbox(
         _deals_only(object_type)
         return _answer(200, st.property_wire(name))
 
+    @app.get("/settings/v3/currencies/company-currency")
+    async def company_currency() -> Response:
+        return _answer(200, st.company_currency_wire())
+
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/create")
     async def associations_create(from_type: str, to_type: str, request: Request) -> Response:
         return _answer(*st.associations_create(from_type, to_type, await _json(request)))
@@ -319,6 +323,36 @@ def webhook_delivery(
         "X-HubSpot-Signature-Version": "v3",
     }
     return headers, body
+
+
+def start_webhook_delivery(
+    state: HubSpotSandboxState, *, url: str, client_secret: str, interval: float = 1.0
+) -> Callable[[], None]:
+    """Deliver the sandbox's deal.propertyChange events to ``url`` every ``interval`` seconds, signed (v3) as
+    HubSpot signs them, so outcomes reach the service within seconds; failed deliveries are retried. Returns
+    a function that stops the deliveries."""
+    import threading
+
+    import httpx
+
+    stop = threading.Event()
+
+    def deliver() -> None:
+        with httpx.Client(timeout=10.0) as client:
+            while not stop.wait(interval):
+                events = state.drain_webhook_events()
+                if not events:
+                    continue
+                headers, body = webhook_delivery(events, url=url, client_secret=client_secret)
+                try:
+                    ok = client.post(url, content=body, headers=headers).status_code < 300
+                except httpx.HTTPError:
+                    ok = False
+                if not ok:
+                    state.requeue_webhook_events(events)
+
+    threading.Thread(target=deliver, name="hubspot-sandbox-webhooks", daemon=True).start()
+    return stop.set
 
 
 def app_from_env() -> FastAPI:

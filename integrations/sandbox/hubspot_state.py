@@ -191,6 +191,8 @@ class Record:
     properties: dict[str, str]
     created_at: float
     updated_at: float
+    # every value a property has had, newest first: (value, epoch seconds, sourceType)
+    history: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -486,6 +488,17 @@ class HubSpotSandboxState:
             for name, value in deal.properties.items():
                 self.unique_index.pop((name, value), None)
             self.associations = {a for a in self.associations if a[0] != crm_id}
+
+    def requeue_webhook_events(self, events: list[dict[str, Any]]) -> None:
+        """Events whose delivery failed go back in front, as HubSpot retries failed deliveries."""
+        with self.lock:
+            self.webhook_events = events + self.webhook_events
+
+    def company_currency_wire(self) -> dict[str, Any]:
+        """``GET /settings/v3/currencies/company-currency``: the currency of deals that name none
+        (https://developers.hubspot.com/docs/api/settings/currencies)."""
+        now = iso(time.time())
+        return {"currencyCode": self.config.currencies[0], "visibleInUI": True, "createdAt": now, "updatedAt": now}
 
     def drain_webhook_events(self) -> list[dict[str, Any]]:
         """The deal.propertyChange events HubSpot would have delivered since the last drain."""
@@ -907,6 +920,7 @@ class HubSpotSandboxState:
                 if value:
                     self.unique_index[(name, value)] = deal.id
             deal.properties[name] = value
+            deal.history.setdefault(name, []).insert(0, (value, now, source))
             if name in ("dealstage", "amount", "closedate"):
                 self.webhook_events.append(
                     {
@@ -1154,7 +1168,19 @@ class HubSpotSandboxState:
                 if deal is None:
                     missing.append(key)
                     continue
-                results.append(_object_wire(deal, props, _DEAL_DEFAULT_PROPS))
+                wire = _object_wire(deal, props, _DEAL_DEFAULT_PROPS)
+                with_history = [str(p) for p in body.get("propertiesWithHistory") or []]
+                if with_history:
+                    # "propertiesWithHistory" returns each value a property has had, newest first, with its
+                    # timestamp and source (deals guide, crm-apis.md a9).
+                    wire["propertiesWithHistory"] = {
+                        name: [
+                            {"value": v, "timestamp": iso(t), "sourceType": src, "sourceId": "sandbox"}
+                            for v, t, src in deal.history.get(name, [])
+                        ]
+                        for name in with_history
+                    }
+                results.append(wire)
             errors = []
             if missing:
                 errors.append(

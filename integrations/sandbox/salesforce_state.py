@@ -68,6 +68,7 @@ ID_PREFIXES = {
     "FieldPermissions": "01k",
     "PermissionSetAssignment": "0Pa",
     "OpportunityHistory": "008",
+    "Organization": "00D",
 }
 # Lookup relationship name -> (reference field, target object), for SOQL paths like Owner.Email.
 RELATIONSHIPS = {
@@ -233,6 +234,7 @@ class SalesforceSandboxState:
         stages: Iterable[OpportunityStage] = DEFAULT_STAGES,
         team_selling: bool = False,
         can_manage_permissions: bool = True,
+        currency: str = "EUR",
     ) -> None:
         self.lock = threading.RLock()
         self.client_id = client_id
@@ -252,6 +254,7 @@ class SalesforceSandboxState:
         # Whether the integration user may create permission sets and assign them (View Setup / Assign
         # Permission Sets: PermissionSetAssignment "Special Access Rules" in the object reference).
         self.can_manage_permissions = can_manage_permissions
+        self.currency = currency
         self.reset()
 
     # ------------------------------------------------------------------ control protocol
@@ -286,6 +289,8 @@ class SalesforceSandboxState:
             self.query_cursors: dict[str, tuple[str, list[dict[str, Any]]]] = {}
             # The integration user exists like in any org; it owns records created without OwnerId.
             self.integration_user_id = self.seed_user(self.username, "Integration User")
+            # A single-currency org: amounts carry no CurrencyIsoCode, they are in the org's currency.
+            self._insert_row("Organization", {"DefaultCurrencyIsoCode": self.currency})
 
     def add_fault(self, fault: Fault) -> None:
         with self.lock:
@@ -1143,6 +1148,7 @@ def _standard_schema() -> dict[str, dict[str, FieldSpec]]:
             FieldSpec("Amount", CURRENCY, createable=False, updateable=False),
             FieldSpec("CloseDate", DATE, createable=False, updateable=False),
         ),
+        "Organization": fields(FieldSpec("DefaultCurrencyIsoCode", STRING, createable=False, updateable=False)),
         "OpportunityStage": fields(
             FieldSpec("ApiName", STRING),
             FieldSpec("MasterLabel", STRING),

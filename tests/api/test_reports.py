@@ -136,10 +136,13 @@ class TestCredit:
             assert sum(Decimal(r["won_value"]) for r in rows) == Decimal("1000.00")
             assert sum(Decimal(r["pipeline_value"]) for r in rows) == Decimal("900.00")
 
-    def test_other_currencies_are_not_summed_in(
+    def test_other_currencies_are_not_summed_in_but_every_contributor_is_listed(
         self, client: TestClient, reports: dict[str, str], data: Dataset
     ) -> None:
-        assert get(client, reports, "credit", currency="EUR")["rows"] == []
+        in_sek = get(client, reports, "credit")["rows"]
+        in_eur = get(client, reports, "credit", currency="EUR")["rows"]
+        assert {r["key"]: r["credits"] for r in in_eur} == {r["key"]: r["credits"] for r in in_sek}
+        assert {(r["pipeline_value"], r["won_value"]) for r in in_eur} == {("0.00", "0.00")}
 
 
 class TestCreditConservation:

@@ -1,0 +1,45 @@
+"""A won opportunity's contributors are in the credit and concentration reports whatever its currency, with
+amounts as two-place decimal strings and the report's currency always named."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import KeyFactory, signal_body
+
+
+def _range() -> dict[str, str]:
+    today = datetime.now(UTC).date()
+    return {"from": (today - timedelta(days=30)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+
+
+@pytest.mark.parametrize("won_currency", ["SEK", "EUR"])
+def test_a_won_opportunitys_contributors_are_credited(
+    client: TestClient, make_key: KeyFactory, won_currency: str
+) -> None:
+    headers = {"Authorization": f"Bearer {make_key()}"}
+    account = {"crm_id": "A1", "name": "Nordkraft AB", "domains": ["nordkraft.se"]}
+    assert client.post("/v1/accounts/import", json={"accounts": [account]}, headers=headers).status_code == 200
+    signal = signal_body(value={"amount": "250000", "currency": "SEK"})
+    opp = client.post("/v1/signals", json=signal, headers=headers).json()["opportunity"]["id"]
+    won = {"status": "won", "amount": "250000", "currency": won_currency}
+    assert client.post(f"/v1/opportunities/{opp}/outcome", json=won, headers=headers).status_code == 200
+
+    credit = client.get("/v1/reports/credit", params={**_range(), "group_by": "contributor"}, headers=headers).json()
+    rows = credit["rows"]
+    assert credit["currency"] and {r["label"] for r in rows} >= {"Anna Berg"}
+    in_report_currency = won_currency == credit["currency"]
+    assert all(r["won_value"] == ("250000.00" if in_report_currency else "0.00") for r in rows if r["originated"])
+    text = client.get(
+        "/v1/reports/credit", params={**_range(), "group_by": "contributor", "format": "csv"}, headers=headers
+    ).text
+    assert len(list(csv.DictReader(io.StringIO(text)))) == len(rows) >= 1
+    concentration = client.get("/v1/reports/concentration", params=_range(), headers=headers).json()
+    [account_row] = concentration["rows"]
+    assert account_row["contributors"] >= 1 and account_row["won_value"].count(".") == 1
+    assert len(account_row["won_value"].split(".")[1]) == 2
