@@ -13,6 +13,7 @@ import typer
 
 import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
 from app.core.settings import Settings, load_settings
+from app.mandates.cli import mandates_cli
 from app.sync.cli import crm_cli, worker_cli
 
 cli = typer.Typer(
@@ -23,6 +24,7 @@ keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(worker_cli, name="worker")
 cli.add_typer(crm_cli, name="crm")
+cli.add_typer(mandates_cli, name="mandates")
 dev_cli = typer.Typer(help="Development helpers for the embedded set-up.", no_args_is_help=True)
 cli.add_typer(dev_cli, name="dev")
 

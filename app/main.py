@@ -21,10 +21,12 @@ from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.middleware import AccessLog, BodyLimit
 from app.core.settings import Settings, get_settings
+from app.mandates.router import router as mandates_router
 from app.notifications.router import router as subscriptions_router
 from app.opportunities.outcomes_router import router as outcomes_router
 from app.opportunities.router import router as opportunities_router
 from app.reports.router import router as reports_router
+from app.routing.router import router as routing_router
 from app.signals.router import review_router
 from app.signals.router import router as signals_router
 from app.signals.service import IngestConfig
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         me_router,
         outcomes_router,
         reports_router,
+        mandates_router,
+        routing_router,
         subscriptions_router,
         sync_router,
         webhooks_router,

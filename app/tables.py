@@ -7,9 +7,11 @@ schema; importing this one module is how they get it. A new feature with tables 
 from app.accounts import models as accounts_models
 from app.contributors import models as contributors_models
 from app.core import tables as core_tables
+from app.mandates import models as mandates_models
 from app.notifications import models as notifications_models
 from app.opportunities import models as opportunities_models
 from app.reports import models as reports_models
+from app.routing import models as routing_models
 from app.signals import models as signals_models
 from app.sync import models as sync_models
 
@@ -22,4 +24,6 @@ FEATURE_TABLE_MODULES = (
     sync_models,
     notifications_models,
     reports_models,
+    mandates_models,
+    routing_models,
 )

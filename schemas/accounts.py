@@ -22,6 +22,7 @@ class AccountIn(Strict):
     country: Annotated[str, Field(pattern="^[A-Za-z]{2}$")] | None = None
     owner: Str254 | None = Field(default=None, description="the account owner's e-mail or name")
     owner_crm_id: Str100 | None = None
+    segment: Str100 | None = Field(default=None, description="routing rules may match on it (e.g. enterprise)")
 
     @field_validator("domains")
     @classmethod
@@ -53,6 +54,7 @@ class AccountRead(BaseModel):
     country: str | None
     owner: str | None
     owner_crm_id: str | None
+    segment: str | None = None
     updated_at: datetime
 
 

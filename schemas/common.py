@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from schemas.currency import ISO_4217
 
 T = TypeVar("T")
 
@@ -55,3 +58,16 @@ class Strict(BaseModel):
     """Base of every request body: unknown fields are an error, strings are trimmed."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Money(Strict):
+    amount: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. SEK")
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str) -> str:
+        code = value.upper()
+        if code not in ISO_4217:
+            raise ValueError("must be an ISO 4217 currency code such as SEK, EUR or USD")
+        return code

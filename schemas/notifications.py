@@ -16,13 +16,14 @@ EventKind = Literal[
     "opportunity.synced",
     "opportunity.stage_changed",
     "opportunity.closed",
+    "opportunity.overdue",
 ]
 
 
 class SubscriptionCreate(Strict):
     url: Annotated[AnyHttpUrl, Field(max_length=2000, description="receives POSTs of signed JSON events")]
     description: Str200 | None = None
-    events: list[EventKind] = Field(default_factory=list, max_length=5, description="empty: every kind")
+    events: list[EventKind] = Field(default_factory=list, max_length=6, description="empty: every kind")
 
 
 class SubscriptionRead(BaseModel):

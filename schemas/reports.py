@@ -68,6 +68,9 @@ class AgeingRow(BaseModel):
     opportunities: int
     signals: int
     oldest_waiting_days: float
+    overdue: int = Field(
+        description="of these, opportunities past their routed response time with no reaction (see /v1/routing)"
+    )
 
 
 class Report(BaseModel, Generic[RowT]):

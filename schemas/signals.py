@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, field_validator, model_validator
 
-from schemas.common import FieldError, Str100, Str200, Str300, Strict, Text
-from schemas.currency import ISO_4217
+from schemas.common import FieldError, Money, Str100, Str200, Str300, Strict, Text
+from schemas.mandates import MandateRead
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
 _SLUG = r"^[a-z][a-z0-9_]{0,39}$"
@@ -65,19 +64,6 @@ class CustomerHint(Strict):
         if not any((self.crm_account_id, self.email, self.domain, self.name)):
             raise ValueError("give at least one of crm_account_id, email, domain or name")
         return self
-
-
-class Money(Strict):
-    amount: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
-    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. SEK")
-
-    @field_validator("currency")
-    @classmethod
-    def _iso_4217(cls, value: str) -> str:
-        code = value.upper()
-        if code not in ISO_4217:
-            raise ValueError("must be an ISO 4217 currency code such as SEK, EUR or USD")
-        return code
 
 
 class Source(Strict):
@@ -152,6 +138,9 @@ class SignalRead(BaseModel):
     account: AccountRef | None
     attribution: AttributionRead | None
     opportunity: OpportunityRef | None
+    mandate: MandateRead | None = Field(
+        default=None, description="what the contributor may do with it: only report, propose to the customer, or quote"
+    )
 
 
 class SignalBatch(Strict):

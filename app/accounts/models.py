@@ -26,5 +26,7 @@ class Account(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=2)
     owner: str | None = Field(default=None, max_length=254, description="owner e-mail or name")
     owner_crm_id: str | None = Field(default=None, max_length=100)
+    # A grouping the business routes by (e.g. enterprise, public sector); routing rules may match on it.
+    segment: str | None = Field(default=None, max_length=100)
     created_at: datetime = created_column()
     updated_at: datetime = created_column()

@@ -19,7 +19,7 @@ from app.core.timeutil import utcnow
 from schemas.accounts import AccountIn, ImportResult, ImportRowResult
 
 LIST_COLUMNS = ("aliases", "domains")
-FIELDS = ("crm", "name", "legal_name", "aliases", "domains", "country", "owner", "owner_crm_id")
+FIELDS = ("crm", "name", "legal_name", "aliases", "domains", "country", "owner", "owner_crm_id", "segment")
 
 
 def resolve_account(session: Session, ref: str) -> Account:

@@ -1,4 +1,4 @@
-"""The loops every background process runs beside the sync: notification delivery and housekeeping."""
+"""The loops every background process runs beside the sync: notification delivery, housekeeping, escalation."""
 
 from __future__ import annotations
 
@@ -10,15 +10,23 @@ from sqlalchemy.engine import Engine
 from app.core.maintenance import run_maintenance
 from app.core.settings import Settings
 from app.notifications.delivery import run_delivery_loop
+from app.routing.sweep import run_escalation_loop
 
 
 def start_loops(engine: Engine, settings: Settings, stop: threading.Event) -> list[threading.Thread]:
-    """Start the delivery and maintenance threads; they end once ``stop`` is set (join them then)."""
+    """Start the delivery, maintenance and escalation threads; they end once ``stop`` is set (join them then)."""
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     threads = [
         threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True),
         threading.Thread(
             target=run_maintenance, args=(engine, stop), kwargs={"ttl": ttl}, name="maintenance", daemon=True
+        ),
+        threading.Thread(
+            target=run_escalation_loop,
+            args=(engine, stop),
+            kwargs={"interval": settings.routing_sweep_seconds},
+            name="escalation",
+            daemon=True,
         ),
     ]
     for thread in threads:

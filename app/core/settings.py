@@ -106,6 +106,9 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="accounts, users and outcomes pulls by the worker; 0 = never"
     )
     sync_metrics_port: int | None = Field(default=None, description="serve /metrics from each worker process")
+    routing_sweep_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="how often background processes look for overdue opportunities"
+    )
     webhook_base_url: str | None = Field(
         default=None, description="public URL the CRM calls (signature checks use it when behind a proxy)"
     )

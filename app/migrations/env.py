@@ -7,7 +7,6 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import app.tables  # noqa: F401  (registers every feature's tables)
-from app.reports import models as report_models  # noqa: F401  (report and notification tables)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -24,6 +24,7 @@ KINDS = (
     "opportunity.synced",
     "opportunity.stage_changed",
     "opportunity.closed",
+    "opportunity.overdue",
 )
 
 

@@ -25,6 +25,7 @@ from app.contributors.models import Contributor
 from app.core.timeutil import UTCDateTime
 from app.reports import rollups
 from app.reports.models import _MEASURES, StaffCount
+from app.routing.reaction import first_reaction_sql
 
 CREDIT_COLUMNS = {
     "originator": "originator_cents",
@@ -582,29 +583,41 @@ class ReportRepo:
         )
         return self._run(stmt, {"f": r.start, "t": r.end, "cur": currency})
 
-    def ageing(self, r: Range, cutoff: datetime) -> Sequence[sa.Row[Any]]:
-        """Open opportunities with no stage change whose clock (first sync, else first signal) started before cutoff."""
+    def ageing(self, r: Range, cutoff: datetime, now: datetime) -> Sequence[sa.Row[Any]]:
+        """Open opportunities with no stage change whose clock (first sync, else first signal) started before cutoff,
+        or whose routed response time passed without a reaction (``overdue`` counts the latter)."""
         since = "COALESCE(f.first_synced_at, f.opp_first_seen_at)"
+        reaction = first_reaction_sql("postgresql" if self.pg else "sqlite")
+        unanswered = (
+            "(rt.due_at <= :now AND rt.reacted_at IS NULL AND (SELECT "
+            f"{reaction} FROM opportunities o LEFT JOIN opportunity_milestones m ON m.opportunity_id = o.id "
+            "WHERE o.id = rt.opportunity_id) IS NULL)"
+        )
         stmt = _binds(
             f"""SELECT a.owner AS owner, c.team AS team, COUNT(*) AS opportunities,
-                  SUM(f.opp_signal_count) AS signals, MIN({since}) AS oldest
+                  SUM(f.opp_signal_count) AS signals, MIN({since}) AS oldest,
+                  SUM(CASE WHEN {unanswered} THEN 1 ELSE 0 END) AS overdue
                 FROM report_credit_facts f
                 JOIN accounts a ON a.id = f.account_id
                 JOIN contributors c ON c.id = f.contributor_id
+                LEFT JOIN opportunity_routes rt ON rt.opportunity_id = f.opportunity_id
                 WHERE f.rank = 1 AND f.status = 'open' AND f.first_stage_changed_at IS NULL
-                  AND {since} < :cutoff AND f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
+                  AND ({since} < :cutoff OR rt.due_at <= :now)
+                  AND f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
                 GROUP BY a.owner, c.team""",
             f=UTCDateTime(),
             t=UTCDateTime(),
             cutoff=UTCDateTime(),
+            now=UTCDateTime(),
         ).columns(
             sa.column("owner"),
             sa.column("team"),
             sa.column("opportunities"),
             sa.column("signals"),
             sa.column("oldest", UTCDateTime()),
+            sa.column("overdue"),
         )
-        return self._run(stmt, {"f": r.start, "t": r.end, "cutoff": cutoff})
+        return self._run(stmt, {"f": r.start, "t": r.end, "cutoff": cutoff, "now": now})
 
     # -- labels and staff ---------------------------------------------------------------------------------------
     def contributor_names(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str | None]:

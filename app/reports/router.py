@@ -244,7 +244,8 @@ def concentration(
     "/ageing",
     response_model=Report[AgeingRow],
     responses=RESPONSES,
-    summary="Open opportunities with no stage change past the SLA, by account owner and contributor team",
+    summary="Open opportunities with no stage change past the SLA days or their routed response time, by account "
+    "owner and contributor team",
 )
 def ageing(
     engine: EngineDep,
@@ -258,7 +259,11 @@ def ageing(
 ) -> Response:
     def compute(session: Session, r: Range) -> tuple[Rows, dict[str, Any]]:
         rows = service.ageing(session, r, sla_days)
-        return rows, {"sla_days": sla_days, "opportunities": sum(x["opportunities"] for x in rows)}
+        return rows, {
+            "sla_days": sla_days,
+            "opportunities": sum(x["opportunities"] for x in rows),
+            "overdue": sum(x["overdue"] for x in rows),
+        }
 
     return _report(engine, "ageing", AgeingRow, date_from, date_to, format, compute, group_by="owner,team")
 

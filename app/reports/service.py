@@ -226,8 +226,9 @@ def ageing(session: Session, r: Range, sla_days: int) -> list[Row]:
             opportunities=int(row.opportunities),
             signals=int(row.signals or 0),
             oldest_waiting_days=round((now - row.oldest).total_seconds() / 86400, 1),
+            overdue=int(row.overdue or 0),
         )
-        for row in ReportRepo(session).ageing(r, now - timedelta(days=sla_days))
+        for row in ReportRepo(session).ageing(r, now - timedelta(days=sla_days), now)
     ]
     return sorted(rows, key=lambda x: (-x["opportunities"], x["owner"] or "", x["team"] or ""))
 

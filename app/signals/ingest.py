@@ -26,6 +26,7 @@ from app.notifications.events import Event, emit_many
 from app.opportunities.models import Opportunity
 from app.opportunities.repo import OpportunityRepo
 from app.opportunities.service import absorb, credit_signals, new_opportunity, touch
+from app.routing import service as routing
 from app.signals import matching
 from app.signals.models import Signal
 from schemas.signals import SignalCreate
@@ -125,7 +126,18 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
     session.add_all(new_signals)
     touch(session, opps, config.crm)  # versions set before the first INSERT: one statement per row
     credit_signals(session, placed, fresh=fresh)
+    _route_opened(session, [it for it in stored if it.opportunity is not None and it.opportunity.id in fresh])
     notify_placed(session, [(opp, signal, opp.id not in fresh) for opp, signal in placed])
+
+
+def _route_opened(session: Session, items: list[Item]) -> None:
+    """Give each opportunity this batch opened its route, from the earliest signal that went into it."""
+    openings: dict[uuid.UUID, routing.Opening] = {}
+    for it in sorted(items, key=lambda i: (i.observed_at, i.index)):
+        assert it.opportunity is not None and it.signal is not None and it.contributor is not None
+        if it.opportunity.id not in openings:
+            openings[it.opportunity.id] = routing.opening(it.signal, it.contributor, it.account)
+    routing.route_new(session, list(openings.items()))
 
 
 def _insert_order(signal: Signal) -> tuple[str, str, str]:

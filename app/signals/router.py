@@ -21,6 +21,7 @@ from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
 from app.core.auth import Principal, ReadKey, WriteKey
 from app.core.db import transaction
 from app.core.errors import InvalidInput, field_errors
+from app.mandates import service as mandates
 from app.opportunities.service import detach
 from app.signals import service
 from app.signals.repo import SignalRepo
@@ -218,12 +219,14 @@ def list_signals(
         )
         page, more = rows[:limit], len(rows) > limit
         people, accounts, opps = repo.related(page)
+        policy = mandates.load(session)
         items = [
             service.build_read(
                 s,
                 people[s.contributor_id],
                 accounts.get(s.account_id) if s.account_id else None,
                 opps.get(s.opportunity_id) if s.opportunity_id else None,
+                policy,
             )
             for s in page
         ]

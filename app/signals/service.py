@@ -15,18 +15,19 @@ from app.contributors.models import Contributor
 from app.core.auth import Principal
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.timeutil import as_utc, utcnow
+from app.mandates import service as mandates
 from app.opportunities import service as opportunities
 from app.opportunities.models import Opportunity
+from app.routing import service as routing
 from app.signals import ingest as ingest_engine
 from app.signals import matching
 from app.signals.models import Signal
 from app.signals.repo import SignalRepo
-from schemas.common import FieldError
+from schemas.common import FieldError, Money
 from schemas.signals import (
     AccountRef,
     AttributionRead,
     ContributorSummary,
-    Money,
     OpportunityRef,
     SignalCreate,
     SignalRead,
@@ -92,6 +93,7 @@ def ingest_many(
             item.error = exc
         items.append(item)
     ingest_engine.run(session, config, items, api_key_id)
+    policy = mandates.load(session)
     results: list[IngestResult | InvalidInput] = []
     for it in items:
         if it.error is not None:
@@ -100,9 +102,10 @@ def ingest_many(
         signal = it.resolved()
         assert signal is not None
         if it.signal is not None and signal is it.signal and it.contributor is not None:
-            results.append(IngestResult(signal, True, build_read(signal, it.contributor, it.account, it.opportunity)))
+            read = build_read(signal, it.contributor, it.account, it.opportunity, policy)
+            results.append(IngestResult(signal, True, read))
         else:
-            results.append(IngestResult(signal, False, to_read(session, signal)))
+            results.append(IngestResult(signal, False, to_read(session, signal, policy=policy)))
     return results
 
 
@@ -123,6 +126,10 @@ def place(session: Session, config: IngestConfig, signal: Signal, account: Accou
     target = pools[account.id][decision.opportunity_id].opp if decision.opportunity_id else None
     opp = target or opportunities.open_opportunity(session, account, signal)
     opportunities.add_signal(session, opp, signal, config.crm)
+    if target is None:
+        contributor = session.get(Contributor, signal.contributor_id)
+        assert contributor is not None
+        routing.route_new(session, [(opp.id, routing.opening(signal, contributor, account))])
     ingest_engine.notify_placed(session, [(opp, signal, target is not None)])
     return opp
 
@@ -163,6 +170,7 @@ def to_read(
     contributor: Contributor | None = None,
     account: Account | None = None,
     opp: Opportunity | None = None,
+    policy: mandates.Policy | None = None,
 ) -> SignalRead:
     contributor = contributor or session.get(Contributor, signal.contributor_id)
     assert contributor is not None
@@ -170,12 +178,17 @@ def to_read(
         account = session.get(Account, signal.account_id)
     if opp is None and signal.opportunity_id:
         opp = session.get(Opportunity, signal.opportunity_id)
-    return build_read(signal, contributor, account, opp)
+    return build_read(signal, contributor, account, opp, policy or mandates.load(session))
 
 
 def build_read(
-    signal: Signal, contributor: Contributor, account: Account | None, opp: Opportunity | None
+    signal: Signal,
+    contributor: Contributor,
+    account: Account | None,
+    opp: Opportunity | None,
+    policy: mandates.Policy | None = None,
 ) -> SignalRead:
+    """The signal as answered; with the mandate ``policy``, also what the contributor may do with it."""
     source: dict[str, Any] = {"system": signal.source_system}
     if signal.source_reference:
         source["reference"] = signal.source_reference
@@ -212,5 +225,8 @@ def build_read(
             match=signal.match,
         )
         if opp
+        else None,
+        mandate=policy.for_signal(contributor.function, signal.kind, signal.value_amount, signal.value_currency)
+        if policy is not None
         else None,
     )

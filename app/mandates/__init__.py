@@ -1,0 +1,1 @@
+"""Mandates: what a contributor may do with a signal (only report, propose to the customer, or also quote)."""

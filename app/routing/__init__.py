@@ -1,0 +1,1 @@
+"""Routing: who must react to a new opportunity, by when, and the escalation when nobody does."""
