@@ -287,21 +287,27 @@ class ReportRepo:
                     out[k][name] = float(median)
         return out
 
-    def _pg_credit_shares(self, group_by: str, r: Range, currency: str, model: str) -> dict[Any, dict[str, int]]:
+    def _pg_credit_shares(
+        self, group_by: str, r: Range, currency: str, model: str, only: Sequence[uuid.UUID] | None
+    ) -> dict[Any, dict[str, int]]:
         m = _MODEL_MEASURES[model]
+        where = ""
+        params: dict[str, Any] = {"cur": currency}
+        if only is not None:
+            where = "WHERE u.contributor_id = ANY(CAST(:only AS uuid[]))"
+            params["only"] = [str(i) for i in only]
         sql = self._summed(
             group_by,
             "f",
             "SUM(u.n) AS credits, SUM(u.originated) AS originated, "
             f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open ELSE 0 END) AS open_c, "
             f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_won ELSE 0 END) AS won_c",
+            where=where,
             labelled=group_by in _NAMES_OF,
         )
         return {
             k: {"credits": int(credits), "originated": int(originated), "open_c": int(open_c), "won_c": int(won_c)}
-            for k, credits, originated, open_c, won_c in self._pg_run(
-                sql, Split.of(r), group_by in _NAMES_OF, cur=currency
-            )
+            for k, credits, originated, open_c, won_c in self._pg_run(sql, Split.of(r), group_by in _NAMES_OF, **params)
         }
 
     def _pg_active(self, unit: str, split: Split) -> str:
@@ -425,28 +431,36 @@ class ReportRepo:
             values["crm_s"] = statistics.median(crm[k]) if crm.get(k) else None
             values["stage_s"] = statistics.median(stage[k]) if stage.get(k) else None
 
-    def credit_shares(self, group_by: str, r: Range, currency: str, model: str) -> dict[Any, dict[str, int]]:
-        """Per group: credits, originated, and the model's credited cents of open and won opportunities.
+    def credit_shares(
+        self, group_by: str, r: Range, currency: str, model: str, only: Sequence[uuid.UUID] | None = None
+    ) -> dict[Any, dict[str, int]]:
+        """Per group: credits, originated, and the model's credited cents of open and won opportunities; with
+        ``only``, counting only those contributors' credits.
 
         Opportunities are selected by when they were first seen, so every credit of one is in or out together.
         Every credited contributor counts, whatever the opportunity's currency (or none); only the amounts are
         limited to ``currency``.
         """
         if self.summaries:
-            return self._pg_credit_shares(group_by, r, currency, model)
+            return self._pg_credit_shares(group_by, r, currency, model, only)
         share = "f." + CREDIT_COLUMNS[model]
         key = self.dim(group_by, "f", "opp_first_seen_at")
+        people = " AND f.contributor_id IN :only" if only is not None else ""
         stmt = _binds(
             f"""SELECT {key} AS k, COUNT(*) AS credits,
               SUM(CASE WHEN f.rank = 1 THEN 1 ELSE 0 END) AS originated,
               SUM(CASE WHEN f.status = 'open' AND f.currency = :cur THEN {share} ELSE 0 END) AS open_c,
               SUM(CASE WHEN f.status = 'won' AND f.currency = :cur THEN {share} ELSE 0 END) AS won_c
             FROM report_credit_facts f {self._join_people(group_by, "f")}
-            WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
+            WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t{people}
             GROUP BY {key}""",
             f=UTCDateTime(),
             t=UTCDateTime(),
         )
+        params: dict[str, Any] = {"f": r.start, "t": r.end, "cur": currency}
+        if only is not None:
+            stmt = stmt.bindparams(sa.bindparam("only", expanding=True, type_=sa.Uuid()))
+            params["only"] = list(only) or [uuid.UUID(int=0)]
         return {
             row.k: {
                 "credits": int(row.credits),
@@ -454,7 +468,7 @@ class ReportRepo:
                 "open_c": int(row.open_c or 0),
                 "won_c": int(row.won_c or 0),
             }
-            for row in self._run(stmt, {"f": r.start, "t": r.end, "cur": currency})
+            for row in self._run(stmt, params)
         }
 
     def participation(self, by: str, unit: str, r: Range) -> list[tuple[str, str, int, int]]:
@@ -662,3 +676,102 @@ class ReportRepo:
         for name, staff in counts.items():
             self.session.add(StaffCount(dimension=dimension, name=name, staff=staff))
         self.session.flush()
+
+    # -- recognition statements and adoption ----------------------------------------------------------------------
+    def statement_lines(self, contributor_id: uuid.UUID, r: Range, limit: int) -> Sequence[sa.Row[Any]]:
+        """The contributor's credits on opportunities first seen in the range (the credit report's selection), with
+        what became of each, newest first."""
+        stmt = _binds(
+            """SELECT f.opportunity_id AS opportunity_id, o.title AS title, a.name AS account, f.role AS role,
+                  f.observed_at AS first_observed_at, f.status AS status, o.stage AS stage, f.currency AS currency,
+                  f.value_cents AS value_cents, f.originator_cents AS originator_cents,
+                  f.equal_cents AS equal_cents, f.time_weighted_cents AS time_weighted_cents,
+                  o.note AS note, o.crm_url AS crm_url
+                FROM report_credit_facts f
+                JOIN opportunities o ON o.id = f.opportunity_id
+                JOIN accounts a ON a.id = f.account_id
+                WHERE f.contributor_id = :cid AND f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t
+                ORDER BY f.opp_first_seen_at DESC, f.opportunity_id LIMIT :n""",
+            cid=sa.Uuid(),
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        ).columns(opportunity_id=sa.Uuid(), first_observed_at=UTCDateTime())  # by name: the others keep their types
+        return self._run(stmt, {"cid": contributor_id, "f": r.start, "t": r.end, "n": limit})
+
+    def statement_signals(self, contributor_id: uuid.UUID, r: Range, limit: int) -> Sequence[sa.Row[Any]]:
+        stmt = _binds(
+            """SELECT s.id AS id, s.observed_at AS observed_at, s.kind AS kind, s.title AS title,
+                  a.name AS account, s.opportunity_id AS opportunity_id, s.status AS status
+                FROM signals s LEFT JOIN accounts a ON a.id = s.account_id
+                WHERE s.contributor_id = :cid AND s.observed_at >= :f AND s.observed_at < :t
+                ORDER BY s.observed_at DESC, s.id LIMIT :n""",
+            cid=sa.Uuid(),
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        ).columns(id=sa.Uuid(), observed_at=UTCDateTime(), opportunity_id=sa.Uuid())
+        return self._run(stmt, {"cid": contributor_id, "f": r.start, "t": r.end, "n": limit})
+
+    def people(self, team: str | None = None) -> dict[str, tuple[str | None, str]]:
+        """(name, function) of every contributor, or of one team's, by id as text."""
+        stmt = sa.select(Contributor.id, Contributor.name, Contributor.function)  # type: ignore[call-overload]
+        if team is not None:
+            stmt = stmt.where(Contributor.team == team)
+        return {str(i): (name, function) for i, name, function in self.session.execute(stmt)}
+
+    def active_by_function(self, r: Range) -> dict[str, int]:
+        """Distinct contributors with a signal in the range, per function."""
+        if self.summaries:
+            split = Split.of(r)
+            sql = (
+                f"SELECT c.function, COUNT(DISTINCT a.contributor_id) FROM ({self._pg_active('month', split)}) a "
+                "JOIN contributors c ON c.id = a.contributor_id GROUP BY c.function"
+            )
+            return {str(k): int(n) for k, n in self._pg_run(sql, split)}
+        stmt = _binds(
+            "SELECT c.function AS k, COUNT(DISTINCT s.contributor_id) AS n FROM signals s "
+            "JOIN contributors c ON c.id = s.contributor_id "
+            "WHERE s.observed_at >= :f AND s.observed_at < :t GROUP BY c.function",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        return {str(row.k): int(row.n) for row in self._run(stmt, {"f": r.start, "t": r.end})}
+
+    def active_weeks(self, r: Range) -> list[int]:
+        """For each contributor with a signal in the range: in how many distinct weeks they reported."""
+        if self.summaries:
+            split = Split.of(r, "week")
+            sql = f"SELECT COUNT(DISTINCT a.p) FROM ({self._pg_active('week', split)}) a GROUP BY a.contributor_id"
+            return [int(n) for (n,) in self._pg_run(sql, split)]
+        week = self.period("s.observed_at", "week")
+        stmt = _binds(
+            f"SELECT COUNT(DISTINCT {week}) AS n FROM signals s "
+            "WHERE s.observed_at >= :f AND s.observed_at < :t GROUP BY s.contributor_id",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+        )
+        return [int(row.n) for row in self._run(stmt, {"f": r.start, "t": r.end})]
+
+    def reactions(self, r: Range) -> tuple[int, int, float | None]:
+        """Opportunities first seen in the range (not merged away): how many, how many had a first reaction (see
+        ``app.routing.reaction``), and the median seconds from the first signal to it."""
+        reaction = first_reaction_sql("postgresql" if self.pg else "sqlite")
+        inner = f"""SELECT o.first_seen_at AS seen, {reaction} AS reacted
+            FROM opportunities o LEFT JOIN opportunity_milestones m ON m.opportunity_id = o.id
+            WHERE o.first_seen_at >= :f AND o.first_seen_at < :t AND o.merged_into_id IS NULL"""
+        params = {"f": r.start, "t": r.end}
+        if self.pg:
+            stmt = _binds(
+                f"""SELECT COUNT(*) AS n, COUNT(x.reacted) AS reacted,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY {self.seconds("x.reacted", "x.seen")}) AS m
+                FROM ({inner}) x""",
+                f=UTCDateTime(),
+                t=UTCDateTime(),
+            )
+            row = self.session.execute(stmt, params).one()
+            return int(row.n), int(row.reacted), None if row.m is None else max(float(row.m), 0.0)
+        detail = _binds(inner, f=UTCDateTime(), t=UTCDateTime()).columns(
+            sa.column("seen", UTCDateTime()), sa.column("reacted", UTCDateTime())
+        )
+        rows = self._run(detail, params)
+        seconds = [max((x.reacted - x.seen).total_seconds(), 0.0) for x in rows if x.reacted is not None]
+        return len(rows), len(seconds), statistics.median(seconds) if seconds else None

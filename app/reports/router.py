@@ -18,14 +18,16 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.contributors.service import readable_contributor
 from app.core.api import EngineDep, SettingsDep, problems
 from app.core.auth import AdminKey, ReportsKey
 from app.core.db import transaction
-from app.core.errors import invalid
+from app.core.errors import Forbidden, invalid
 from app.core.timeutil import utcnow
-from app.reports import facts, service
+from app.reports import adoption, facts, render, service, statements
 from app.reports.repo import Range
 from schemas.currency import ISO_4217
+from schemas.recognition import AdoptionRow, RecognitionStatement, StatementLine, TeamMemberRow, TeamStatement
 from schemas.reports import (
     AgeingRow,
     ConcentrationRow,
@@ -286,3 +288,115 @@ def get_staff_counts(
 ) -> StaffCountsRead:
     with transaction(engine) as session:
         return StaffCountsRead(dimension=dimension, counts=service.staff(session, dimension))
+
+
+# -- recognition statements and adoption ------------------------------------------------------------------------
+StatementFormat = Annotated[
+    Literal["json", "csv", "pdf", "html"],
+    Query(description="csv: one row per credited opportunity; html: the statement page; pdf: the same page as PDF"),
+]
+STATEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        }
+    },
+    **problems(401, 403, 404, 422),
+}
+
+
+def _statement(model: BaseModel, fmt: str, template: str, rows: Rows, columns: list[str], filename: str) -> Response:
+    if fmt == "csv":
+        return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
+    if fmt in ("html", "pdf"):
+        page = render.html(template, s=model, limit=statements.MAX_LINES)
+        if fmt == "html":
+            return Response(page, media_type="text/html; charset=utf-8")
+        return Response(
+            render.pdf(page),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"'},
+        )
+    return Response(model.model_dump_json().encode(), media_type="application/json")
+
+
+@router.get(
+    "/recognition",
+    response_model=RecognitionStatement,
+    responses=STATEMENT_RESPONSES,
+    summary="A contributor's statement for a period: signals, outcomes, credited pipeline and revenue per credit "
+    "model, participation against their function's median (JSON, CSV, HTML or PDF)",
+)
+def recognition(
+    engine: EngineDep,
+    key: ReportsKey,
+    contributor: Annotated[str, Query(min_length=1, max_length=254, description="contributor id or e-mail")],
+    date_from: From = None,
+    date_to: To = None,
+    currency: Currency = service.DEFAULT_CURRENCY,
+    format: StatementFormat = "json",
+) -> Response:
+    cur = _currency(currency)
+    start, end, r = service.date_range(date_from, date_to)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        person = readable_contributor(session, contributor, key)  # a key bound to a person reads only theirs
+        statement = statements.recognition(session, statements.person_ref(person), r, start, end, cur)
+    return _statement(
+        statement,
+        format,
+        "recognition.html",
+        statements.statement_rows(statement),
+        list(StatementLine.model_fields),
+        f"recognition-{start}-{end}",
+    )
+
+
+@router.get(
+    "/recognition/team",
+    response_model=TeamStatement,
+    responses=STATEMENT_RESPONSES,
+    summary="Every member of a team with their statement's numbers, for their manager (JSON, CSV, HTML or PDF)",
+)
+def team_recognition(
+    engine: EngineDep,
+    key: ReportsKey,
+    team: Annotated[str, Query(min_length=1, max_length=100)],
+    date_from: From = None,
+    date_to: To = None,
+    currency: Currency = service.DEFAULT_CURRENCY,
+    format: StatementFormat = "json",
+) -> Response:
+    if key.contributor_id is not None:
+        raise Forbidden(
+            "a key bound to one contributor reads only that person's statement", required_scope="reports:read"
+        )
+    cur = _currency(currency)
+    start, end, r = service.date_range(date_from, date_to)
+    facts.refresh(engine)
+    with transaction(engine) as session:
+        statement = statements.team(session, team, r, start, end, cur)
+    return _statement(
+        statement,
+        format,
+        "team.html",
+        statements.team_rows(statement),
+        list(TeamMemberRow.model_fields),
+        f"team-recognition-{start}-{end}",
+    )
+
+
+@router.get(
+    "/adoption",
+    response_model=Report[AdoptionRow],
+    responses=RESPONSES,
+    summary="Active contributors per week and function, share of staff, repeat rate, median time to first reaction",
+)
+def adoption_report(
+    engine: EngineDep, key: ReportsKey, date_from: From = None, date_to: To = None, format: Format = "json"
+) -> Response:
+    return _report(
+        engine, "adoption", AdoptionRow, date_from, date_to, format, adoption.adoption, group_by="week,function"
+    )

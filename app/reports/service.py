@@ -130,9 +130,12 @@ def contributions(session: Session, group_by: str, r: Range, currency: str) -> l
     return sorted(rows, key=lambda x: str(x["key"]))
 
 
-def credits(session: Session, group_by: str, r: Range, currency: str, model: str) -> list[Row]:
+def credits(
+    session: Session, group_by: str, r: Range, currency: str, model: str, only: Sequence[uuid.UUID] | None = None
+) -> list[Row]:
+    """The credit report's rows; with ``only``, the credits of those contributors alone (recognition statements)."""
     repo = ReportRepo(session)
-    shares = repo.credit_shares(group_by, r, currency, model)
+    shares = repo.credit_shares(group_by, r, currency, model, only)
     labels = _keys(repo, group_by, list(shares))
     rows = [
         dict(

@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('limit_amount', sa.Numeric(precision=18, scale=2), nullable=True),
     sa.Column('limit_currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mandates')),
     sa.UniqueConstraint('function', 'kind', name=op.f('uq_mandates_function_kind'))
     )
@@ -47,8 +47,8 @@ def upgrade() -> None:
     sa.Column('queue', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('sla_hours', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_rules'))
     )
     with op.batch_alter_table('routing_rules', schema=None) as batch_op:
@@ -61,10 +61,10 @@ def upgrade() -> None:
     sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
     sa.Column('queue', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('sla_hours', sa.Integer(), nullable=False),
-    sa.Column('routed_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reacted_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('escalated_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('routed_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reacted_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('escalated_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_opportunity_routes_opportunity_id_opportunities'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['rule_id'], ['routing_rules.id'], name=op.f('fk_opportunity_routes_rule_id_routing_rules'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('opportunity_id', name=op.f('pk_opportunity_routes'))
