@@ -280,6 +280,32 @@ def dev_key(
     typer.echo(raw)
 
 
+@dev_cli.command("login-link")
+def dev_login_link(
+    email: Annotated[str, typer.Option(help="who signs in (the contributor with this e-mail, created if new)")],
+    role: Annotated[str, typer.Option(help="contributor, seller, analyst or admin")] = "contributor",
+    base_url: Annotated[str, typer.Option(help="where the service answers")] = "http://127.0.0.1:8000",
+) -> None:
+    """Print a one-time web sign-in link (valid 15 minutes). Only while no OpenID Connect issuer is configured."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from app.core.db import make_engine, transaction
+    from app.web.sessions import ROLES, create_link_token
+
+    settings = _settings()
+    if settings.oidc_issuer:
+        raise typer.BadParameter("sign-in links are off while SIGNAL_PIPELINE_OIDC_ISSUER is set", param_hint="--email")
+    if role not in ROLES:
+        raise typer.BadParameter(f"must be one of: {', '.join(ROLES)}", param_hint="--role")
+    try:
+        address = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--email") from None
+    with transaction(make_engine(settings.database_url)) as session:
+        token = create_link_token(session, address, ROLES[ROLES.index(role)])
+    typer.echo(f"{base_url.rstrip('/')}/app/login/link?token={token}")
+
+
 def main() -> None:
     cli()
 

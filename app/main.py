@@ -33,6 +33,7 @@ from app.signals.service import IngestConfig
 from app.sync.metrics import router as metrics_router
 from app.sync.router import router as sync_router
 from app.sync.router import webhooks_router
+from app.web.setup import install_web
 
 DESCRIPTION = """\
 Signals are what delivery, support, project and engineering staff notice at customers. Tools post them here;
@@ -70,7 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop_one()
         engine.dispose()
 
-    app = FastAPI(title="signal-pipeline", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="signal-pipeline",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by app.web.docs from vendored assets (no CDN)
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.key_cache = KeyCache()
@@ -101,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_router,
     ):
         app.include_router(router)
+    install_web(app, settings)
     if settings.sandbox:
         mount_sandbox(app, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -14,6 +14,7 @@ from app.reports import models as reports_models
 from app.routing import models as routing_models
 from app.signals import models as signals_models
 from app.sync import models as sync_models
+from app.web import models as web_models
 
 FEATURE_TABLE_MODULES = (
     core_tables,
@@ -26,4 +27,5 @@ FEATURE_TABLE_MODULES = (
     reports_models,
     mandates_models,
     routing_models,
+    web_models,
 )

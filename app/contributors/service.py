@@ -10,7 +10,10 @@ from sqlmodel import Session, select
 from app.contributors.models import Contributor
 from app.contributors.repo import FeedRepo
 from app.core.auth import Principal
+from app.core.dbutil import insert_for
 from app.core.errors import NotFound
+from app.core.ids import uuid7
+from app.core.timeutil import utcnow
 from schemas.contributors import Colleague, FeedAccount, FeedItem, FeedOpportunity
 
 
@@ -24,6 +27,16 @@ def resolve_contributor(session: Session, ref: str) -> Contributor:
     if contributor is None:
         raise NotFound("no such contributor")
     return contributor
+
+
+def contributor_for_sign_in(session: Session, email: str, name: str | None) -> Contributor:
+    """The contributor a signed-in person is: found by e-mail, created on first sign-in (function 'other' until
+    a signal of theirs says more). Safe under concurrent first sign-ins of one person."""
+    email = email.strip().lower()
+    table = Contributor.__table__  # type: ignore[attr-defined]
+    row = {"id": uuid7(), "email": email, "name": name, "function": "other", "created_at": utcnow(), "signal_count": 0}
+    session.execute(insert_for(session, table).on_conflict_do_nothing(index_elements=["email"]), [row])
+    return session.exec(select(Contributor).where(Contributor.email == email)).one()
 
 
 def readable_contributor(session: Session, ref: str, principal: Principal) -> Contributor:

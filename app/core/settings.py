@@ -113,6 +113,16 @@ class Settings(BaseSettings):
         default=None, description="public URL the CRM calls (signature checks use it when behind a proxy)"
     )
 
+    # Web app sign-in: OpenID Connect when the issuer is set; otherwise `signal-pipeline dev login-link`.
+    oidc_issuer: str | None = Field(default=None, description="issuer URL; its /.well-known/openid-configuration")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_roles_claim: str = Field(default="roles", description="ID-token claim listing the user's roles")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict, description="issuer role -> contributor|seller|analyst|admin; unmapped roles are ignored"
+    )
+    web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="a web sign-in lasts this long")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -127,6 +137,18 @@ class Settings(BaseSettings):
         missing = [ENV_PREFIX + f.upper() for f in self.crm_missing()]
         if missing:
             raise ValueError(f"CRM {self.crm!r} is half configured: set {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _complete_oidc(self) -> Settings:
+        parts: dict[str, object] = {
+            "oidc_issuer": self.oidc_issuer,
+            "oidc_client_id": self.oidc_client_id,
+            "oidc_client_secret": self.oidc_client_secret,
+        }
+        missing = [ENV_PREFIX + k.upper() for k, v in parts.items() if v is None]
+        if missing and len(missing) < len(parts):
+            raise ValueError(f"OpenID Connect is half configured: set {', '.join(missing)}")
         return self
 
     def crm_missing(self) -> list[str]:

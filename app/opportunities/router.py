@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from app.accounts.models import Account
 from app.accounts.service import resolve_account
@@ -16,67 +16,12 @@ from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
 from app.core.auth import ReadKey, WriteKey
 from app.core.db import transaction
 from app.opportunities import service
+from app.opportunities.detail import detail, summary
 from app.opportunities.models import Credit, Opportunity
-from app.signals import service as signals
-from app.signals.repo import SignalRepo
 from schemas.common import Page
-from schemas.opportunities import (
-    CreditRead,
-    MergeRequest,
-    OpportunityRead,
-    OpportunitySummary,
-    OutcomeRead,
-)
-from schemas.signals import AccountRef
+from schemas.opportunities import MergeRequest, OpportunityRead, OpportunitySummary
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
-
-
-def summary(opp: Opportunity, account: Account) -> OpportunitySummary:
-    return OpportunitySummary.model_validate(
-        {**opp.model_dump(), "account": AccountRef(id=account.id, crm_id=account.crm_id, name=account.name)}
-    )
-
-
-def detail(session: Session, opp: Opportunity) -> OpportunityRead:
-    account = session.get(Account, opp.account_id)
-    assert account is not None
-    repo = SignalRepo(session)
-    rows = repo.list(
-        contributor_id=None,
-        account_id=None,
-        kind=None,
-        status=None,
-        observed_from=None,
-        observed_to=None,
-        opportunity_id=opp.id,
-        before=None,
-        limit=1000,
-    )
-    people, _, _ = repo.related(rows)
-    return OpportunityRead.model_validate(
-        {
-            **summary(opp, account).model_dump(),
-            "outcome": OutcomeRead.model_validate(opp, from_attributes=True),
-            "contributors": [
-                CreditRead(
-                    contributor_id=p.id,
-                    email=p.email,
-                    name=p.name,
-                    function=p.function,
-                    team=p.team,
-                    role=c.role,
-                    first_observed_at=c.first_observed_at,
-                    signal_count=c.signal_count,
-                )
-                for c, p in service.credits_read(session, opp)
-            ],
-            "signals": [
-                signals.build_read(s, people[s.contributor_id], account, opp)
-                for s in sorted(rows, key=lambda s: s.observed_at)
-            ],
-        }
-    )
 
 
 @router.get("", response_model=Page[OpportunitySummary], responses=problems(401, 403, 422))

@@ -5,8 +5,6 @@ Every report takes an inclusive date range (``from``, ``to``; default the last 3
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from datetime import date
@@ -66,24 +64,13 @@ def _currency(value: str) -> str:
 def _answer(report: Report[Any], rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> Response:
     """The report with ``rows`` (JSON values, in the order of the row model's fields) as JSON or CSV."""
     if fmt == "csv":
-        return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
+        return Response(service.to_csv(rows, columns), media_type="text/csv; charset=utf-8")
     body = report.model_dump(mode="json")
     body["rows"] = rows
     return Response(
         json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
         media_type="application/json",
     )
-
-
-def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """The rows as CSV: the JSON field names as header (also when there are no rows), JSON values as text,
-    null as an empty cell."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return out.getvalue()
 
 
 Rows = list[dict[str, Any]]

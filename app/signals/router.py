@@ -27,7 +27,7 @@ from app.signals import service
 from app.signals.repo import SignalRepo
 from schemas.common import Page
 from schemas.opportunities import AssignAccount, ReviewItem
-from schemas.signals import BatchItemResult, BatchResult, CandidateRead, SignalBatch, SignalCreate, SignalRead
+from schemas.signals import BatchItemResult, BatchResult, SignalBatch, SignalCreate, SignalRead
 
 router = APIRouter(prefix="/v1/signals", tags=["signals"])
 
@@ -280,24 +280,5 @@ def attribution_queue(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[ReviewItem]:
     with transaction(engine) as session:
-        repo = SignalRepo(session)
-        rows = repo.list(
-            contributor_id=key.contributor_id,
-            account_id=None,
-            kind=None,
-            status="needs_review",
-            observed_from=None,
-            observed_to=None,
-            before=decode_cursor(cursor),
-            limit=limit + 1,
-        )
-        page = rows[:limit]
-        people, _, _ = repo.related(page)
-        items = [
-            ReviewItem(
-                signal=service.build_read(s, people[s.contributor_id], None, None),
-                suggestions=[CandidateRead.model_validate(c) for c in s.attribution.get("candidates", [])[:3]],
-            )
-            for s in page
-        ]
-    return Page(items=items, next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None)
+        items, more = service.review_queue(session, key, decode_cursor(cursor), limit)
+    return Page(items=items, next_cursor=encode_cursor(items[-1].signal.id) if more else None)

@@ -24,9 +24,11 @@ from app.signals import matching
 from app.signals.models import Signal
 from app.signals.repo import SignalRepo
 from schemas.common import FieldError, Money
+from schemas.opportunities import ReviewItem
 from schemas.signals import (
     AccountRef,
     AttributionRead,
+    CandidateRead,
     ContributorSummary,
     OpportunityRef,
     SignalCreate,
@@ -154,6 +156,34 @@ def assign(session: Session, config: IngestConfig, signal: Signal, account: Acco
     }
     session.add(signal)
     return place(session, config, signal, account, contributor.email or "")
+
+
+def review_queue(
+    session: Session, principal: Principal, before: uuid.UUID | None, limit: int
+) -> tuple[list[ReviewItem], bool]:
+    """A page of signals whose account could not be decided (newest first), each with up to 3 suggestions, and
+    whether more follow. A principal bound to a contributor sees only that person's."""
+    repo = SignalRepo(session)
+    rows = repo.list(
+        contributor_id=principal.contributor_id,
+        account_id=None,
+        kind=None,
+        status="needs_review",
+        observed_from=None,
+        observed_to=None,
+        before=before,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    people, _, _ = repo.related(page)
+    items = [
+        ReviewItem(
+            signal=build_read(s, people[s.contributor_id], None, None),
+            suggestions=[CandidateRead.model_validate(c) for c in s.attribution.get("candidates", [])[:3]],
+        )
+        for s in page
+    ]
+    return items, len(rows) > limit
 
 
 def get(session: Session, signal_id: uuid.UUID, principal: Principal | None = None) -> Signal:

@@ -1,0 +1,60 @@
+"""An opportunity as the API and the web app show it: its account, outcome, credited contributors and signals."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from app.accounts.models import Account
+from app.opportunities import service
+from app.opportunities.models import Opportunity
+from app.signals import service as signals
+from app.signals.repo import SignalRepo
+from schemas.opportunities import CreditRead, OpportunityRead, OpportunitySummary, OutcomeRead
+from schemas.signals import AccountRef
+
+
+def summary(opp: Opportunity, account: Account) -> OpportunitySummary:
+    return OpportunitySummary.model_validate(
+        {**opp.model_dump(), "account": AccountRef(id=account.id, crm_id=account.crm_id, name=account.name)}
+    )
+
+
+def detail(session: Session, opp: Opportunity) -> OpportunityRead:
+    account = session.get(Account, opp.account_id)
+    assert account is not None
+    repo = SignalRepo(session)
+    rows = repo.list(
+        contributor_id=None,
+        account_id=None,
+        kind=None,
+        status=None,
+        observed_from=None,
+        observed_to=None,
+        opportunity_id=opp.id,
+        before=None,
+        limit=1000,
+    )
+    people, _, _ = repo.related(rows)
+    return OpportunityRead.model_validate(
+        {
+            **summary(opp, account).model_dump(),
+            "outcome": OutcomeRead.model_validate(opp, from_attributes=True),
+            "contributors": [
+                CreditRead(
+                    contributor_id=p.id,
+                    email=p.email,
+                    name=p.name,
+                    function=p.function,
+                    team=p.team,
+                    role=c.role,
+                    first_observed_at=c.first_observed_at,
+                    signal_count=c.signal_count,
+                )
+                for c, p in service.credits_read(session, opp)
+            ],
+            "signals": [
+                signals.build_read(s, people[s.contributor_id], account, opp)
+                for s in sorted(rows, key=lambda s: s.observed_at)
+            ],
+        }
+    )
