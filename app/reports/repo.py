@@ -643,6 +643,14 @@ class ReportRepo:
         rows = self.session.exec(select(Contributor.id, Contributor.name).where(col(Contributor.id).in_(wanted)))
         return {i: n for i, n in rows}
 
+    def contributor_groups(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str | None]]:
+        """(function, team) of each contributor."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        stmt = select(Contributor.id, Contributor.function, Contributor.team).where(col(Contributor.id).in_(wanted))
+        return {i: (f, t) for i, f, t in self.session.exec(stmt)}
+
     def names_by_text_id(self, table: str, ids: Iterable[str]) -> dict[str, str | None]:
         """Names of contributors or accounts by id as text (PostgreSQL: report keys come as text, cheaper to load)."""
         stmt = sa.text(f"SELECT CAST(id AS text), name FROM {table} WHERE id = ANY(CAST(:ids AS uuid[]))").bindparams(

@@ -296,7 +296,7 @@ STATEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _statement(model: BaseModel, fmt: str, template: str, rows: Rows, columns: list[str], filename: str) -> Response:
     if fmt == "csv":
-        return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
+        return Response(service.to_csv(rows, columns), media_type="text/csv; charset=utf-8")
     if fmt in ("html", "pdf"):
         page = render.html(template, s=model, limit=statements.MAX_LINES)
         if fmt == "html":

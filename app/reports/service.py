@@ -238,6 +238,16 @@ def ageing(session: Session, r: Range, sla_days: int) -> list[Row]:
     return sorted(rows, key=lambda x: (-x["opportunities"], x["owner"] or "", x["team"] or ""))
 
 
+def of_people_in(session: Session, rows: list[Row], function: str | None, team: str | None) -> list[Row]:
+    """The rows of a report grouped by contributor whose person is in ``function`` and ``team`` (when given)."""
+    if not function and not team:
+        return rows
+    ids = {_uuid(r["key"]) for r in rows if r["key"]}
+    groups = ReportRepo(session).contributor_groups(ids)
+    keep = {str(i) for i, (f, t) in groups.items() if (not function or f == function) and (not team or t == team)}
+    return [r for r in rows if r["key"] in keep]
+
+
 def replace_staff(session: Session, dimension: str, counts: dict[str, int]) -> None:
     ReportRepo(session).replace_staff(dimension, counts)
 

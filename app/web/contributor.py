@@ -16,13 +16,13 @@ from app.core.db import transaction
 from app.core.errors import InvalidInput, field_errors
 from app.signals import service as signals
 from app.signals.service import IngestConfig
-from app.web.deps import FormUserDep, UserDep, is_htmx, need, render
+from app.web.deps import TYPEAHEAD_LIMIT, FormUserDep, UserDep, is_htmx, need, render
 from schemas.signals import SignalCreate
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 FEED_PAGE = 25
-TYPEAHEAD_LIMIT = 10
+
 WEB_SOURCE = "web"
 
 

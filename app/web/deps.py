@@ -26,6 +26,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+TYPEAHEAD_LIMIT = 10  # accounts offered while typing
 
 # Every asset is served by this service: a page can load nothing from anywhere else.
 SECURITY_HEADERS = {

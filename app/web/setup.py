@@ -6,14 +6,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.core.settings import Settings
-from app.web import contributor, docs, signin
+from app.web import contributor, docs, insights, review, signin
 from app.web.deps import HERE, install_web_errors, security_headers
 from app.web.oidc import OidcClient
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
     app.state.oidc = OidcClient(settings) if settings.oidc_issuer else None
-    for router in (signin.router, contributor.router, docs.router):
+    for router in (signin.router, contributor.router, review.router, insights.router, docs.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     install_web_errors(app)
