@@ -163,6 +163,8 @@ def test_screenshots_of_every_page(browser: Any, site: Site, tmp_path: Path) -> 
     """1280x800 screenshots of each page; written to docs/screenshots when UPDATE_SCREENSHOTS=1."""
     target = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
+    # Something in the review queue to show.
+    site.signal("lena.holm@ourco.se", "support", "Northwind Traders", "Wants EDI invoicing", "Asked for EDI.")
     for name, role, path in _pages(site):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         try:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.timeutil
+import app.core.timeutil
 
 revision: str = '0005_web_sessions'
 down_revision: str | None = '0004_mandates_routing'
@@ -29,9 +29,9 @@ def upgrade() -> None:
     sa.Column('nonce', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('code_verifier', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('next_path', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('used_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_web_sign_in_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_web_sign_in_tokens_token_hash'))
     )
@@ -45,9 +45,9 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),
     sa.Column('csrf_token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', app.timeutil.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', app.timeutil.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', app.core.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['contributor_id'], ['contributors.id'], name=op.f('fk_web_sessions_contributor_id_contributors'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_web_sessions')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_web_sessions_token_hash'))
