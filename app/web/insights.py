@@ -22,7 +22,7 @@ from app.core.errors import NotFound
 from app.core.settings import Settings
 from app.reports import facts, service
 from app.reports.repo import Range
-from app.web.deps import UserDep, need, render
+from app.web.deps import UserDep, is_htmx, need, render
 from schemas.reports import AgeingRow, ConcentrationRow, CreditModel, CreditRow, ParticipationRow
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -248,13 +248,14 @@ def _compute(request: Request, f: Filters, chosen: list[Insight]) -> list[tuple[
 
 @router.get("/insights")
 def insights(request: Request, user: UserDep, f: FiltersDep) -> Response:
+    """The page shell: filters and one placeholder per report, each loaded as its own request (htmx), so the page
+    answers at once and the reports compute in parallel."""
     need(user, Scope.reports_read, "read reports")
-    blocks = [Block(i, rows, i.chart(rows).spec(), _ignored(i, f)) for i, rows in _compute(request, f, INSIGHTS)]
     start, end, _r = service.date_range(f.date_from, f.date_to)
     settings: Settings = request.app.state.settings
     context = {
         "title": "Insights",
-        "blocks": blocks,
+        "insights": INSIGHTS,
         "filters": f,
         "start": start,
         "end": end,
@@ -264,12 +265,17 @@ def insights(request: Request, user: UserDep, f: FiltersDep) -> Response:
     return render(request, "insights/page.html", context)
 
 
-@router.get("/insights/{name}.csv")
-def insight_csv(request: Request, name: str, user: UserDep, f: FiltersDep) -> Response:
-    need(user, Scope.reports_read, "read reports")
+def _insight(name: str) -> Insight:
     insight = next((i for i in INSIGHTS if i.name == name), None)
     if insight is None:
         raise NotFound(f"no report {name}")
+    return insight
+
+
+@router.get("/insights/{name}.csv")
+def insight_csv(request: Request, name: str, user: UserDep, f: FiltersDep) -> Response:
+    need(user, Scope.reports_read, "read reports")
+    insight = _insight(name)
     ((_, rows),) = _compute(request, f, [insight])
     start, end, _r = service.date_range(f.date_from, f.date_to)
     filename = f"{name}_{start}_{end}.csv"
@@ -278,3 +284,15 @@ def insight_csv(request: Request, name: str, user: UserDep, f: FiltersDep) -> Re
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get("/insights/{name}")
+def insight_block(request: Request, name: str, user: UserDep, f: FiltersDep) -> Response:
+    """One report's section: chart, table and CSV link."""
+    need(user, Scope.reports_read, "read reports")
+    insight = _insight(name)
+    ((_, rows),) = _compute(request, f, [insight])
+    block = Block(insight, rows, insight.chart(rows).spec(), _ignored(insight, f))
+    if is_htmx(request):
+        return render(request, insight.template, {"block": block, "filters": f})
+    return render(request, "insights/single.html", {"title": insight.title, "block": block, "filters": f})
