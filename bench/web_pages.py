@@ -28,6 +28,7 @@ from app.web.sessions import create_link_token
 TARGET_MS = 300.0
 REPORTS = {
     "participation": "participation?by=function&interval=month",
+    "adoption": "adoption",
     "credit-by-function": "credit?group_by=function",
     "credit-by-person": "credit?group_by=contributor",
     "concentration": "concentration?limit=200",

@@ -20,9 +20,10 @@ from app.core.auth import Scope
 from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.settings import Settings
-from app.reports import facts, service
+from app.reports import adoption, facts, service
 from app.reports.repo import Range
 from app.web.deps import UserDep, is_htmx, need, render
+from schemas.recognition import AdoptionRow
 from schemas.reports import AgeingRow, ConcentrationRow, CreditModel, CreditRow, ParticipationRow
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -132,6 +133,21 @@ def _participation_chart(rows: Rows) -> Chart:
     return Chart("line", periods, datasets)
 
 
+# Adoption (issue 16's weekly adoption report) -----------------------------------------------------------------
+def _adoption(c: Context) -> Rows:
+    rows, _summary = adoption.adoption(c.session, c.range)
+    return [r for r in rows if not c.filters.function or r["function"] == c.filters.function]
+
+
+def _adoption_chart(rows: Rows) -> Chart:
+    weeks = sorted({r["week"] for r in rows})
+    functions = sorted({r["function"] for r in rows})
+    series = {f: dict.fromkeys(weeks, 0) for f in functions}
+    for r in rows:
+        series[r["function"]][r["week"]] = r["active_contributors"]
+    return Chart("line", weeks, [{"label": f, "data": list(series[f].values())} for f in functions])
+
+
 # Contribution and credit -----------------------------------------------------------------------------------
 def _credit_by_function(c: Context) -> Rows:
     rows = service.credits(c.session, "function", c.range, c.currency, c.filters.credit)
@@ -192,6 +208,15 @@ INSIGHTS: list[Insight] = [
         _participation,
         _participation_chart,
         frozenset({"period", "function", "team"}),
+    ),
+    Insight(
+        "adoption",
+        "Adoption",
+        "Weekly active contributors per function, share of staff and repeat rate.",
+        list(AdoptionRow.model_fields),
+        _adoption,
+        _adoption_chart,
+        frozenset({"period", "function"}),
     ),
     Insight(
         "credit-by-function",

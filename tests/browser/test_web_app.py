@@ -78,7 +78,7 @@ def test_an_analyst_sees_every_insight_as_a_chart_and_downloads_a_csv(page: Any,
     expect = _expect()
     sign_in(page, site, "ulla.data@ourco.se", "analyst")
     page.get_by_role("link", name="Insights").click()
-    for name in ("participation", "credit-by-function", "credit-by-person", "concentration", "ageing"):
+    for name in ("participation", "adoption", "credit-by-function", "credit-by-person", "concentration", "ageing"):
         expect(page.locator(f"section#{name}[aria-busy]")).to_have_count(0)  # its own request has answered
         section = page.locator(f"section#{name}")
         expect(section.get_by_role("heading", level=2)).to_be_visible()

@@ -93,7 +93,7 @@ class TestInsights:
         sign_in(web, engine, "ulla@ourco.se", "analyst")
         shell = web.get("/app/insights?function=support")
         assert shell.status_code == 200
-        assert shell.text.count('hx-trigger="load"') == 5
+        assert shell.text.count('hx-trigger="load"') == 6
         block = web.get("/app/insights/credit-by-function?function=support", headers={"HX-Request": "true"}).text
         assert 'data-chart="chart-credit-by-function"' in block and "<table" in block
         spec = re.search(r'data-chart="chart-credit-by-function">([^<]+)</script>', block)
