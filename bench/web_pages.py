@@ -4,7 +4,7 @@
     SIGNAL_PIPELINE_DATABASE_URL=postgresql://... python bench/web_pages.py [--runs 10]
 
 Each page goes through the whole app in-process (TestClient: session lookup, services, template). The baseline for
-/app/insights is the five /v1/reports calls that compute the same rows; for /app/me the /v1/me/signals feed. Target:
+/app/insights is the /v1/reports calls that compute the same rows; for /app/me the /v1/me/signals feed. Target:
 each page <= 300 ms p50 on PostgreSQL with 1,000,000 signals. Migrates the database first (the web tables).
 """
 
@@ -93,7 +93,7 @@ def main() -> None:
                     )
                 pages = ["/app/insights", "/app/review", f"/app/opportunities/{opp}", "/app/signals/new"]
                 baseline = sum(_ms(client, f"/v1/reports/{r}", args.runs, api) for r in REPORTS.values())
-                print(f"  baseline: the 5 /v1/reports calls behind /app/insights  {baseline:8.1f} ms")
+                print(f"  baseline: the /v1/reports calls behind /app/insights  {baseline:8.1f} ms")
             else:
                 pages = ["/app", "/app/me"]
                 baseline = _ms(client, "/v1/me/signals?limit=25", args.runs, me_api)
