@@ -100,3 +100,29 @@ def test_migrations_create_the_web_tables(tmp_path: Path) -> None:
     with sa.create_engine(url).connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
     assert {"web_sessions", "web_sign_in_tokens"} <= names
+
+
+class TestRedirectsAndRoles:
+    def test_next_never_leaves_the_app(self, web: TestClient, engine: sa.Engine) -> None:
+        sign_in(web, engine, "anna.berg@ourco.se")
+        for target in ("https://evil.example/", "//evil.example/app", "/app\\@evil.example", "/v1/signals"):
+            response = web.get("/app/login", params={"next": target}, follow_redirects=False)
+            assert response.headers["location"] == "/app", target
+        assert web.get("/app/login?next=/app/me", follow_redirects=False).headers["location"] == "/app/me"
+
+    def test_the_most_privileged_known_role_wins_and_unknown_roles_grant_nothing(self) -> None:
+        from app.web.sessions import role_from_claims
+
+        assert role_from_claims(["analyst", "seller"], {}) == "seller"
+        assert role_from_claims("Sales", {"Sales": "seller"}) == "seller"
+        assert role_from_claims(["superuser", "root"], {}) == "contributor"
+        assert role_from_claims(None, {}) == "contributor"
+        assert role_from_claims({"admin": True}, {}) == "contributor"  # not a list: ignored
+
+    def test_erasing_a_person_ends_their_sessions(
+        self, web: TestClient, engine: sa.Engine, auth: dict[str, str]
+    ) -> None:
+        sign_in(web, engine, "anna.berg@ourco.se")
+        assert web.get("/app", follow_redirects=False).status_code == 200
+        assert web.delete("/v1/contributors/anna.berg@ourco.se", headers=auth).status_code == 204
+        assert web.get("/app", follow_redirects=False).status_code == 303
