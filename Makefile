@@ -29,7 +29,7 @@ run: $(VENV)/.runtime
 	@echo "  service   http://$(HOST):$(PORT)"
 	@echo "  API docs  http://$(HOST):$(PORT)/docs"
 	@echo "  API key   $$(cat var/dev-api-key)   (development key, all scopes; also in var/dev-api-key)"
-	@echo "  web app   $$($(BIN)/signal-pipeline dev login-link --email admin@example.com --role admin --base-url http://$(HOST):$(PORT))"
+	@echo "  web app   $$($(BIN)/signal-pipeline dev login-link --email admin@example.com --role admin --base-url http://$(HOST):$(PORT) 2>/dev/null || echo http://$(HOST):$(PORT)/app/login)"
 	@echo "            (one-time sign-in link, 15 minutes; more with: signal-pipeline dev login-link --email ... --role ...)"
 	@echo ""
 	SIGNAL_PIPELINE_SANDBOX=$${SIGNAL_PIPELINE_SANDBOX:-true} $(BIN)/signal-pipeline serve --host $(HOST) --port $(PORT) --no-migrate
