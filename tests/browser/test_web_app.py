@@ -117,6 +117,7 @@ def _pages(site: Site) -> list[tuple[str, str, str]]:
 
 
 def test_no_page_has_serious_or_critical_accessibility_violations(browser: Any, site: Site) -> None:
+    site.signal("omar.said@ourco.se", "delivery", "Adventure Works", "Wants a data export", "Asked for exports.")
     failures = {}
     for name, role, path in _pages(site):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
