@@ -130,7 +130,7 @@ def _participation_chart(rows: Rows) -> Chart:
     for r in rows:
         series[r["group"] or "(no team)"][r["period"][:7]] = r["active_contributors"]
     datasets = [{"label": g, "data": list(series[g].values())} for g in groups]
-    return Chart("line", periods, datasets)
+    return Chart("line" if len(periods) > 2 else "bar", periods, datasets)  # a line needs a few points
 
 
 # Adoption (issue 16's weekly adoption report) -----------------------------------------------------------------
@@ -145,7 +145,8 @@ def _adoption_chart(rows: Rows) -> Chart:
     series = {f: dict.fromkeys(weeks, 0) for f in functions}
     for r in rows:
         series[r["function"]][r["week"]] = r["active_contributors"]
-    return Chart("line", weeks, [{"label": f, "data": list(series[f].values())} for f in functions])
+    kind: Literal["bar", "line"] = "line" if len(weeks) > 2 else "bar"
+    return Chart(kind, weeks, [{"label": f, "data": list(series[f].values())} for f in functions])
 
 
 # Contribution and credit -----------------------------------------------------------------------------------
