@@ -33,6 +33,7 @@ def mail_provider_domains() -> frozenset[str]:
 
 
 _PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+_IPV4 = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
 
 
 def host_of(value: str) -> str | None:
@@ -64,9 +65,15 @@ def host_of(value: str) -> str | None:
 def registrable_domain(host: str) -> str | None:
     """The registrable domain of a host ("hr.se.torsvik.com" -> "torsvik.com", "x.bbc.co.uk" -> "bbc.co.uk")."""
     ext = _extractor()(host)
-    if not ext.suffix or not ext.domain:
-        return None
-    return f"{ext.domain}.{ext.suffix}"
+    if ext.suffix and ext.domain:
+        return f"{ext.domain}.{ext.suffix}"
+    if ext.suffix or _IPV4.fullmatch(host):
+        return None  # a bare public suffix ("co.uk") or an IP address names no organisation
+    # A top-level domain outside the public-suffix list: the reserved names of RFC 2606/6761 (".example",
+    # ".test") that demo and test directories use, or a private intranet one (".corp", ".internal").
+    # The organisation is the label before it, as under any single-label public suffix.
+    labels = host.split(".")
+    return ".".join(labels[-2:]) if len(labels) >= 2 and all(labels[-2:]) else None
 
 
 def domain_chain(host: str) -> list[str]:

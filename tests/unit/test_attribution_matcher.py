@@ -80,6 +80,19 @@ class TestDomains:
         assert who(index, email="x@widgets.co.uk") is None
         assert who(index, email="x@hallvikenergi.se.evil.com") is None
 
+    @pytest.mark.parametrize("host", ["tailspin.example", "hr.tailspin.example", "tailspin.test", "tailspin.corp"])
+    def test_a_top_level_domain_outside_the_public_suffix_list_still_names_the_account(self, host: str) -> None:
+        # The demo CRM's companies live under the reserved .example TLD (RFC 2606), intranets under .corp.
+        tld = host.rsplit(".", 1)[1]
+        directory = AccountIndex.build([AccountEntry("T1", "crm-t", "Tailspin Health", domains=(f"tailspin.{tld}",))])
+        a = attribute(CustomerHint(email=f"someone@{host}"), directory)
+        assert (a.account_id, a.method) == ("T1", "email_domain")
+        assert registrable_domain(host) == f"tailspin.{tld}"
+
+    @pytest.mark.parametrize("host", ["10.0.0.1", "co.uk", "example"])
+    def test_an_ip_address_or_a_bare_suffix_has_no_registrable_domain(self, host: str) -> None:
+        assert registrable_domain(host) is None
+
     @pytest.mark.parametrize(
         "email",
         [
