@@ -1,7 +1,8 @@
 """Account-attribution benchmark: prints precision, recall, false attribution, top-3 recall and speed.
 
-    .venv/bin/python bench/matching.py            # everything (builds bench/data/ on first run)
-    .venv/bin/python bench/matching.py --skip-speed
+    .venv/bin/python bench/matching.py            # NSI dev, signals-dev, speed (builds bench/data/ on first run)
+    .venv/bin/python bench/matching.py --skip-speed --cv   # + the name model's grouped-CV figures on NSI dev
+    .venv/bin/python bench/matching.py --val      # + NSI val: report it once, never read its errors
 
 Data: the NSI benchmark (name-suggestion-index@8.0.20260918 from npm, turned into accounts and queries by
 ../shared/data/tools/matching_data.py) and signals-dev (../shared/data/signals-dev). Never a timed test.
@@ -32,7 +33,11 @@ from app.attribution import AccountEntry, AccountIndex, CustomerHint, attribute 
 from app.attribution.normalize import fold  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-SHARED = ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout (a git worktree sits one level deeper: /work/wt/<name>).
+SHARED = next(
+    (p for p in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if p.exists()),
+    ROOT.parent / "shared" / "data",
+)
 NSI_PACKAGE = "name-suggestion-index@8.0.20260918"
 NSI_TGZ = "name-suggestion-index-8.0.20260918.tgz"
 
@@ -111,7 +116,13 @@ def engine_predictor(index: AccountIndex) -> Callable[[str], tuple[str | None, l
 def nsi_metrics(
     queries: list[dict[str, object]], predict: Callable[[str], tuple[str | None, list[str]]]
 ) -> dict[str, dict[str, float]]:
-    preds = {str(q["query_id"]): predict(str(q["text"])) for q in queries}
+    return nsi_scores(queries, {str(q["query_id"]): predict(str(q["text"])) for q in queries})
+
+
+def nsi_scores(
+    queries: list[dict[str, object]], preds: dict[str, tuple[str | None, list[str]]]
+) -> dict[str, dict[str, float]]:
+    """Precision over match+ambiguous queries, recall and top-3 over match, false attribution over no_account."""
     out = {}
     slices = {"nordic_latin": lambda q: bool(q["nordic"]) and bool(q["latin"]), "all": lambda q: True}
     for name, keep in slices.items():
@@ -148,7 +159,9 @@ def print_nsi(label: str, split: str, m: dict[str, dict[str, float]]) -> None:
         )
 
 
-def run_nsi(show_errors: int) -> None:
+def run_nsi(show_errors: int, with_val: bool) -> None:
+    """NSI dev with the shipped model (in-sample: the model was fitted on dev; the cross-validated figures are
+    bench/train_attribution.py's), and val only when asked: it is reported once, its errors never read."""
     ensure_nsi_data()
     entries = nsi_entries()
     index = AccountIndex.build(entries)
@@ -158,10 +171,10 @@ def run_nsi(show_errors: int) -> None:
         f"NSI benchmark: {len(entries)} accounts (precision over match+ambiguous queries; recall over match;"
         " false attribution over no_account)"
     )
-    for split in ("dev", "val"):
+    for split in ("dev", "val") if with_val else ("dev",):
         queries = read_jsonl(DATA / f"nsi_queries_{split}.jsonl")
         print_nsi("baseline", split, nsi_metrics(queries, base))
-        print_nsi("engine", split, nsi_metrics(queries, engine))
+        print_nsi("engine" if split == "val" else "in-sample", split, nsi_metrics(queries, engine))
         if show_errors and split == "dev":
             show_nsi_errors(queries, index, show_errors)
 
@@ -325,19 +338,23 @@ def run_speed(total: int) -> None:
     first = time.perf_counter() - t
     for h in hints[:200]:  # warm caches the way a running service would have them
         attribute(h, index)
-    times = []
+    times, cpu = [], []
     for h in hints:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         attribute(h, index)
+        cpu.append(time.thread_time() - c)  # CPU time: what the call costs, whatever else the machine runs
         times.append(time.perf_counter() - t)
     times.sort()
+    cpu.sort()
     p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000  # noqa: E731
+    cpu_p = lambda q: cpu[min(len(cpu) - 1, int(q * len(cpu)))] * 1000  # noqa: E731
     print(
         f"speed: {len(index)} accounts ({len(nsi)} NSI + {total - len(nsi)} synthetic): "
         f"build {build:.2f} s (cpu {build_cpu:.2f} s, load {os.getloadavg()[0]:.1f}); "
         f"first call {first * 1000:.1f} ms; "
         f"attribute() over {len(times)} hints p50 {p(0.5):.2f} ms  p99 {p(0.99):.2f} ms  max {times[-1] * 1000:.1f} ms"
-        f"  mean {statistics.mean(times) * 1000:.2f} ms"
+        f"  mean {statistics.mean(times) * 1000:.2f} ms; cpu p50 {cpu_p(0.5):.2f} ms  p99 {cpu_p(0.99):.2f} ms"
+        f"  mean {statistics.mean(cpu) * 1000:.2f} ms"
     )
 
 
@@ -345,11 +362,17 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-nsi", action="store_true")
-    ap.add_argument("--errors", type=int, default=0, help="print this many wrong attributions per set")
+    ap.add_argument("--errors", type=int, default=0, help="print this many wrong attributions (dev only)")
+    ap.add_argument("--cv", action="store_true", help="the attribution model's grouped-CV figures on NSI dev")
+    ap.add_argument("--val", action="store_true", help="also score NSI val (report it once, do not tune on it)")
     ap.add_argument("--accounts", type=int, default=50_000, help="directory size for the speed run")
     args = ap.parse_args(list(argv) if argv is not None else None)
+    if args.cv:
+        from bench.train_attribution import main as train
+
+        train(["--dry-run"])
     if not args.skip_nsi:
-        run_nsi(args.errors)
+        run_nsi(args.errors, args.val)
     run_signals(args.errors)
     if not args.skip_speed:
         run_speed(args.accounts)

@@ -1,7 +1,8 @@
 """Account attribution: decide which account a signal is about, and say why.
 
 The cascade, first decisive step wins: explicit CRM account id -> the customer's e-mail or web domain ->
-exact normalised name or alias -> fuzzy name with a margin over the runner-up -> abstain with suggestions.
+the name, scored by a model fitted with cross-validation (scorer.py): the best candidate when it reaches
+the fitted threshold and no other does -> abstain with the candidates as suggestions.
 Pure and DB-free: the service builds an `AccountIndex` once and keeps it current with `upsert`/`remove`.
 """
 
@@ -12,25 +13,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from rapidfuzz import fuzz, process
-
 from app.attribution.domains import domain_chain, host_of, is_mail_provider, registrable_domain
 from app.attribution.normalize import (
     CONNECTORS,
     NameForms,
     fold,
-    fold_alt,
     genitive_base,
-    hyphenated_words,
     initials,
     name_forms,
     normalise_name,
     original_tokens,
     phonetic_key,
-    query_variants,
     raw_tokens,
     stem,
 )
+from app.attribution.scorer import Scored, score_name
+from app.attribution.scorer import model as name_model
 
 METHODS = ("crm_id", "email_domain", "web_domain", "exact_name", "alias", "fuzzy_name", "none")
 
@@ -44,60 +42,12 @@ _IdSlot = str | set[str]
 # Exact-key levels, strongest first: strict, folded, compact, word order, phonetic. Keys are written "f:name".
 _KEY_LEVELS = ("s", "f", "c", "t", "p")
 
-# Fuzzy acceptance (tuned on NSI dev, checked on NSI val and signals-dev: see bench/matching.py).
-FUZZY_MIN_SCORE = 90.0
-FUZZY_MIN_MARGIN = 6.0
+# Index-building choices (what is stored, not what is accepted): names of fewer letters than this get no
+# phonetic key and make no span, and acronyms are kept for names of at least this many words.
 FUZZY_MIN_LENGTH = 5
-FUZZY_ONE_WORD_MIN_LENGTH = 7  # a spelling match of one word against one word needs both this long
-PART_MIN_LENGTH = 6  # one word that is part of exactly one name ("Besikta" -> Besikta Bilprovning)
-CONTAINMENT_MAX_WORD_ACCOUNTS = 2  # see _containing
-ACRONYM_MIN_LENGTH = 3  # "SMHI", "SFE"; two letters name too many things
-ACRONYM_MAX_LENGTH = 6
-ACRONYM_LONG_MIN_LENGTH = 4  # three initials of a long name collide too often ("JR Bus Chugoku" is not "JBC")
-RARE_WORD_ACCOUNTS = 4  # a word at most this many accounts use is distinctive
-_BLOCK_POSTING_CAP = 400  # a token shared by more keys than this is too common to block on
+ACRONYM_MIN_LENGTH = 3
+_BLOCK_POSTING_CAP = 400  # a token shared by more keys than this is too common to block on (speed)
 _FUZZY_POOL_CAP = 600
-
-# Words that may follow a name without naming a different organisation ("PureGym Danmark", "Volvo Group").
-QUALIFIER_WORDS = frozenset(
-    {
-        "sverige",
-        "sweden",
-        "norge",
-        "norway",
-        "noreg",
-        "danmark",
-        "denmark",
-        "suomi",
-        "finland",
-        "island",
-        "iceland",
-        "nordic",
-        "nordics",
-        "norden",
-        "scandinavia",
-        "skandinavien",
-        "skandinavia",
-        "europe",
-        "europa",
-        "international",
-        "global",
-        "group",
-        "gruppen",
-        "groupe",
-        "koncernen",
-        "konsernet",
-        "konsern",
-        "koncern",
-        "konserni",
-        "holding",
-        "holdings",
-        "deutschland",
-        "germany",
-        "uk",
-        "usa",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -165,27 +115,6 @@ def _spans(words: list[str], heads_only: bool = False) -> list[str]:
             if sum(len(w) for w in span) >= FUZZY_MIN_LENGTH:
                 out.append(" ".join(span))
     return out
-
-
-def _set_key(words: Iterable[str]) -> str:
-    """Word-order-free key: "oslo bysykkel" == "bysykkel oslo"."""
-    return "t:" + " ".join(sorted(set(words)))
-
-
-def _tokens_keys(tokens: tuple[str, ...]) -> list[str]:
-    """The lookup keys of a query, every level, strongest first."""
-    strict = " ".join(tokens)
-    folded = fold(strict)
-    keys = [f"s:{strict}", f"f:{folded}"]
-    alt = fold_alt(strict)
-    if alt != folded:
-        keys.append(f"f:{alt}")
-    compact = folded.replace(" ", "")
-    keys.append(f"c:{compact}")
-    if compact != folded:
-        keys.append(f"f:{compact}")  # "Samsøe Samsøe" against an account written "SamsoeSamsoe"
-    keys.append(_set_key(folded.split()))
-    return keys
 
 
 class AccountIndex:
@@ -572,390 +501,55 @@ def _discard(mapping: dict[str, _IdSlot], key: str, value: str) -> None:
 
 
 # ---------------------------------------------------------------------- name matching
-def _strongest(hits: dict[str, int]) -> tuple[list[str], int]:
-    best = min(hits.values())
-    return sorted(a for a, k in hits.items() if k == best), best
-
-
-def _scored(query: str, key: str) -> float:
-    score = max(fuzz.ratio(query, key), fuzz.token_sort_ratio(query, key))
-    return float(max(score, fuzz.ratio(query.replace(" ", ""), key.replace(" ", ""))))
-
-
-def _fuzzy_scores(index: AccountIndex, folded: str) -> list[tuple[str, float, str]]:
-    """(account id, best score, matched key) per account, best first."""
-    pool = index.fuzzy_pool(folded)
-    if not pool:
-        return []
-    found = process.extract(folded, pool, scorer=_fuzz_scorer, limit=25, score_cutoff=60)
-    best: dict[str, tuple[float, str]] = {}
-    for key, score, _ in found:
-        for account_id in index.fuzzy_accounts(key):
-            if account_id not in best or score > best[account_id][0]:
-                best[account_id] = (float(score), key)
-    return sorted(((a, s, k) for a, (s, k) in best.items()), key=lambda t: (-t[1], t[0]))
-
-
-def _fuzz_scorer(query: str, key: str, **_: object) -> float:
-    return _scored(query, key)
-
-
-def _suggestions(
-    index: AccountIndex, scores: list[tuple[str, float, str]], skip: str | None = None
-) -> tuple[Candidate, ...]:
-    out = [Candidate(a, index.display_name(a), round(s / 100.0, 3), "fuzzy_name") for a, s, _ in scores if a != skip]
-    return tuple(out[:3])
-
-
 def _exact_candidates(index: AccountIndex, ids: Iterable[str], method: str) -> tuple[Candidate, ...]:
     return tuple(Candidate(a, index.display_name(a), 1.0, method) for a in sorted(ids))[:3]
 
 
-COUNTRY_WORDS = {
-    "sverige": "SE",
-    "sweden": "SE",
-    "svenska": "SE",
-    "norge": "NO",
-    "norway": "NO",
-    "noreg": "NO",
-    "norsk": "NO",
-    "danmark": "DK",
-    "denmark": "DK",
-    "dansk": "DK",
-    "suomi": "FI",
-    "finland": "FI",
-    "island": "IS",
-    "iceland": "IS",
-    "deutschland": "DE",
-    "germany": "DE",
-    "uk": "GB",
-    "usa": "US",
-}
-
-
-def _by_country(index: AccountIndex, ids: Iterable[str], words: Iterable[str]) -> list[str]:
-    """The accounts among `ids` registered in a country the query names ("Coop Norge"), if any."""
-    countries = {COUNTRY_WORDS[w] for w in words if w in COUNTRY_WORDS}
-    if not countries:
-        return []
-    return [a for a in ids if (e := index.get(a)) is not None and (e.country or "").upper() in countries]
+def _method_of(scored: Scored) -> str:
+    if not scored.equal:
+        return "fuzzy_name"
+    return "alias" if scored.kind == _ALIAS else "exact_name"
 
 
 def match_name(index: AccountIndex, name: str) -> _NameMatch:
-    """Exact and alias keys, then partial and fuzzy names; a tie between accounts abstains."""
-    found = _match_name(index, name)
-    if len(found.account_ids) > 1:
-        chosen = _by_country(index, found.account_ids, name_forms(name).folded.split())
-        if len(chosen) == 1:
-            evidence = {**found.evidence, "tie_broken_by": "country"}
-            method = found.method if found.method != "none" else "fuzzy_name"
-            others = _exact_candidates(index, [a for a in found.account_ids if a != chosen[0]], method)
-            return _NameMatch((chosen[0],), method, found.score, 0.0, evidence, others)
-    return found
+    """The account a company name means; a tie abstains.
 
-
-def _match_name(index: AccountIndex, name: str) -> _NameMatch:
-    """Exact (name, alias; strict, folded, compact; org-unit and genitive variants), then fuzzy."""
+    The fitted model scores the candidates (app/attribution/scorer.py): the best candidate is taken when its
+    probability reaches the fitted threshold and no other candidate does (two accounts that both fit the
+    name well is a question for a person).
+    """
     forms = name_forms(name)
     evidence: dict[str, object] = {"name": name, "normalised": forms.strict, "folded": forms.folded}
     if forms.legal_forms:
         evidence["legal_forms_stripped"] = list(forms.legal_forms)
-    if not forms.strict:
+    scored = score_name(index, forms)
+    if not scored:
         return _NameMatch((), "none", 0.0, 0.0, evidence, ())
-    variants: list[tuple[str, tuple[str, ...]]] = [("as_given", forms.tokens), *query_variants(forms)]
-    qualifier_stripped = list(forms.tokens)
-    while len(qualifier_stripped) > 1 and fold(qualifier_stripped[-1]) in QUALIFIER_WORDS:
-        qualifier_stripped.pop()
-    if len(qualifier_stripped) < len(forms.tokens):
-        variants.append(("qualifier", tuple(qualifier_stripped)))
-    for how, tokens in variants:
-        keys = _tokens_keys(tokens)
-        for key in keys:
-            hits = index.exact(key)
-            if not hits:
-                continue
-            ids, kind = _strongest(hits)
-            method = "alias" if kind == _ALIAS else "exact_name"
-            evidence.update(
-                {"matched_key": key[2:], "key_level": _LEVELS[key[0]], "variant": how, "matched_as": _KIND_LABEL[kind]}
-            )
-            if len(ids) > 1:
-                evidence["ambiguous"] = ids
-                return _NameMatch(tuple(ids), method, 100.0, 0.0, evidence, _exact_candidates(index, ids, method))
-            others = sorted(set(hits) - set(ids))
-            if others:
-                evidence["weaker_claims"] = others
-            longer = _longer_names(index, ids[0], tokens) if kind != _ALIAS and how == "as_given" and USE_LONGER else []
-            if longer:
-                # "Target" when the directory has Target and Target Corporation: a parent and its unit, ask.
-                evidence["also_begins"] = longer[:10]
-                both = [ids[0], *longer]
-                return _NameMatch(tuple(both), method, 100.0, 0.0, evidence, _exact_candidates(index, both, method))
-            return _NameMatch((ids[0],), method, 100.0, 100.0, evidence, ())
-    return _fuzzy_name(index, forms, variants, evidence, hyphenated_words(name))
-
-
-USE_LONGER = True
-
-
-def _longer_names(index: AccountIndex, account_id: str, tokens: tuple[str, ...]) -> list[str]:
-    """Other accounts whose name (or legal name) begins with these words and goes on."""
-    words = tuple(fold(" ".join(tokens)).split())
-    key = " ".join(words)
-    if not key or len(words) > _MAX_SPAN_WORDS:
-        return []
-    return sorted(other for other in index.beginning(key) if other != account_id)
-
-
-_LEVELS = {"s": "strict", "f": "folded", "c": "compact", "t": "word_order"}
-
-
-def _fuzzy_name(
-    index: AccountIndex,
-    forms: NameForms,
-    variants: list[tuple[str, tuple[str, ...]]],
-    evidence: dict[str, object],
-    hyphenated: frozenset[str] = frozenset(),
-) -> _NameMatch:
-    scores = _fuzzy_scores(index, forms.folded)
-    # (0) The same name spelt differently ("Vodaphone", "Bike & Ko").
-    for how, tokens in variants if USE_PHONETIC else ():
-        compact = fold("".join(tokens))
-        if len(compact) < FUZZY_MIN_LENGTH:
-            continue
-        hits = index.exact(f"p:{phonetic_key(compact)}")
-        if hits:
-            ids, _kind = _strongest(hits)
-            evidence.update({"rule": "sounds_like", "matched_key": phonetic_key(compact), "variant": how})
-            if len(ids) == 1:
-                return _NameMatch((ids[0],), "fuzzy_name", 92.0, 8.0, evidence, _suggestions(index, scores, ids[0]))
-            evidence["ambiguous"] = ids
-            return _NameMatch(
-                tuple(ids), "fuzzy_name", 92.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name")
-            )
-    # (a) The query is part of exactly one account's name ("Flying Tiger", "Sjöbergs", "Bysykkel").
-    for how, tokens in variants:
-        if how == "qualifier":
-            continue
-        words = fold(" ".join(tokens))
-        if len(words.replace(" ", "")) < (PART_MIN_LENGTH if len(tokens) == 1 else FUZZY_MIN_LENGTH):
-            continue
-        owners = sorted(index.part_of(words))
-        if len(owners) == 1 and len(tokens) == 1 and not _separate_word_of(index, owners[0], words):
-            # "Elektro" is not "Elektro-Slovenija": half of a hyphenated word is not a word of the name.
-            evidence["part_of_name_rejected"] = {"matched_key": words, "reason": "inside_hyphenated_word"}
-            continue
-        if len(owners) == 1:
-            evidence.update({"rule": "part_of_name", "matched_key": words, "variant": how})
-            return _NameMatch((owners[0],), "fuzzy_name", 88.0, 12.0, evidence, _suggestions(index, scores, owners[0]))
-        if len(owners) > 1:
-            evidence.update({"rule": "part_of_name", "matched_key": words, "ambiguous": owners[:10]})
-            return _NameMatch(
-                tuple(owners), "fuzzy_name", 88.0, 0.0, evidence, _exact_candidates(index, owners, "fuzzy_name")
-            )
-    # (b) An acronym of exactly one account's name ("SMHI"), or the query's initials name one ("PVTA").
-    acronym = _acronym_match(index, forms, str(evidence.get("name", "")))
-    if acronym is not None:
-        ids, key = acronym
-        evidence.update({"rule": "acronym", "matched_key": key})
-        if len(ids) == 1:
-            return _NameMatch((ids[0],), "fuzzy_name", 86.0, 10.0, evidence, _suggestions(index, scores, ids[0]))
-        evidence["ambiguous"] = ids
-        return _NameMatch(tuple(ids), "fuzzy_name", 86.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
-    # (c) The query holds an account's whole name among other words ("Vodafone Shop", "Essence Costco");
-    # two accounts' names held at once ("Glitre Energi Nett") is ambiguous.
-    contained = _containing(index, forms.folded.split(), hyphenated)
-    if contained is not None:
-        ids, key = contained
-        evidence.update({"rule": "contains_name", "matched_key": key})
-        if len(ids) == 1:
-            return _NameMatch((ids[0],), "fuzzy_name", 90.0, 10.0, evidence, _suggestions(index, scores, ids[0]))
-        evidence["ambiguous"] = ids
-        return _NameMatch(tuple(ids), "fuzzy_name", 90.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
-    # (d) Every word of the query is in one account's name, not in a row ("NH Hotels" -> NH Collection Hotels).
-    within = _words_within(index, forms.folded.split()) if USE_WITHIN else None
-    if within is not None:
-        ids, key = within
-        evidence.update({"rule": "words_of_name", "matched_key": key})
-        if len(ids) == 1:
-            return _NameMatch((ids[0],), "fuzzy_name", 87.0, 10.0, evidence, _suggestions(index, scores, ids[0]))
-        evidence["ambiguous"] = ids
-        return _NameMatch(tuple(ids), "fuzzy_name", 87.0, 0.0, evidence, _exact_candidates(index, ids, "fuzzy_name"))
-    # (e) Spelling: best fuzzy score, with a margin over the runner-up account.
-    if not scores:
-        return _NameMatch((), "none", 0.0, 0.0, evidence, ())
-    top_id, top_score, top_key = scores[0]
-    runner_up = scores[1][1] if len(scores) > 1 else 0.0
-    margin = top_score - runner_up
-    evidence.update({"fuzzy_key": top_key, "fuzzy_score": round(top_score, 1), "margin": round(margin, 1)})
-    if len(forms.compact) < FUZZY_MIN_LENGTH:
-        evidence["fuzzy_rejected"] = "too_short"
-    elif top_score < FUZZY_MIN_SCORE:
-        evidence["fuzzy_rejected"] = "low_score"
-    elif (
-        len(forms.tokens) == 1
-        and " " not in top_key
-        and min(len(forms.compact), len(top_key)) < FUZZY_ONE_WORD_MIN_LENGTH
-    ):
-        evidence["fuzzy_rejected"] = "short_word"  # one letter more or less makes another word: Petro, Petrom
-    elif margin < FUZZY_MIN_MARGIN:
-        evidence["fuzzy_rejected"] = "small_margin"
-    elif USE_DISTINCT and not _distinctive_word_agrees(index, top_key, forms):
-        evidence["fuzzy_rejected"] = "distinctive_word_differs"
-    else:
-        return _NameMatch(
-            (top_id,), "fuzzy_name", top_score, margin, evidence, _suggestions(index, scores, skip=top_id)
-        )
-    return _NameMatch((), "none", top_score, margin, evidence, _suggestions(index, scores))
-
-
-USE_ACRONYM = True
-USE_WITHIN = True
-USE_DISTINCT = True
-USE_PHONETIC = True
-CONTAIN_ANYWHERE = True
-CONTAINMENT_POSTING_CAP = 200  # a word more accounts use than this cannot make a name distinctive
-DISTINCT_MIN_RATIO = 88.0
-
-
-def _is_distinctive(index: AccountIndex, stems: frozenset[str], min_length: int) -> bool:
-    """A name says enough on its own: a one-word name that few other names use, or a longer name with a
-    rare word."""
-    if len(stems) == 1:
-        (word,) = stems
-        return len(word) >= min_length and index.stem_frequency(word) <= CONTAINMENT_MAX_WORD_ACCOUNTS
-    return any(index.stem_frequency(w) <= RARE_WORD_ACCOUNTS and len(w) >= 3 for w in stems)
-
-
-def _containing(
-    index: AccountIndex, words: list[str], hyphenated: frozenset[str] = frozenset()
-) -> tuple[list[str], str] | None:
-    """Accounts whose whole name (or legal name) is among the query's words (most specific names only).
-
-    At the head of the query the name may be short ("RWE Renewables"); elsewhere it must be 4+ letters,
-    written exactly, and its words in a row ("Essence Costco", not "Old Second National Bank").
-    """
-    stems = [stem(w) for w in words]
-    query = frozenset(stems)
-    if len(query) < 2:
-        return None
-    found: list[tuple[str, frozenset[str]]] = []
-    seen: set[str] = set()
-    for word in query:
-        owners = index.stem_owners(word)
-        if len(owners) > CONTAINMENT_POSTING_CAP:
-            continue
-        for account_id in owners:
-            if account_id in seen:
-                continue
-            seen.add(account_id)
-            for name in index.name_stems(account_id):
-                if not name < query:
-                    continue
-                head = frozenset(stems[: len(name)]) == name
-                if len(name) == 1 and not _written_exactly(index, account_id, words):
-                    ok = False  # "Boots" is not in "Boot Barn", nor "Runnings" in "Running Room"
-                elif len(name) == 1 and not hyphenated.isdisjoint(_one_word_names(index, account_id)):
-                    ok = False  # a one-word name as half of a hyphenated word: "Fast-Fix" is not FAST
-                elif head:
-                    ok = _is_distinctive(index, name, 3)
-                elif not CONTAIN_ANYWHERE:
-                    ok = False
-                else:
-                    ok = _is_distinctive(index, name, NONHEAD_MIN_LENGTH) and _in_a_row(
-                        index, account_id, name, words, stems
-                    )
-                if ok:
-                    found.append((account_id, name))
-    if not found:
-        return None
-    maximal = [(a, n) for a, n in found if not any(n < m for _, m in found)]
-    ids = sorted({a for a, _ in maximal})
-    longest: frozenset[str] = max((n for _, n in maximal), key=len)
-    key = " ".join(sorted(longest))
-    return ids, key
-
-
-NONHEAD_MIN_LENGTH = 4
-NONHEAD_MODE = 0  # 0: any order, stems; 1: exact words; 2: exact words in a row
-
-
-def _separate_word_of(index: AccountIndex, account_id: str, word: str) -> bool:
-    """The folded word stands on its own in the account's name or legal name (not inside "Elektro-Slovenija")."""
-    entry = index.get(account_id)
-    if entry is None:
-        return False
-    for name in (entry.name, entry.legal_name):
-        if name and word in name_forms(name).folded.split() and word not in hyphenated_words(name):
-            return True
-    return False
-
-
-def _one_word_names(index: AccountIndex, account_id: str) -> list[str]:
-    return [words[0] for words in index.name_words(account_id) if len(words) == 1]
-
-
-def _written_exactly(index: AccountIndex, account_id: str, words: list[str]) -> bool:
-    return any(len(exact) == 1 and exact[0] in words for exact in index.name_words(account_id))
-
-
-def _in_a_row(index: AccountIndex, account_id: str, name: frozenset[str], words: list[str], stems: list[str]) -> bool:
-    if NONHEAD_MODE == 0:
-        return True
-    for exact in index.name_words(account_id):
-        if frozenset(stem(w) for w in exact) != name:
-            continue
-        if NONHEAD_MODE == 1:
-            if set(exact) <= set(words):
-                return True
-            continue
-        n = len(exact)
-        for i in range(len(words) - n + 1):
-            if tuple(words[i : i + n]) == exact:
-                return True
-    return False
-
-
-def _words_within(index: AccountIndex, words: list[str]) -> tuple[list[str], str] | None:
-    """Accounts whose name (or legal name) holds every word of a multi-word query, in any order."""
-    query = frozenset(stem(w) for w in words)
-    if len(query) < 2 or sum(len(w) for w in query) < FUZZY_MIN_LENGTH:
-        return None
-    if not any(index.stem_frequency(w) <= RARE_WORD_ACCOUNTS for w in query):
-        return None
-    rarest = min(query, key=index.stem_frequency)
-    ids = sorted(a for a in index.stem_owners(rarest) if any(query < name for name in index.name_stems(a)))
-    return (ids, " ".join(sorted(query))) if ids else None
-
-
-def _acronym_match(index: AccountIndex, forms: NameForms, name: str) -> tuple[list[str], str] | None:
-    """Initials: a query written in capitals ("SMHI", not "avec") that abbreviates one account's name, or a
-    name of 4+ words whose initials are an account's whole name ("Pioneer Valley Transit Authority")."""
-    if not USE_ACRONYM:
-        return None
-    words = forms.folded.split()
-    if len(words) == 1:
-        if ACRONYM_MIN_LENGTH <= len(words[0]) <= ACRONYM_MAX_LENGTH and words[0].isalpha() and name.isupper():
-            ids = sorted(index.by_acronym(words[0]))
-            return (ids, words[0]) if ids else None
-        return None
-    acronym = initials(words)
-    if ACRONYM_LONG_MIN_LENGTH <= len(acronym) <= ACRONYM_MAX_LENGTH:
-        ids = sorted(a for a, kind in index.exact(f"f:{acronym}").items() if kind != _ALIAS)
-        return (ids, acronym) if ids else None
-    return None
-
-
-def _distinctive_word_agrees(index: AccountIndex, key: str, forms: NameForms) -> bool:
-    """The matched name's rarest word is spelled (nearly) the same in the query: "Haugaland Kraft Nett" is
-    not "Hålogaland Kraft Nett", although most of the letters agree."""
-    words = key.split()
-    if len(words) < 2:
-        return True
-    rarest = min(words, key=lambda w: (index.stem_frequency(stem(w)), -len(w)))
-    if rarest in forms.compact:
-        return True
-    return any(fuzz.ratio(stem(rarest), stem(q)) >= DISTINCT_MIN_RATIO for q in forms.folded.split())
+    threshold = name_model().threshold
+    top = scored[0]
+    runner_up = scored[1].probability if len(scored) > 1 else 0.0
+    evidence.update(
+        {
+            "matched_key": top.matched,
+            "matched_as": _KIND_LABEL[top.kind],
+            "probability": round(top.probability, 3),
+            "runner_up_probability": round(runner_up, 3),
+            "threshold": threshold,
+        }
+    )
+    suggestions = [
+        Candidate(s.account_id, index.display_name(s.account_id), round(s.probability, 3), _method_of(s))
+        for s in scored[:4]
+    ]
+    score, margin = top.probability * 100.0, (top.probability - runner_up) * 100.0
+    if top.probability < threshold:
+        evidence["rejected"] = "below_threshold"
+        return _NameMatch((), "none", score, margin, evidence, tuple(suggestions[:3]))
+    if runner_up >= threshold:
+        tied = tuple(s.account_id for s in scored if s.probability >= threshold)
+        evidence["ambiguous"] = list(tied[:10])
+        return _NameMatch(tied, _method_of(top), score, margin, evidence, tuple(suggestions[:3]))
+    return _NameMatch((top.account_id,), _method_of(top), score, margin, evidence, tuple(suggestions[1:]))
 
 
 # ---------------------------------------------------------------------- text as weak evidence
@@ -986,11 +580,6 @@ def text_mentions(index: AccountIndex, text: str) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------------- the cascade
-def _confidence_fuzzy(score: float, margin: float) -> float:
-    base = 0.55 + 0.25 * max(0.0, (score - FUZZY_MIN_SCORE) / (100.0 - FUZZY_MIN_SCORE))
-    return round(min(0.85, base + 0.1 * min(margin, 20.0) / 20.0), 3)
-
-
 def _related(index: AccountIndex, a: str, b: str) -> bool:
     """Two accounts whose names begin with the same word (a group and its subsidiary, typically)."""
     ea, eb = index.get(a), index.get(b)
@@ -1051,16 +640,12 @@ def attribute(hint: CustomerHint, index: AccountIndex, *, text: str | None = Non
     if name_match is not None and len(name_match.account_ids) == 1:
         (account_id,) = name_match.account_ids
         entry = index.get(account_id)
-        if name_match.method == "fuzzy_name":
-            if unknown_corporate and entry is not None and entry.domains:
-                # The customer writes from a domain this account does not have: another organisation.
-                evidence["fuzzy_rejected"] = "domain_not_the_accounts"
-                return _abstain(index, evidence, name_match.suggestions or _one(index, account_id, name_match))
-            conf = _confidence_fuzzy(name_match.score, name_match.margin)
-            return Attribution(account_id, "fuzzy_name", conf, evidence, name_match.suggestions)
-        conf = 0.95 if name_match.method == "exact_name" else 0.9
-        if unknown_corporate:
-            conf -= 0.1
+        if name_match.method == "fuzzy_name" and unknown_corporate and entry is not None and entry.domains:
+            # The customer writes from a domain this account does not have: another organisation.
+            evidence["fuzzy_rejected"] = "domain_not_the_accounts"
+            return _abstain(index, evidence, name_match.suggestions or _one(index, account_id, name_match))
+        # The model's probability is the confidence; a corporate domain no account has lowers it a little.
+        conf = round(name_match.score / 100.0 - (0.1 if unknown_corporate else 0.0), 3)
         return Attribution(account_id, name_match.method, conf, evidence, name_match.suggestions)
     if name_match is not None and len(name_match.account_ids) > 1:
         evidence["abstain_reason"] = "ambiguous_name"

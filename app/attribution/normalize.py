@@ -13,6 +13,8 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
+from anyascii import anyascii
+
 from app.attribution.legal_forms import strip_legal_forms
 
 # Words that join two names; "Lindqvist & Sterner" and "Lindqvist och Sterner" are the same name.
@@ -22,6 +24,7 @@ _APOSTROPHES = re.compile("['`\u2019\u00b4\u02bc]")  # ' ` right quote, acute ac
 _DOTTED = re.compile(r"\b(?:\w\.){2,}(?:\w\b)?")
 _SLASHED = re.compile(r"\b(\w{1,2})/(\w{1,2})\b")
 _SPLIT = re.compile(r"[^\w&+]+|_")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 # ASCII folding beyond what NFKD + dropping combining marks gives.
 _FOLD_SPECIAL = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ł": "l"})
@@ -32,7 +35,7 @@ _FOLD_ALT = str.maketrans(
 
 
 def fold(text: str) -> str:
-    """ASCII-fold a casefolded string: å/ä -> a, ö/ø -> o, æ -> ae, é -> e."""
+    """ASCII-fold a casefolded string: å/ä -> a, ö/ø -> o, æ -> ae, é -> e; other scripts romanised."""
     if text.isascii():
         return text
     quick = text.translate(_FOLD_LATIN)
@@ -46,6 +49,17 @@ def fold(text: str) -> str:
 @lru_cache(maxsize=100_000)
 def _fold_word(text: str) -> str:
     """`fold` of one word, cached: directories reuse words ("energi", "fastigheter")."""
+    latin = _drop_marks(text)
+    if latin.isascii():
+        return latin
+    # Another script: its standard romanisation (anyascii: "Фикс Прайс" -> "fiks prays", "ポポンデッタ" ->
+    # "popondetta"), so a name written in Cyrillic, Greek or kana can meet its Latin spelling. Romanised as
+    # written: NFKD would first strip the kana voicing marks ("ポ" -> "ホ").
+    return _NOT_ALNUM.sub("", anyascii(text.translate(_FOLD_SPECIAL)).lower())
+
+
+def _drop_marks(text: str) -> str:
+    """Latin folding: the special letters, then NFKD without its combining marks."""
     text = text.translate(_FOLD_SPECIAL)
     if text.isascii():
         return text
@@ -54,14 +68,14 @@ def _fold_word(text: str) -> str:
 
 
 def _fold_latin_table() -> dict[int, str]:
-    """`_fold_word` of each Latin letter and combining mark whose fold is ASCII.
+    """`_drop_marks` of each Latin letter and combining mark whose result is ASCII.
 
     Folding is per character (NFKD decomposes each character on its own; only the order of combining
     marks, which are dropped, can change), so translating with this table gives what `_fold_word` gives.
     """
     table = {}
     for code in (*range(0x80, 0x250), *range(0x300, 0x370), *range(0x1E00, 0x1F00)):
-        folded = _fold_word.__wrapped__(chr(code))
+        folded = _drop_marks(chr(code))
         if folded.isascii():
             table[code] = folded
     return table
@@ -159,96 +173,15 @@ def normalise_name(name: str) -> NameForms:
     return NameForms(tuple(core), strict, folded, alt, folded.replace(" ", ""), tuple(stripped))
 
 
-# Org-unit words that may follow a company name ("Nordkrafts ekonomiavdelning", "Torsvik IT").
-_UNIT_SUFFIXES = (
-    "avdelning",
-    "avdelningen",
-    "avdeling",
-    "avdelingen",
-    "afdeling",
-    "afdelingen",
-    "osasto",
-    "department",
-    "enheten",
-    "kontoret",
-    "ledningen",
-    "styrelsen",
-)
-_UNIT_WORDS = frozenset(
-    {
-        "it",
-        "hr",
-        "ekonomi",
-        "ekonomiavd",
-        "kundtjänst",
-        "kundtjanst",
-        "kundservice",
-        "kundesenter",
-        "kundeservice",
-        "ledning",
-        "styrelse",
-        "inköp",
-        "inkop",
-        "support",
-        "team",
-        "teamet",
-        "office",
-        "kontor",
-        "finance",
-        "finans",
-        "procurement",
-        "helpdesk",
-        "servicedesk",
-        "drift",
-        "driften",
-        "it-avdelningen",
-    }
-)
-
-
-def is_unit_word(token: str) -> bool:
-    """True for an org-unit word such as "ekonomiavdelning", "IT", "kundtjänst"."""
-    return token in _UNIT_WORDS or token.endswith(_UNIT_SUFFIXES)
-
-
-def hyphenated_words(text: str) -> frozenset[str]:
-    """The folded words of a name that are parts of a hyphenated word ("Fast-Fix AB" -> {"fast", "fix"})."""
-    if "-" not in text:
-        return frozenset()
-    out: set[str] = set()
-    for chunk in text.split():
-        if "-" in chunk.strip("-"):
-            parts = raw_tokens(chunk)
-            if len(parts) > 1:
-                out.update(fold(p) for p in parts)
-    return frozenset(out)
-
-
 def genitive_base(token: str) -> str | None:
-    """The base of a Nordic/English genitive ("nordkrafts" -> "nordkraft"), or None if it is not one."""
+    """The base of a Nordic/English genitive or plural ("nordkrafts" -> "nordkraft"), or None if it is not one.
+
+    Only the word-comparison features use it (scorer.py); -ss, -us, -is end Latin and Greek stems, not a
+    genitive ("Nexus", "Thalis").
+    """
     if len(token) >= 5 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
         return token[:-1]
     return None
-
-
-def query_variants(forms: NameForms) -> list[tuple[str, tuple[str, ...]]]:
-    """Token variants of a query name that may name an account: (how, tokens).
-
-    Org-unit words after the name are dropped ("Nordkrafts ekonomiavdelning" -> "nordkrafts") and a
-    genitive -s on the last remaining word is removed ("nordkrafts" -> "nordkraft").
-    """
-    out: list[tuple[str, tuple[str, ...]]] = []
-    tokens = list(forms.tokens)
-    how = ""
-    while len(tokens) > 1 and is_unit_word(tokens[-1]):
-        tokens.pop()
-        how = "org_unit"
-    if how:
-        out.append((how, tuple(tokens)))
-    base = genitive_base(tokens[-1]) if tokens else None
-    if base is not None:
-        out.append(((how + "+" if how else "") + "genitive", (*tokens[:-1], base)))
-    return out
 
 
 # Words left out of an acronym ("Swedish Meteorological and Hydrological Institute" -> "smhi").

@@ -52,7 +52,7 @@ class TestClustering:
         b = post(
             client,
             auth,
-            customer={"name": "Nordkrafts ekonomiavdelning"},
+            customer={"name": "Nordkraft"},
             body=INVOICES_2,
             title="Manual supplier invoice entry",
             observed_at="2026-03-05T10:00:00Z",

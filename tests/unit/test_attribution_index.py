@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import random
+import re
 import unicodedata
 
 import pytest
+from anyascii import anyascii
 
 from app.attribution import AccountEntry, AccountIndex, CustomerHint, attribute
-from app.attribution.normalize import _slow_tokens, fold, fold_alt, hyphenated_words, phonetic_key, raw_tokens
+from app.attribution.normalize import _slow_tokens, fold, fold_alt, phonetic_key, raw_tokens
 
 ENTRIES = [
     AccountEntry("F", "c-f", "Fjellbo", domains=("fjellbo.no",)),
@@ -30,33 +32,6 @@ def who(index: AccountIndex, name: str) -> str | None:
 @pytest.fixture(scope="module")
 def index() -> AccountIndex:
     return AccountIndex.build(ENTRIES)
-
-
-class TestOneWordNames:
-    @pytest.mark.parametrize(
-        ("name", "expected"),
-        [
-            ("Fjellbo Kiosken", "F"),  # a distinctive one-word name heading the query
-            ("Fjellbo-Kiosken", None),  # ... but as half of a hyphenated word it is another name
-            ("Kvarnby", None),  # half of the account's hyphenated word
-            ("Solvik", "KS"),  # a word of its own in the name, hyphenated only in the legal name
-            ("Sarkon", None),  # one letter more on a short word: another word
-            ("Vintergatam", "V"),  # one letter off a long word: a typo
-        ],
-    )
-    def test_rule(self, index: AccountIndex, name: str, expected: str | None) -> None:
-        assert who(index, name) == expected
-
-    def test_rejections_are_explained(self, index: AccountIndex) -> None:
-        ev = attribute(CustomerHint(name="Kvarnby"), index).evidence["name_match"]
-        assert isinstance(ev, dict) and ev["part_of_name_rejected"]["reason"] == "inside_hyphenated_word"
-        ev = attribute(CustomerHint(name="Sarkon"), index).evidence["name_match"]
-        assert isinstance(ev, dict) and ev["fuzzy_rejected"] == "short_word"
-
-    def test_hyphenated_words(self) -> None:
-        assert hyphenated_words("Fast-Fix AB") == {"fast", "fix"}
-        assert hyphenated_words("Aust- og Vest-Agder") == {"vest", "agder"}
-        assert hyphenated_words("Nordkraft") == frozenset()
 
 
 def _state(index: AccountIndex) -> dict[str, object]:
@@ -85,8 +60,9 @@ class TestIndexStructure:
         assert _state(idx) == _state(AccountIndex.build(ENTRIES))
 
     def test_shared_keys_and_domains(self, index: AccountIndex) -> None:
-        assert who(index, "Hallvik") == "H1"  # alias
-        assert who(index, "Hallvik Energi") is None  # it begins another account's name: ask
+        # "Hallvik" is H1's alias and begins H2's name: the model ranks H1 first (whether it asks is learned)
+        a = attribute(CustomerHint(name="Hallvik"), index)
+        assert (a.account_id or a.candidates[0].account_id) == "H1"
         assert who(index, "Hallvik Energi Nät") == "H2"
         assert attribute(CustomerHint(email="a@hallvik.se"), index).account_id is None  # two accounts' domain
         assert attribute(CustomerHint(email="a@hallvikenergi.se"), index).account_id == "H1"
@@ -105,12 +81,14 @@ class TestIndexStructure:
 
     def test_parent_and_unit_names_follow_updates(self) -> None:
         idx = AccountIndex.build([AccountEntry("P", None, "Granvik"), AccountEntry("U", None, "Granvik Marin AS")])
-        assert who(idx, "Granvik") is None  # the parent or its unit: ask
+        assert who(idx, "Granvik") == "P"  # the parent's own name
         assert idx.beginning("granvik") == {"U"}
+        assert idx.part_of("marin") == {"U"}
         idx.remove("U")
-        assert who(idx, "Granvik") == "P"
+        assert idx.beginning("granvik") == set() and idx.part_of("marin") == set()
         idx.upsert(AccountEntry("U", None, "Granvik Marin AS"))
-        assert who(idx, "Granvik") is None
+        assert idx.beginning("granvik") == {"U"}
+        assert who(idx, "Granvik Marin") == "U"
 
     @pytest.mark.parametrize("enabled", [True, False])
     def test_build_leaves_the_garbage_collector_as_it_was(self, enabled: bool) -> None:
@@ -128,7 +106,9 @@ def _fold_by_nfkd(text: str) -> str:
     words = []
     for word in text.split(" "):
         word = word.translate(special)
-        words.append("".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)))
+        latin = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+        # a word in another script is romanised as written (anyascii), letters and digits only
+        words.append(latin if latin.isascii() else re.sub("[^a-z0-9]", "", anyascii(word).lower()))
     return " ".join(words)
 
 
