@@ -76,6 +76,7 @@ def serve(
             # The sandbox signs its deal webhooks with this and posts them here, so outcomes arrive in seconds.
             "SIGNAL_PIPELINE_HUBSPOT_CLIENT_SECRET": SANDBOX_WEBHOOK_SECRET,
             "SIGNAL_PIPELINE_WEBHOOK_BASE_URL": f"http://{host}:{port}",
+            "SIGNAL_PIPELINE_SANDBOX_URL": f"http://{host}:{port}/sandbox",
         }.items():
             os.environ.setdefault(name, value)
     settings = _settings()

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
 from app.accounts.directory import AccountDirectory, warm
 from app.accounts.router import router as accounts_router
+from app.capture.router import router as capture_router
+from app.capture.service import TaskRunner, build_sources, sandbox_mounts
 from app.contributors.router import me_router
 from app.contributors.router import router as contributors_router
 from app.core.auth import KeyCache
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.crm != "none":
                 stops.append(start_in_process(settings))
             stop = threading.Event()
-            threads = start_loops(engine, settings, stop)
+            capture = TaskRunner(engine, app.state.ingest_config, app.state.capture_sources)
+            threads = start_loops(engine, settings, stop, capture=capture)
 
             def stop_background() -> None:
                 stop.set()
@@ -83,13 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.key_cache = KeyCache()
     app.state.directory = AccountDirectory()
-    app.state.ingest_config = IngestConfig(
-        kinds=frozenset(settings.signal_kinds),
-        functions=frozenset(settings.contributor_functions),
-        crm=None if settings.crm == "none" else settings.crm,
-        window_days=settings.cluster_window_days,
-        directory=app.state.directory,
-    )
+    app.state.ingest_config = IngestConfig.from_settings(settings, app.state.directory)
     install_error_handlers(app)
     for router in (
         health_router,
@@ -107,11 +104,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_router,
         webhooks_router,
         metrics_router,
+        capture_router,
     ):
         app.include_router(router)
     install_web(app, settings)
+    sandbox_settings = {}
     if settings.sandbox:
         mount_sandbox(app, settings)
+        for name, sandbox, source_settings in sandbox_mounts(settings.sandbox_url):
+            app.mount(f"/sandbox/{name}", sandbox)
+            sandbox_settings[name] = source_settings
+    app.state.capture_sources = build_sources(sandbox_settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app

@@ -5,6 +5,7 @@ schema; importing this one module is how they get it. A new feature with tables 
 """
 
 from app.accounts import models as accounts_models
+from app.capture import models as capture_models
 from app.contributors import models as contributors_models
 from app.core import tables as core_tables
 from app.mandates import models as mandates_models
@@ -28,4 +29,5 @@ FEATURE_TABLE_MODULES = (
     mandates_models,
     routing_models,
     web_models,
+    capture_models,
 )

@@ -38,6 +38,9 @@ class Vendor:
     settings_model: type[BaseModel]
     build: Callable[[Any], Any]
     description: str = ""
+    # The vendor's local wire-faithful sandbox, if it has one: given the URL it will be mounted at, returns the
+    # ASGI app and an instance of ``settings_model`` pointing the vendor's client at it (`make run` mounts them).
+    sandbox: Callable[[str], tuple[Any, BaseModel]] | None = None
 
 
 class UnknownVendor(LookupError):

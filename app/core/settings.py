@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     salesforce_rate_limit: int = Field(default=25, ge=1, description="client-side requests per window")
     salesforce_rate_window_seconds: float = Field(default=1.0, gt=0)
     sandbox: bool = Field(default=False, description="mount the local HubSpot sandbox and point the CRM at it")
+    sandbox_url: str = Field(
+        default="http://127.0.0.1:8000/sandbox", description="where this server's sandboxes are reachable"
+    )
     worker_in_process: bool = Field(default=False, description="run the sync worker inside `serve`")
 
     # Sync worker (the outbox relay).

@@ -68,6 +68,11 @@ def emit_many(session: Session, events: Sequence[Event]) -> None:
     record_first_synced(
         session, [e.opportunity_id for e in events if e.kind == "opportunity.synced" and e.opportunity_id], utcnow()
     )
+    # Capture sources tell contributors in their own tool (a DM, a comment); imported here, not at the top,
+    # because capture builds on the ingest that imports this module.
+    from app.capture.service import enqueue_follow_ups
+
+    enqueue_follow_ups(session, events)
     subscriptions = session.exec(
         select(Subscription.id, Subscription.event_kinds).where(col(Subscription.active).is_(True))
     ).all()

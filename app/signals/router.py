@@ -43,17 +43,6 @@ REPLAYED = {"Idempotent-Replayed": "true"}
 ATTEMPTS = 3
 
 
-# Deadlock and serialization failure: the transaction lost to a concurrent one and may simply run again.
-RETRYABLE_SQLSTATES = {"40P01", "40001"}
-
-
-def retryable(exc: IntegrityError | OperationalError) -> bool:
-    """A conflict with a concurrent transaction that running again resolves: a unique violation (someone
-    stored the same source reference first: the rerun answers 200), a deadlock, SQLite's "database is locked"."""
-    code = getattr(exc.orig, "sqlstate", None)
-    return isinstance(exc, IntegrityError) or code in RETRYABLE_SQLSTATES or "locked" in str(exc.orig)
-
-
 def _config(request: Request) -> service.IngestConfig:
     config: service.IngestConfig = request.app.state.ingest_config
     return config
@@ -93,7 +82,7 @@ def _idempotent(
                     idempotency.finish(session, record_id, status, body)
             return JSONResponse(body, status, headers=headers)
         except (IntegrityError, OperationalError) as exc:
-            if attempt == ATTEMPTS - 1 or not retryable(exc):
+            if attempt == ATTEMPTS - 1 or not service.retryable(exc):
                 raise
     raise AssertionError("unreachable")
 

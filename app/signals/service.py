@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from app.accounts.directory import AccountDirectory
@@ -14,6 +15,7 @@ from app.accounts.models import Account
 from app.contributors.models import Contributor
 from app.core.auth import Principal
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.settings import Settings
 from app.core.timeutil import as_utc, utcnow
 from app.mandates import service as mandates
 from app.opportunities import service as opportunities
@@ -36,6 +38,8 @@ from schemas.signals import (
 )
 
 FUTURE_TOLERANCE = timedelta(minutes=10)
+# Deadlock and serialization failure: the transaction lost to a concurrent one and may simply run again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -51,12 +55,29 @@ class IngestConfig:
     def window(self) -> timedelta:
         return timedelta(days=self.window_days)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, directory: AccountDirectory | None = None) -> IngestConfig:
+        return cls(
+            kinds=frozenset(settings.signal_kinds),
+            functions=frozenset(settings.contributor_functions),
+            crm=None if settings.crm == "none" else settings.crm,
+            window_days=settings.cluster_window_days,
+            directory=directory or AccountDirectory(),
+        )
+
 
 @dataclass
 class IngestResult:
     signal: Signal
     created: bool
     read: SignalRead
+
+
+def retryable(exc: IntegrityError | OperationalError) -> bool:
+    """A conflict with a concurrent transaction that running again resolves: a unique violation (someone
+    stored the same source reference first: the rerun answers 200), a deadlock, SQLite's "database is locked"."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return isinstance(exc, IntegrityError) or code in RETRYABLE_SQLSTATES or "locked" in str(exc.orig)
 
 
 def check_vocabulary(data: SignalCreate, config: IngestConfig) -> None:

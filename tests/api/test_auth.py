@@ -17,6 +17,8 @@ from tests.conftest import KeyFactory, signal_body
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
 # CRM webhooks carry the CRM's signature instead of an API key (tests/integration/test_sync_api.py).
 PUBLIC |= {"/v1/webhooks/{crm}"}
+# Capture routes carry the chat or ticket tool's signature (tests/integration/test_capture_conformance.py).
+PUBLIC |= {"/capture/{name}", "/capture/{name}/{route}"}
 
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:

@@ -1,0 +1,32 @@
+"""Slack: the `/signal` command, the "Send as signal" message shortcut and DMs about what became of a signal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from integrations.registry import Vendor, register
+from integrations.slack.settings import SlackSettings
+from integrations.slack.source import SlackSource
+
+
+def _sandbox(url: str) -> tuple[Any, BaseModel]:
+    from integrations.sandbox.slack import SANDBOX_BOT_TOKEN, SANDBOX_SIGNING_SECRET, create_slack_sandbox
+
+    app, _state = create_slack_sandbox(tokens=(SANDBOX_BOT_TOKEN,))
+    return app, SlackSettings(
+        signing_secret=SANDBOX_SIGNING_SECRET, bot_token=SANDBOX_BOT_TOKEN, base_url=url.rstrip("/") + "/api/"
+    )
+
+
+VENDOR = register(
+    Vendor(
+        kind="capture",
+        name="slack",
+        settings_model=SlackSettings,
+        build=SlackSource,
+        description="Slack app: /signal command, message shortcut, DMs",
+        sandbox=_sandbox,
+    )
+)

@@ -1,0 +1,169 @@
+"""Capture sources wired to the app under test, each with its vendor's sandbox served over real HTTP.
+
+An env knows how its vendor signs a request and what a capturing request looks like, so one conformance suite
+(test_capture_conformance.py) runs against every source.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app.accounts.service import import_accounts
+from app.capture.models import CaptureTask
+from app.capture.service import TaskRunner
+from app.core.db import transaction
+from app.signals.models import Signal
+from integrations.sandbox.slack import (
+    FORM,
+    SlackSandboxState,
+    create_slack_sandbox,
+    interaction_body,
+    signed_headers,
+)
+from integrations.slack.settings import SlackSettings
+from integrations.slack.source import SlackSource
+from tests.integration.hubspot_env import SandboxServer
+
+SLACK_SECRET = "test-slack-signing-secret"
+SLACK_TOKEN = "xoxb-test"
+ACCOUNT = {"crm": "import", "crm_id": "acc-nordkraft", "name": "Nordkraft AB", "domains": ["nordkraft.se"]}
+
+
+@dataclass
+class Request:
+    route: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def seed_account(app: FastAPI) -> None:
+    with transaction(app.state.engine) as session:
+        import_accounts(session, [ACCOUNT])
+
+
+def signals(app: FastAPI) -> list[Signal]:
+    with transaction(app.state.engine) as session:
+        return list(session.exec(select(Signal)))
+
+
+def tasks(app: FastAPI) -> list[CaptureTask]:
+    with transaction(app.state.engine) as session:
+        return list(session.exec(select(CaptureTask)))
+
+
+def runner(app: FastAPI) -> TaskRunner:
+    return TaskRunner(app.state.engine, app.state.ingest_config, app.state.capture_sources)
+
+
+@dataclass
+class SlackEnv:
+    name = "slack"
+    app: FastAPI
+    client: TestClient
+    state: SlackSandboxState
+    user_id: str
+    channel: str = "C0SALES01"
+    has_timestamp = True
+    sent: list[str] = field(default_factory=list)
+
+    def sign(self, route: str, body: bytes, *, timestamp: int | None = None, secret: str = SLACK_SECRET) -> Request:
+        return Request(route, body, signed_headers(secret, body, timestamp, FORM))
+
+    def post(self, request: Request) -> Any:
+        return self.client.post(f"/capture/{self.name}/{request.route}", content=request.body, headers=request.headers)
+
+    def open_modal(self, text: str) -> dict[str, Any]:
+        """A message shortcut on a new message with ``text``: the app opens its modal; returns the view."""
+        ts = self.state.add_message(self.channel, self.user_id, text)
+        payload = {
+            "type": "message_action",
+            "callback_id": "send_as_signal",
+            "trigger_id": self.state.issue_trigger(),
+            "user": {"id": self.user_id, "name": "anna"},
+            "channel": {"id": self.channel, "name": "sales"},
+            "message": {"type": "message", "user": self.user_id, "ts": ts, "text": text},
+            "message_ts": ts,
+            "team": {"id": "T0SANDBOX", "domain": "sandbox"},
+        }
+        response = self.post(self.sign("interactions", interaction_body(payload)))
+        assert response.status_code == 200, response.text
+        return self.state.views[-1]
+
+    def submission(self, view: dict[str, Any], *, customer: str = ACCOUNT["crm_id"], kind: str = "expansion",
+                   text: str | None = None) -> Request:  # fmt: skip
+        initial = next(b for b in view["blocks"] if b["block_id"] == "text")["element"].get("initial_value", "")
+        values = {
+            "customer": {"customer": {"type": "external_select", "selected_option": {"value": customer}}},
+            "kind": {"kind": {"type": "static_select", "selected_option": {"value": kind}}},
+            "text": {"text": {"type": "plain_text_input", "value": initial if text is None else text}},
+        }
+        payload = {
+            "type": "view_submission",
+            "user": {"id": self.user_id, "name": "anna"},
+            "team": {"id": "T0SANDBOX"},
+            "view": {
+                "id": view["id"],
+                "callback_id": view["callback_id"],
+                "private_metadata": view["private_metadata"],
+                "hash": view["hash"],
+                "state": {"values": values},
+            },
+        }
+        return self.sign("interactions", interaction_body(payload))
+
+    def capturing_request(self, text: str = "They want the reporting module for all 40 sites") -> Request:
+        return self.submission(self.open_modal(text))
+
+    def malformed_request(self) -> Request:
+        return self.sign("interactions", b"payload=%7Bnot-json")
+
+    def told(self) -> list[str]:
+        """What the contributor was told in Slack (ephemeral confirmations and DMs), in order."""
+        return [m["text"] for m in self.state.ephemeral] + [m["text"] for m in self.state.dms_to(self.user_id)]
+
+
+@contextmanager
+def slack_env(app: FastAPI, **settings: Any) -> Iterator[SlackEnv]:
+    sandbox, state = create_slack_sandbox(tokens=(SLACK_TOKEN,))
+    server = SandboxServer(sandbox).start()
+    try:
+        user = state.add_user("anna", "anna.berg@ourco.se", "Anna Berg")
+        source = SlackSource(
+            SlackSettings(signing_secret=SLACK_SECRET, bot_token=SLACK_TOKEN, base_url=f"{server.url}/api/", **settings)
+        )
+        app.state.capture_sources = {"slack": source}
+        seed_account(app)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield SlackEnv(app=app, client=client, state=state, user_id=user.id)
+    finally:
+        server.stop()
+
+
+ENVS: dict[str, Callable[[FastAPI], AbstractContextManager[Any]]] = {"slack": slack_env}
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def count(app: FastAPI, table: Any) -> int:
+    with transaction(app.state.engine) as session:
+        return int(session.exec(select(sa.func.count()).select_from(table)).one())
+
+
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+__all__ = ["ENVS", "Request", "SlackEnv", "count", "json", "now", "runner", "signals", "slack_env", "tasks", "unique"]
