@@ -6,12 +6,16 @@ An env knows how its vendor signs a request and what a capturing request looks l
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +37,7 @@ from integrations.sandbox.slack import (
 )
 from integrations.slack.settings import SlackSettings
 from integrations.slack.source import SlackSource
+from integrations.zendesk.source import ZendeskSettings, ZendeskSource
 from tests.integration.hubspot_env import SandboxServer
 
 SLACK_SECRET = "test-slack-signing-secret"
@@ -150,7 +155,72 @@ def slack_env(app: FastAPI, **settings: Any) -> Iterator[SlackEnv]:
         server.stop()
 
 
-ENVS: dict[str, Callable[[FastAPI], AbstractContextManager[Any]]] = {"slack": slack_env}
+ZENDESK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+
+
+@dataclass
+class WebhookEnv:
+    """A vendor that captures in the webhook request itself and signs with HMAC-SHA256 (Zendesk, Jira, Teams)."""
+
+    name: str
+    app: FastAPI
+    client: TestClient
+    sign_body: Callable[[bytes, int | None, str], dict[str, str]]
+    payload: Callable[[str], dict[str, Any]]
+    secret: str
+    has_timestamp: bool
+    route: str = ""
+
+    def sign(self, route: str, body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> Request:
+        return Request(route, body, self.sign_body(body, timestamp, self.secret if secret is None else secret))
+
+    def post(self, request: Request) -> Any:
+        path = f"/capture/{self.name}" + (f"/{request.route}" if request.route else "")
+        return self.client.post(path, content=request.body, headers=request.headers)
+
+    def capturing_request(self, text: str = "They want the reporting module for all 40 sites") -> Request:
+        return self.sign(self.route, json.dumps(self.payload(text)).encode())
+
+    def malformed_request(self) -> Request:
+        return self.sign(self.route, json.dumps({"ticket": {"id": 1}}).encode())
+
+
+def zendesk_headers(body: bytes, timestamp: int | None, secret: str) -> dict[str, str]:
+    """What Zendesk sends: base64(HMAC-SHA256(secret, timestamp + body)), timestamp in ISO 8601."""
+    moment = datetime.fromtimestamp(now() if timestamp is None else timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = hmac.new(secret.encode(), moment.encode() + body, hashlib.sha256).digest()
+    return {
+        "Content-Type": "application/json",
+        "X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
+        "X-Zendesk-Webhook-Signature-Timestamp": moment,
+    }
+
+
+def zendesk_ticket(text: str, ticket_id: int = 4711, tags: str = "signal signal_expansion vip") -> dict[str, Any]:
+    """The body of the trigger's webhook, as the README's template renders it."""
+    return {
+        "ticket": {
+            "id": str(ticket_id),
+            "title": text,
+            "description": f"{text}\n\nCustomer mentioned it twice on the call.",
+            "url": f"ourco.zendesk.com/agent/tickets/{ticket_id}",
+            "tags": tags,
+            "requester": {"email": "it-lead@nordkraft.se", "name": "Per Lind"},
+            "organization": {"name": "Nordkraft AB"},
+        },
+        "current_user": {"email": "sam.support@ourco.se", "name": "Sam Support"},
+    }
+
+
+@contextmanager
+def zendesk_env(app: FastAPI) -> Iterator[WebhookEnv]:
+    app.state.capture_sources = {"zendesk": ZendeskSource(ZendeskSettings(webhook_secret=ZENDESK_SECRET))}
+    seed_account(app)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield WebhookEnv("zendesk", app, client, zendesk_headers, zendesk_ticket, ZENDESK_SECRET, True)
+
+
+ENVS: dict[str, Callable[[FastAPI], AbstractContextManager[Any]]] = {"slack": slack_env, "zendesk": zendesk_env}
 
 
 def now() -> int:
