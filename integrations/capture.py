@@ -40,6 +40,7 @@ __all__ = [
     "check_timestamp",
     "header",
     "hmac_sha256",
+    "kind_from_tags",
     "signatures_match",
 ]
 
@@ -157,6 +158,13 @@ def check_timestamp(value: str | None, *, window_seconds: int, now: float | None
         raise CaptureRejected("timestamp header unreadable") from None
     if abs((time.time() if now is None else now) - stamp) > window_seconds:
         raise CaptureRejected("request timestamp outside the replay window")
+
+
+def kind_from_tags(tags: Sequence[str], kinds: Sequence[str], prefix: str = "signal_") -> str | None:
+    """The kind a ticket's tags or labels name as ``signal_<kind>``, if it is one the service accepts."""
+    return next(
+        (t.removeprefix(prefix) for t in tags if t.startswith(prefix) and t.removeprefix(prefix) in kinds), None
+    )
 
 
 def header(raw: RawRequest, name: str) -> str | None:

@@ -25,6 +25,7 @@ from integrations.capture import (
     check_timestamp,
     header,
     hmac_sha256,
+    kind_from_tags,
     signatures_match,
 )
 from schemas.capture import CaptureNotice, shorten_title
@@ -91,7 +92,7 @@ class ZendeskSource:
         tags = ticket.tags.split() if isinstance(ticket.tags, str) else ticket.tags
         if self.settings.tag not in tags:
             return Reply(body={"captured": False, "reason": f"ticket is not tagged {self.settings.tag}"})
-        kind = next((t.removeprefix("signal_") for t in tags if t.removeprefix("signal_") in ctx.kinds), None)
+        kind = kind_from_tags(tags, ctx.kinds)
         text = f"{ticket.title}\n\n{ticket.description}".strip()
         organization = str(ticket.organization.get("name") or "") or None
         url = ticket.url if ticket.url.startswith("http") or not ticket.url else f"https://{ticket.url}"

@@ -28,6 +28,11 @@ from app.capture.models import CaptureTask
 from app.capture.service import TaskRunner
 from app.core.db import transaction
 from app.signals.models import Signal
+from integrations.jira.source import JiraSettings, JiraSource
+from integrations.sandbox.jira import SANDBOX_EMAIL as JIRA_SANDBOX_EMAIL
+from integrations.sandbox.jira import SANDBOX_TOKEN as JIRA_SANDBOX_TOKEN
+from integrations.sandbox.jira import JiraSandboxState, create_jira_sandbox
+from integrations.sandbox.jira import signed_headers as jira_signed_headers
 from integrations.sandbox.slack import (
     FORM,
     SlackSandboxState,
@@ -220,7 +225,64 @@ def zendesk_env(app: FastAPI) -> Iterator[WebhookEnv]:
         yield WebhookEnv("zendesk", app, client, zendesk_headers, zendesk_ticket, ZENDESK_SECRET, True)
 
 
-ENVS: dict[str, Callable[[FastAPI], AbstractContextManager[Any]]] = {"slack": slack_env, "zendesk": zendesk_env}
+JIRA_SECRET = "test-jira-webhook-secret"
+
+
+def jira_headers(body: bytes, timestamp: int | None, secret: str) -> dict[str, str]:
+    return jira_signed_headers(secret, body)
+
+
+def jira_issue(
+    text: str, issue_id: int = 10042, labels: tuple[str, ...] = ("signal", "signal_expansion")
+) -> dict[str, Any]:
+    """An issue_created webhook as Jira Cloud sends it (fields trimmed to what the source reads)."""
+    return {
+        "timestamp": 1733390000000,
+        "webhookEvent": "jira:issue_created",
+        "issue_event_type_name": "issue_created",
+        "user": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Dana Delivery"},
+        "issue": {
+            "id": str(issue_id),
+            "self": f"https://ourco.atlassian.net/rest/api/2/{issue_id}",
+            "key": f"DEL-{issue_id % 1000}",
+            "fields": {
+                "summary": text,
+                "description": "Raised in the steering group; they budget for it next quarter.",
+                "labels": list(labels),
+                "issuetype": {"name": "Task"},
+                "project": {"key": "DEL", "name": "Nordkraft AB"},
+                "reporter": {"emailAddress": "dana.delivery@ourco.se", "displayName": "Dana Delivery"},
+            },
+        },
+    }
+
+
+@dataclass
+class JiraEnv(WebhookEnv):
+    state: JiraSandboxState | None = None
+
+
+@contextmanager
+def jira_env(app: FastAPI) -> Iterator[JiraEnv]:
+    sandbox, state = create_jira_sandbox()
+    server = SandboxServer(sandbox).start()
+    try:
+        settings = JiraSettings(
+            webhook_secret=JIRA_SECRET, base_url=server.url, email=JIRA_SANDBOX_EMAIL, api_token=JIRA_SANDBOX_TOKEN
+        )
+        app.state.capture_sources = {"jira": JiraSource(settings)}
+        seed_account(app)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield JiraEnv("jira", app, client, jira_headers, jira_issue, JIRA_SECRET, False, state=state)
+    finally:
+        server.stop()
+
+
+ENVS: dict[str, Callable[[FastAPI], AbstractContextManager[Any]]] = {
+    "slack": slack_env,
+    "zendesk": zendesk_env,
+    "jira": jira_env,
+}
 
 
 def now() -> int:

@@ -1,0 +1,31 @@
+"""Jira Cloud: an issue marked by a label or an issue type becomes a signal; a comment links its opportunity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from integrations.jira.source import JiraSettings, JiraSource
+from integrations.registry import Vendor, register
+
+
+def _sandbox(url: str) -> tuple[Any, BaseModel]:
+    from integrations.sandbox.jira import SANDBOX_EMAIL, SANDBOX_TOKEN, SANDBOX_WEBHOOK_SECRET, create_jira_sandbox
+
+    app, _state = create_jira_sandbox(users={SANDBOX_EMAIL: SANDBOX_TOKEN})
+    return app, JiraSettings(
+        webhook_secret=SANDBOX_WEBHOOK_SECRET, base_url=url, email=SANDBOX_EMAIL, api_token=SANDBOX_TOKEN
+    )
+
+
+VENDOR = register(
+    Vendor(
+        kind="capture",
+        name="jira",
+        settings_model=JiraSettings,
+        build=JiraSource,
+        description="Jira Cloud webhook: a marked issue becomes a signal; a comment links its opportunity",
+        sandbox=_sandbox,
+    )
+)
