@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import time
 import uuid
@@ -42,6 +43,7 @@ from integrations.sandbox.slack import (
 )
 from integrations.slack.settings import SlackSettings
 from integrations.slack.source import SlackSource
+from integrations.teams.source import TeamsSettings, TeamsSource
 from integrations.zendesk.source import ZendeskSettings, ZendeskSource
 from tests.integration.hubspot_env import SandboxServer
 
@@ -278,7 +280,39 @@ def jira_env(app: FastAPI) -> Iterator[JiraEnv]:
         server.stop()
 
 
+TEAMS_SECRET = base64.b64encode(b"test-teams-security-token-32byte").decode()
+TEAMS_USER = "6b2a4f3e-1c1d-4c55-9a0e-1f7c0d9e2b11"
+
+
+def teams_headers(body: bytes, timestamp: int | None, secret: str) -> dict[str, str]:
+    """What Teams sends: Authorization: HMAC base64(HMAC-SHA256(base64-decoded token, body))."""
+    digest = hmac.new(base64.b64decode(secret), body, hashlib.sha256).digest()
+    return {"Content-Type": "application/json", "Authorization": "HMAC " + base64.b64encode(digest).decode()}
+
+
+def teams_message(text: str, message_id: str = "1485983408511") -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": message_id,
+        "timestamp": "2026-12-05T09:18:44.211Z",
+        "channelId": "msteams",
+        "from": {"id": "29:1abc", "name": "Megan Bowen", "aadObjectId": TEAMS_USER},
+        "conversation": {"isGroup": True, "id": "19:sales@thread.skype;messageid=1485983408511", "name": None},
+        "text": f"<at>Signals</at> Nordkraft AB: {html.escape(text)} #expansion",
+    }
+
+
+@contextmanager
+def teams_env(app: FastAPI) -> Iterator[WebhookEnv]:
+    settings = TeamsSettings(hmac_secret=TEAMS_SECRET, contributors={TEAMS_USER: "megan.bowen@ourco.se"})
+    app.state.capture_sources = {"teams": TeamsSource(settings)}
+    seed_account(app)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield WebhookEnv("teams", app, client, teams_headers, teams_message, TEAMS_SECRET, False)
+
+
 ENVS: dict[str, Callable[[FastAPI], AbstractContextManager[Any]]] = {
+    "teams": teams_env,
     "slack": slack_env,
     "zendesk": zendesk_env,
     "jira": jira_env,
