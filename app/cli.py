@@ -15,6 +15,7 @@ import app.tables  # noqa: F401  (every table registered before any query: forei
 from app.core.settings import Settings, load_settings
 from app.mandates.cli import mandates_cli
 from app.sync.cli import crm_cli, worker_cli
+from integrations.registry import LocalSandbox
 
 cli = typer.Typer(
     help="signal-pipeline: turn what staff notice at customers into credited CRM opportunities.",
@@ -63,21 +64,11 @@ def serve(
     from app.core.migrate import upgrade
 
     if os.environ.get("SIGNAL_PIPELINE_SANDBOX", "").lower() in ("1", "true", "yes"):
-        # The embedded demo: the HubSpot sandbox mounted in this server, synced by an in-process worker.
-        from app.main import SANDBOX_PATH, SANDBOX_TOKEN, SANDBOX_WEBHOOK_SECRET
+        # The embedded demo: the CRM's sandbox mounted in this server, synced by an in-process worker.
+        from app.sync.adapters import embedded_sandbox_environment
 
-        for name, value in {
-            "SIGNAL_PIPELINE_CRM": "hubspot",
-            "SIGNAL_PIPELINE_HUBSPOT_BASE_URL": f"http://{host}:{port}{SANDBOX_PATH}",
-            "SIGNAL_PIPELINE_HUBSPOT_ACCESS_TOKEN": SANDBOX_TOKEN,
-            "SIGNAL_PIPELINE_HUBSPOT_RECORD_URL_TEMPLATE": f"http://{host}:{port}{SANDBOX_PATH}"
-            "/_sandbox/deals/{crm_id}",
-            "SIGNAL_PIPELINE_WORKER_IN_PROCESS": "true",
-            # The sandbox signs its deal webhooks with this and posts them here, so outcomes arrive in seconds.
-            "SIGNAL_PIPELINE_HUBSPOT_CLIENT_SECRET": SANDBOX_WEBHOOK_SECRET,
-            "SIGNAL_PIPELINE_WEBHOOK_BASE_URL": f"http://{host}:{port}",
-            "SIGNAL_PIPELINE_SANDBOX_URL": f"http://{host}:{port}/sandbox",
-        }.items():
+        crm = os.environ.get("SIGNAL_PIPELINE_CRM", "none")
+        for name, value in embedded_sandbox_environment(crm, f"http://{host}:{port}").items():
             os.environ.setdefault(name, value)
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -167,44 +158,48 @@ def openapi(
 
 
 sandbox_cli = typer.Typer(
-    help="Run the local CRM sandboxes, or act in one as a seller would (sandbox deal set-stage).",
+    help="Run the local CRM sandboxes, or act in one as a seller would (sandbox set-stage).",
     invoke_without_command=True,
 )
 cli.add_typer(sandbox_cli, name="sandbox")
-sandbox_deal_cli = typer.Typer(help="Deals in the HubSpot sandbox, moved as a seller would.", no_args_is_help=True)
-sandbox_cli.add_typer(sandbox_deal_cli, name="deal")
 
 
-@sandbox_deal_cli.command("set-stage")
-def sandbox_deal_set_stage(
-    deal_id: Annotated[str, typer.Argument(help="the deal's id (crm_id of the opportunity)")],
-    stage: Annotated[str, typer.Argument(help="a stage id of the deal's pipeline, e.g. closedwon or closedlost")],
-    amount: Annotated[float | None, typer.Option(help="the deal amount, e.g. 250000")] = None,
-    url: Annotated[
-        str | None,
-        typer.Option(help="the sandbox's URL; default SIGNAL_PIPELINE_HUBSPOT_BASE_URL or the embedded sandbox"),
-    ] = None,
+def _sandbox_of(name: str) -> LocalSandbox:
+    from integrations import registry
+
+    vendor = registry.get("crm", name)
+    if vendor.local_sandbox is None:
+        raise typer.BadParameter(f"{name} has no local sandbox", param_hint="--crm")
+    return vendor.local_sandbox
+
+
+@sandbox_cli.command("set-stage")
+def sandbox_set_stage(
+    record_id: Annotated[str, typer.Argument(help="the CRM record's id (crm_id of the opportunity)")],
+    stage: Annotated[str, typer.Argument(help="a stage of the record's pipeline, e.g. closedwon or closedlost")],
+    amount: Annotated[float | None, typer.Option(help="the amount, e.g. 250000")] = None,
+    crm: Annotated[str | None, typer.Option(help="which CRM's sandbox; default SIGNAL_PIPELINE_CRM")] = None,
+    url: Annotated[str | None, typer.Option(help="the sandbox's URL; default: the configured or embedded one")] = None,
 ) -> None:
-    """Move a sandbox deal to a stage; the sandbox then sends HubSpot's signed webhook to the service."""
-    import httpx
+    """Move a sandbox record to a stage, as a seller would; the sandbox then tells the service (webhook)."""
+    from app.sync.adapters import sandbox_vendor
 
-    base = url or os.environ.get("SIGNAL_PIPELINE_HUBSPOT_BASE_URL") or "http://127.0.0.1:8000/sandbox/hubspot"
-    body: dict[str, object] = {"stage": stage}
-    if amount is not None:
-        body["amount"] = amount
-    r = httpx.post(f"{base.rstrip('/')}/_sandbox/deals/{deal_id}/stage", json=body, timeout=10)
-    if r.status_code != 200:
-        raise typer.BadParameter(f"the sandbox answered {r.status_code}: {r.text}", param_hint="DEAL_ID/STAGE")
-    typer.echo(f"deal {deal_id} is now in stage {stage}")
+    name = crm or sandbox_vendor(os.environ.get("SIGNAL_PIPELINE_CRM", "none")).name
+    local = _sandbox_of(name)
+    if local.set_stage is None:
+        raise typer.BadParameter(f"the {name} sandbox cannot move records from here", param_hint="--crm")
+    try:
+        local.set_stage(url, record_id, stage, amount)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="RECORD_ID/STAGE") from None
+    typer.echo(f"{record_id} is now in stage {stage}")
 
 
 @sandbox_cli.callback()
 def sandbox(
     ctx: typer.Context,
-    crm: Annotated[str, typer.Option(help="hubspot, salesforce or both")] = "both",
+    crm: Annotated[list[str] | None, typer.Option(help="a CRM's name (repeatable); default: every CRM")] = None,
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
-    hubspot_port: Annotated[int, typer.Option(help="HubSpot sandbox port (plain HTTP)")] = 8765,
-    token: Annotated[str, typer.Option(help="bearer token the HubSpot sandbox accepts")] = "sandbox-token",  # noqa: S107  (a local fake)
     demo: Annotated[bool, typer.Option("--demo/--empty", help="seed demo companies and owners")] = True,
 ) -> None:
     """Run the local wire-compatible CRM sandboxes alone (Ctrl-C stops them)."""
@@ -212,28 +207,19 @@ def sandbox(
         return
     import threading
 
-    import uvicorn
+    from integrations import registry
 
-    from integrations.sandbox.hubspot import create_hubspot_sandbox, seed_demo
-    from integrations.sandbox.hubspot_state import HubSpotSandboxConfig
-    from integrations.sandbox.salesforce_server import run_salesforce_sandbox
-
-    if crm not in ("hubspot", "salesforce", "both"):
-        raise typer.BadParameter("choose hubspot, salesforce or both", param_hint="--crm")
-    stop = threading.Event()
+    known = [name for name in registry.names("crm") if registry.get("crm", name).local_sandbox is not None]
+    wanted = crm or known
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise typer.BadParameter(f"no sandbox for {', '.join(unknown)}; choose {', '.join(known)}", param_hint="--crm")
     with contextlib.ExitStack() as stack:
-        if crm in ("salesforce", "both"):
-            sf = stack.enter_context(run_salesforce_sandbox(host=host))
-            typer.echo(f"Salesforce sandbox  {sf.base_url}  (TLS; trust the CA in {sf.ca_file})")
-        if crm in ("hubspot", "both"):
-            app, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(token,)))
-            if demo:
-                seed_demo(state)
-            typer.echo(f"HubSpot sandbox     http://{host}:{hubspot_port}  (Authorization: Bearer {token})")
-            uvicorn.run(app, host=host, port=hubspot_port, log_level="warning")
-        else:
-            with contextlib.suppress(KeyboardInterrupt):
-                stop.wait()
+        for name in wanted:
+            for line in stack.enter_context(_sandbox_of(name).serve(host, demo)):
+                typer.echo(line)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
 
 @dev_cli.command("seed")

@@ -27,6 +27,9 @@ from app.core.timeutil import utcnow
 from app.reports import facts
 
 SPAN_DAYS = 730
+# The seeded accounts and synced opportunities belong to a made-up CRM: reports never read which one.
+SEED_CRM = "seed-crm"
+SEED_CRM_URL = "https://crm.example/deal/{crm_id}"
 CHUNK_OPPORTUNITIES = 5000
 FUNCTIONS = (
     ("support", 0.28),
@@ -185,7 +188,7 @@ def seed(
         name = f"Customer {i} AB"
         acc.append((aid, name, f"customer{i}.se"))
         rows.append(
-            (aid, "hubspot", f"{900000 + i}", name, None, [], [f"customer{i}.se"], "SE", rng.choice(owners), None,
+            (aid, SEED_CRM, f"{900000 + i}", name, None, [], [f"customer{i}.se"], "SE", rng.choice(owners), None,
              start, start)
         )  # fmt: skip
     write_rows(engine, "accounts", rows)
@@ -342,8 +345,8 @@ def _opportunity(
         (
             opp_id, acc_id, sigs[0][6], kinds, n_signals, first, last, estimated, "SEK" if estimated else None,
             status, stage, amount, currency, close_date, note, stage_changed, closed,
-            "hubspot" if synced else None, f"deal-{opp_id.hex[:12]}" if synced else None,
-            f"https://app.hubspot.com/contacts/1/deal/{opp_id.int % 10**10}" if synced else None,
+            SEED_CRM if synced else None, f"deal-{opp_id.hex[:12]}" if synced else None,
+            SEED_CRM_URL.format(crm_id=opp_id.int % 10**10) if synced else None,
             synced, None, n_signals, first, max(last, stage_changed or last, synced or last),
         )
     )  # fmt: skip

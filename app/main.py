@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,6 +31,7 @@ from app.routing.router import router as routing_router
 from app.signals.router import review_router
 from app.signals.router import router as signals_router
 from app.signals.service import IngestConfig
+from app.sync.adapters import embedded_sandbox
 from app.sync.metrics import router as metrics_router
 from app.sync.router import router as sync_router
 from app.sync.router import webhooks_router
@@ -110,7 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_web(app, settings)
     sandbox_settings = {}
     if settings.sandbox:
-        mount_sandbox(app, settings)
+        # The newcomer's first run: the CRM's and the capture tools' local sandboxes served by this same process.
+        path, sandbox = embedded_sandbox(settings)
+        app.mount(path, sandbox)
         for name, sandbox, source_settings in sandbox_mounts(settings.sandbox_url):
             app.mount(f"/sandbox/{name}", sandbox)
             sandbox_settings[name] = source_settings
@@ -118,40 +120,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app
-
-
-SANDBOX_PATH = "/sandbox/hubspot"
-
-
-def mount_sandbox(app: FastAPI, settings: Settings) -> None:
-    """The local HubSpot sandbox, seeded with demo companies and owners, served by this same process.
-
-    It keeps its portal in memory: a restart empties it, and the next sync re-creates the deals.
-    """
-    from integrations.hubspot.config import HubSpotPropertyNames
-    from integrations.hubspot.mapping import deal_property_definitions
-    from integrations.sandbox.hubspot import create_hubspot_sandbox, seed_demo
-    from integrations.sandbox.hubspot_state import HubSpotSandboxConfig
-
-    token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else SANDBOX_TOKEN
-    sandbox, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(token,)))
-    seed_demo(state)
-    # What `signal-pipeline crm setup` creates in a real portal, done in place so the first sync succeeds.
-    names = HubSpotPropertyNames()
-    state.create_group({"name": names.group, "label": names.group_label})
-    for definition in deal_property_definitions(names):  # the SDK's snake_case; the wire is camelCase
-        state.create_property({re.sub(r"_(\w)", lambda m: m[1].upper(), k): v for k, v in definition.items()})
-    app.mount(SANDBOX_PATH, sandbox)
-    app.state.sandbox = state
-    secret = settings.hubspot_client_secret.get_secret_value() if settings.hubspot_client_secret else None
-    if secret and settings.webhook_base_url:
-        # Like a HubSpot app's webhook subscription: deal changes are posted, signed, to this service.
-        from integrations.sandbox.hubspot import start_webhook_delivery
-
-        start_webhook_delivery(
-            state, url=settings.webhook_base_url.rstrip("/") + "/v1/webhooks/hubspot", client_secret=secret
-        )
-
-
-SANDBOX_TOKEN = "sandbox-token"  # noqa: S105  (a local fake's token, not a secret)
-SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105  (the local fake's app secret)

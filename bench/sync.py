@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,6 +44,8 @@ from app.main import create_app  # noqa: E402
 from app.sync.adapters import build_adapter  # noqa: E402
 from app.sync.pull import pull_all  # noqa: E402
 from app.sync.worker import SyncWorker, WorkerConfig  # noqa: E402
+from integrations.hubspot import HubSpotSettings  # noqa: E402
+from integrations.salesforce import SalesforceSettings  # noqa: E402
 from tests.integration.hubspot_env import CLIENT_SECRET, TOKEN, hubspot_env  # noqa: E402
 from tests.integration.salesforce_env import salesforce_env  # noqa: E402
 from tests.integration.test_sync_support import ensure_account, jobs_by_state, seed_opportunities  # noqa: E402
@@ -85,25 +88,25 @@ def _salesforce_with_team_selling() -> Iterator[Any]:
 def settings_for(crm: str, env: Any, db_url: str) -> Settings:
     common: dict[str, Any] = {"database_url": db_url, "log_level": "warning", "log_format": "text", "crm": crm}
     if crm == "hubspot":
-        return Settings(
-            **common,
-            hubspot_base_url=env.base_url,
-            hubspot_access_token=TOKEN,
-            hubspot_client_secret=CLIENT_SECRET,
-            hubspot_timeout_seconds=5.0,
-            hubspot_rate_limit=190,
+        hubspot = HubSpotSettings(
+            base_url=env.base_url,
+            access_token=SecretStr(TOKEN),
+            client_secret=SecretStr(CLIENT_SECRET),
+            timeout_seconds=5.0,
+            rate_limit=190,
         )
+        return Settings(**common, crm_settings=hubspot)
     cfg = env.config
-    return Settings(
-        **common,
-        salesforce_login_url=cfg.login_url,
-        salesforce_client_id=cfg.client_id,
-        salesforce_client_secret=cfg.client_secret,
-        salesforce_username=cfg.username,
-        salesforce_password=cfg.password,
-        salesforce_ca_bundle=cfg.ca_bundle,
-        salesforce_timeout_seconds=10.0,
+    salesforce = SalesforceSettings(
+        login_url=cfg.login_url,
+        client_id=cfg.client_id,
+        client_secret=SecretStr(cfg.client_secret),
+        username=cfg.username,
+        password=SecretStr(cfg.password),
+        ca_bundle=cfg.ca_bundle,
+        timeout_seconds=10.0,
     )
+    return Settings(**common, crm_settings=salesforce)
 
 
 def floor(crm: str, n: int, team_rows: int) -> int:

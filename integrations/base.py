@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
 from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertResult, UserRecord
 
 
@@ -94,6 +97,26 @@ class RawRequest:
     received_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
 
 
+class CRMSettings(BaseSettings):
+    """Base of every CRM vendor's settings model (``SIGNAL_PIPELINE_<VENDOR>_*``).
+
+    Each vendor declares its own variables and defaults, and the limits the sync worker must respect: the
+    client-side rate budget every worker process shares (``rate_limit`` requests per ``rate_window_seconds``).
+    """
+
+    rate_limit: int = Field(default=1, ge=1, description="client-side requests per window, shared by all workers")
+    rate_window_seconds: float = Field(default=1.0, gt=0)
+
+    def missing(self) -> list[str]:
+        """Field names this vendor still needs before it can connect; empty when it is fully configured."""
+        return []
+
+    @classmethod
+    def env_name(cls, field_name: str) -> str:
+        """The environment variable that sets ``field_name``."""
+        return str(cls.model_config.get("env_prefix", "")) + field_name.upper()
+
+
 @runtime_checkable
 class CRMAdapter(Protocol):
     """A CRM behind one interface. Every method is safe to retry."""
@@ -120,6 +143,14 @@ class CRMAdapter(Protocol):
         ...
 
     def record_url(self, crm_id: str) -> str: ...
+
+    def request_cost(self, records: Sequence[OpportunityRecord]) -> float:
+        """How many requests one ``upsert_opportunities(records)`` takes, charged to the shared rate budget."""
+        ...
+
+    def refresh(self) -> bool:
+        """Renew an expired session once after ``AuthExpired``; False when there is nothing to renew."""
+        ...
 
 
 class WebhookRejected(Exception):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +24,25 @@ VendorKind = Literal["crm", "capture"]
 
 # Packages under integrations/ that are not vendors.
 _NOT_VENDORS = frozenset({"sandbox", "base", "registry"})
+
+
+@dataclass(frozen=True)
+class LocalSandbox:
+    """A vendor's local wire-faithful server: the newcomer's first run and ``signal-pipeline sandbox``.
+
+    ``serve(host, demo)`` runs it standalone in the background for the ``with`` block and yields lines saying
+    how to reach it. A sandbox that can also run inside the service's own process gives
+    ``embed(settings, webhook_url)`` (an ASGI app, seeded and set up so the first sync succeeds; with a
+    ``webhook_url`` it posts its signed change notifications there) and ``environment(base_url)`` (the
+    vendor's variables that point the vendor at the sandbox mounted at ``base_url``). ``set_stage(url,
+    record_id, stage, amount)`` moves a record as a seller would (``url`` None: the configured sandbox);
+    it raises ValueError with the sandbox's answer when refused.
+    """
+
+    serve: Callable[[str, bool], AbstractContextManager[list[str]]]
+    embed: Callable[[Any, str | None], Any] | None = None
+    environment: Callable[[str], dict[str, str]] | None = None
+    set_stage: Callable[[str | None, str, str, float | None], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,8 @@ class Vendor:
     # The vendor's local wire-faithful sandbox, if it has one: given the URL it will be mounted at, returns the
     # ASGI app and an instance of ``settings_model`` pointing the vendor's client at it (`make run` mounts them).
     sandbox: Callable[[str], tuple[Any, BaseModel]] | None = None
+    # A CRM's local sandbox (standalone, embedded in `serve`, moving records as a seller would).
+    local_sandbox: LocalSandbox | None = None
 
 
 class UnknownVendor(LookupError):
@@ -82,6 +104,14 @@ def get(kind: VendorKind, name: str) -> Vendor:
     except KeyError:
         known = ", ".join(names(kind)) or "none"
         raise UnknownVendor(f"no {kind} vendor named {name!r} (known: {known})") from None
+
+
+def embeddable(kind: VendorKind) -> list[str]:
+    """Names of the vendors of ``kind`` whose sandbox can run inside the service, sorted."""
+    load_all()
+    return sorted(
+        name for (k, name), v in _vendors.items() if k == kind and v.local_sandbox is not None and v.local_sandbox.embed
+    )
 
 
 def names(kind: VendorKind) -> list[str]:

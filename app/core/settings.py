@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations import registry
+from integrations.base import CRMSettings
 
 ENV_PREFIX = "SIGNAL_PIPELINE_"
 
@@ -52,40 +56,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
 
-    # CRM: "none" keeps opportunities local; "hubspot" or "salesforce" syncs them.
-    crm: Literal["none", "hubspot", "salesforce"] = "none"
-    hubspot_base_url: str | None = Field(default=None, description="HubSpot API root; the sandbox's URL in tests")
-    hubspot_access_token: SecretStr | None = None
-    hubspot_client_secret: SecretStr | None = Field(default=None, description="signs webhooks (v3 signature)")
-    hubspot_pipeline: str = "default"
-    hubspot_initial_stage: str = "appointmentscheduled"
-    hubspot_portal_id: str | None = Field(default=None, description="for links to deals in the HubSpot UI")
-    hubspot_record_url_template: str | None = Field(default=None, description="{portal_id} and {crm_id} fields")
-    hubspot_timeout_seconds: float = Field(default=30.0, gt=0)
-    hubspot_default_owner_id: str | None = Field(default=None, description="owns deals whose account owner left")
-    hubspot_rate_limit: int = Field(default=190, ge=1, description="requests per window (Pro/Enterprise: 190)")
-    hubspot_rate_window_seconds: float = Field(default=10.0, gt=0)
-    salesforce_instance_url: str | None = None
-    salesforce_login_url: str | None = Field(default=None, description="OAuth host; default from _DOMAIN")
-    salesforce_client_id: str | None = None
-    salesforce_client_secret: SecretStr | None = None
-    salesforce_username: str | None = None
-    salesforce_password: SecretStr | None = None
-    salesforce_security_token: SecretStr | None = None
-    salesforce_session_id: SecretStr | None = Field(default=None, description="a ready token, with INSTANCE_URL")
-    salesforce_domain: str = "login"
-    salesforce_initial_stage: str = "Prospecting"
-    salesforce_team_role: str = "Sales Rep"
-    salesforce_ca_bundle: str | None = Field(default=None, description="CA file to trust (sandbox, TLS proxies)")
-    salesforce_timeout_seconds: float = Field(default=30.0, gt=0)
-    salesforce_default_owner_id: str | None = Field(default=None, description="owns opportunities whose owner left")
-    salesforce_team_selling: str = Field(default="auto", pattern="^(auto|on|off)$", description="OpportunityTeamMember")
-    salesforce_rate_limit_retry_after: float = Field(
-        default=900.0, ge=0, description="back-off after REQUEST_LIMIT_EXCEEDED (it carries no Retry-After)"
-    )
-    salesforce_rate_limit: int = Field(default=25, ge=1, description="client-side requests per window")
-    salesforce_rate_window_seconds: float = Field(default=1.0, gt=0)
-    sandbox: bool = Field(default=False, description="mount the local HubSpot sandbox and point the CRM at it")
+    # CRM: "none" keeps opportunities local; otherwise the name of a registered CRM vendor (integrations/),
+    # whose own settings model reads its variables (SIGNAL_PIPELINE_<VENDOR>_*) into ``crm_settings``.
+    crm: str = "none"
+    crm_settings: SkipJsonSchema[CRMSettings | None] = Field(default=None, exclude=True)
+    sandbox: bool = Field(default=False, description="serve the CRM's local sandbox inside the service and use it")
     sandbox_url: str = Field(
         default="http://127.0.0.1:8000/sandbox", description="where this server's sandboxes are reachable"
     )
@@ -133,11 +108,23 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
 
+    @field_validator("crm")
+    @classmethod
+    def _registered_crm(cls, value: str) -> str:
+        known = registry.names("crm")
+        if value != "none" and value not in known:
+            raise ValueError(f"must be none or one of: {', '.join(known)}")
+        return value
+
     @model_validator(mode="after")
     def _complete_crm(self) -> Settings:
+        if self.crm == "none":
+            return self
+        if self.crm_settings is None:
+            self.crm_settings = _read_vendor_settings(self.crm)
         if self.sandbox:
             return self
-        missing = [ENV_PREFIX + f.upper() for f in self.crm_missing()]
+        missing = [self.crm_settings.env_name(f) for f in self.crm_settings.missing()]
         if missing:
             raise ValueError(f"CRM {self.crm!r} is half configured: set {', '.join(missing)}")
         return self
@@ -154,20 +141,6 @@ class Settings(BaseSettings):
             raise ValueError(f"OpenID Connect is half configured: set {', '.join(missing)}")
         return self
 
-    def crm_missing(self) -> list[str]:
-        """Settings the chosen CRM still needs (field names); empty when it can connect."""
-        if self.crm == "hubspot":
-            return [f for f in ("hubspot_base_url", "hubspot_access_token") if getattr(self, f) is None]
-        if self.crm != "salesforce":
-            return []
-        # Either a ready session (token + instance) or OAuth client credentials, optionally with a user login.
-        if self.salesforce_session_id is not None:
-            return [] if self.salesforce_instance_url else ["salesforce_instance_url"]
-        needed = ["salesforce_client_id", "salesforce_client_secret"]
-        if self.salesforce_username is not None or self.salesforce_password is not None:
-            needed += ["salesforce_username", "salesforce_password"]
-        return [f for f in needed if getattr(self, f) is None]
-
     @property
     def sqlite_path(self) -> Path | None:
         if not self.database_url.startswith("sqlite:///"):
@@ -176,15 +149,27 @@ class Settings(BaseSettings):
         return None if raw in ("", ":memory:") else Path(raw)
 
 
+def _read_vendor_settings(crm: str) -> CRMSettings:
+    """The CRM vendor's own settings model, read from its variables; a bad value names the variable."""
+    model = registry.get("crm", crm).settings_model
+    try:
+        vendor_settings = model()
+    except ValidationError as exc:
+        raise ValueError(describe_errors(exc, prefix=str(model.model_config.get("env_prefix", "")))) from None
+    if not isinstance(vendor_settings, CRMSettings):
+        raise TypeError(f"the {crm} vendor's settings model does not extend CRMSettings")
+    return vendor_settings
+
+
 class SettingsError(SystemExit):
     """Raised instead of a traceback: names each variable and what is wrong with it."""
 
 
-def describe_errors(exc: ValidationError) -> str:
+def describe_errors(exc: ValidationError, prefix: str = ENV_PREFIX) -> str:
     lines = []
     for err in exc.errors():
         loc = "_".join(str(p) for p in err["loc"] if p != "__root__")
-        name = ENV_PREFIX + loc.upper() if loc else "configuration"
+        name = prefix + loc.upper() if loc else "configuration"
         lines.append(f"  {name}: {err['msg']}")
     return "invalid configuration:\n" + "\n".join(lines)
 

@@ -1,78 +1,68 @@
-"""The configured CRM adapter, built from settings: the one place that knows which vendor is in use."""
+"""The configured CRM, looked up by name in the vendor registry: app/ never names a vendor itself."""
 
 from __future__ import annotations
 
-from app.core.settings import Settings
-from integrations.base import CRMAdapter
+from typing import Any
 
-LOGIN_HOSTS = {"login": "https://login.salesforce.com", "test": "https://test.salesforce.com"}
+from app.core.settings import Settings
+from integrations import registry
+from integrations.base import CRMAdapter
 
 
 def build_adapter(settings: Settings) -> CRMAdapter | None:
     """The adapter for ``settings.crm``, or None when opportunities stay local (``crm = none``)."""
-    if settings.crm == "hubspot":
-        return _hubspot(settings)
-    if settings.crm == "salesforce":
-        return _salesforce(settings)
-    return None
+    if settings.crm == "none" or settings.crm_settings is None:
+        return None
+    adapter: CRMAdapter = registry.get("crm", settings.crm).build(settings.crm_settings)
+    return adapter
 
 
-def _secret(value: object) -> str | None:
-    get = getattr(value, "get_secret_value", None)
-    return str(get()) if get is not None else None
+def rate_limit(settings: Settings) -> tuple[int, float]:
+    """(requests, window seconds) of the client-side budget the configured CRM declares, shared by all workers."""
+    if settings.crm_settings is None:
+        raise ValueError("no CRM configured")
+    return settings.crm_settings.rate_limit, settings.crm_settings.rate_window_seconds
 
 
-def _hubspot(settings: Settings) -> CRMAdapter:
-    from integrations.hubspot import HubSpotAdapter, HubSpotConfig
+def choices() -> str:
+    """The values ``SIGNAL_PIPELINE_CRM`` accepts, for hints."""
+    return ", ".join(["none", *registry.names("crm")])
 
-    token = _secret(settings.hubspot_access_token)
-    if not token or not settings.hubspot_base_url:
-        raise ValueError("HubSpot needs SIGNAL_PIPELINE_HUBSPOT_BASE_URL and SIGNAL_PIPELINE_HUBSPOT_ACCESS_TOKEN")
-    options: dict[str, object] = {
-        "access_token": token,
-        "base_url": settings.hubspot_base_url,
-        "client_secret": _secret(settings.hubspot_client_secret),
-        "pipeline_id": settings.hubspot_pipeline,
-        "initial_stage_id": settings.hubspot_initial_stage,
-        "portal_id": settings.hubspot_portal_id,
-        "read_timeout": settings.hubspot_timeout_seconds,
-        "default_owner_id": settings.hubspot_default_owner_id,
+
+def sandbox_vendor(crm: str) -> registry.Vendor:
+    """The CRM whose sandbox runs inside the service: ``crm``, or with "none" the first CRM whose sandbox can."""
+    name = crm if crm != "none" else next(iter(registry.embeddable("crm")), "none")
+    vendor = registry.get("crm", name)
+    if vendor.local_sandbox is None or vendor.local_sandbox.embed is None or vendor.local_sandbox.environment is None:
+        raise ValueError(f"the {name} sandbox cannot run inside the service")
+    return vendor
+
+
+def sandbox_path(vendor: registry.Vendor) -> str:
+    """Where a vendor's embedded sandbox is mounted in the service."""
+    return f"/sandbox/{vendor.name}"
+
+
+def embedded_sandbox_environment(crm: str, base_url: str) -> dict[str, str]:
+    """The variables that make ``serve`` at ``base_url`` run ``crm`` against its own sandbox mounted in the same
+    process, synced by an in-process worker."""
+    vendor = sandbox_vendor(crm)
+    assert vendor.local_sandbox is not None and vendor.local_sandbox.environment is not None
+    return {
+        "SIGNAL_PIPELINE_CRM": vendor.name,
+        "SIGNAL_PIPELINE_WORKER_IN_PROCESS": "true",
+        "SIGNAL_PIPELINE_WEBHOOK_BASE_URL": base_url,
+        "SIGNAL_PIPELINE_SANDBOX_URL": base_url + "/sandbox",
+        **vendor.local_sandbox.environment(base_url + sandbox_path(vendor)),
     }
-    if settings.sync_batch_size:
-        options["batch_size"] = min(settings.sync_batch_size, 100)
-    if settings.hubspot_record_url_template:
-        options["record_url_template"] = settings.hubspot_record_url_template
-    return HubSpotAdapter(HubSpotConfig(**options))  # type: ignore[arg-type]
 
 
-def _salesforce(settings: Settings) -> CRMAdapter:
-    from integrations.salesforce import SalesforceAdapter, SalesforceConfig
-
-    login_url = settings.salesforce_login_url or LOGIN_HOSTS.get(
-        settings.salesforce_domain, f"https://{settings.salesforce_domain}.my.salesforce.com"
-    )
-    config = SalesforceConfig(
-        login_url=login_url,
-        instance_url=settings.salesforce_instance_url,
-        client_id=settings.salesforce_client_id,
-        client_secret=_secret(settings.salesforce_client_secret),
-        username=settings.salesforce_username,
-        password=_secret(settings.salesforce_password),
-        security_token=_secret(settings.salesforce_security_token) or "",
-        session_id=_secret(settings.salesforce_session_id),
-        initial_stage=settings.salesforce_initial_stage,
-        team_member_role=settings.salesforce_team_role,
-        ca_bundle=settings.salesforce_ca_bundle,
-        timeout_seconds=settings.salesforce_timeout_seconds,
-        rate_limit_retry_after=settings.salesforce_rate_limit_retry_after,
-        default_owner_id=settings.salesforce_default_owner_id,
-        team_selling=settings.salesforce_team_selling,
-    )
-    return SalesforceAdapter(config)
-
-
-def rate_limit(settings: Settings, crm: str) -> tuple[int, float]:
-    """(requests, window seconds) the shared client-side budget allows for ``crm``."""
-    if crm == "hubspot":
-        return settings.hubspot_rate_limit, settings.hubspot_rate_window_seconds
-    return settings.salesforce_rate_limit, settings.salesforce_rate_window_seconds
+def embedded_sandbox(settings: Settings) -> tuple[str, Any]:
+    """(mount path, ASGI app) of the configured CRM's sandbox, seeded and set up for a first sync; with a
+    public URL configured it sends its change notifications to this service's webhook endpoint."""
+    vendor = sandbox_vendor(settings.crm)
+    assert vendor.local_sandbox is not None and vendor.local_sandbox.embed is not None
+    crm_settings = settings.crm_settings or vendor.settings_model()
+    base = settings.webhook_base_url
+    webhook_url = f"{base.rstrip('/')}/v1/webhooks/{vendor.name}" if base else None
+    return sandbox_path(vendor), vendor.local_sandbox.embed(crm_settings, webhook_url)

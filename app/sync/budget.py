@@ -1,7 +1,7 @@
 """One client-side rate budget per CRM, shared by every worker process through the ``rate_budgets`` table.
 
 A token bucket whose burst is a fraction of the vendor's window: with burst ``b`` and refill ``(L - b) / W``,
-no rolling window of ``W`` seconds ever holds more than ``L`` requests, which is how HubSpot counts. The row
+no rolling window of ``W`` seconds ever holds more than ``L`` requests, which is how CRMs count bursts. The row
 is read and written under ``SELECT … FOR UPDATE`` (PostgreSQL) or the write lock of ``BEGIN IMMEDIATE``
 (SQLite), so processes on many machines draw from one budget. ``blocked_until`` pauses every worker after
 a rate-limit answer from the CRM (a circuit breaker).

@@ -67,12 +67,12 @@ def worker(
 
 def _adapter_and_engine() -> tuple[CRMAdapter, Engine]:
     from app.core.db import make_engine
-    from app.sync.adapters import build_adapter
+    from app.sync.adapters import build_adapter, choices
 
     settings = load_settings()
     adapter = build_adapter(settings)
     if adapter is None:
-        typer.echo("no CRM configured: set SIGNAL_PIPELINE_CRM to hubspot or salesforce", err=True)
+        typer.echo(f"no CRM configured: set SIGNAL_PIPELINE_CRM to one of {choices()}", err=True)
         raise typer.Exit(1)
     return adapter, make_engine(settings.database_url, pool_size=2)
 

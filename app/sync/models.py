@@ -38,7 +38,7 @@ class SyncJob(SQLModel, table=True):
 
 
 class CRMUser(SQLModel, table=True):
-    """CRM users (HubSpot owners, Salesforce Users), to map contributor e-mails onto CRM user ids."""
+    """CRM users (owners, users), to map contributor e-mails onto CRM user ids."""
 
     __tablename__ = "crm_users"
     __table_args__ = (sa.UniqueConstraint("crm", "crm_id"),)

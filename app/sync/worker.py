@@ -34,7 +34,7 @@ from app.core.timeutil import utcnow
 from app.notifications import events
 from app.opportunities.models import Opportunity
 from app.sync import budget, metrics
-from app.sync.adapters import build_adapter, rate_limit
+from app.sync.adapters import build_adapter, choices, rate_limit
 from app.sync.models import SyncJob
 from app.sync.records import build_records
 from app.sync.retry import RetryPolicy, WaitTooLong, call_with_retries
@@ -92,7 +92,7 @@ class WorkerConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, adapter: CRMAdapter) -> WorkerConfig:
-        limit, window = rate_limit(settings, adapter.name)
+        limit, window = rate_limit(settings)
         size = min(settings.sync_batch_size or adapter.batch_size, adapter.batch_size)
         lease = settings.sync_lease_seconds
         return cls(
@@ -253,13 +253,8 @@ class SyncWorker:
         return outcomes
 
     def _take_budget(self, records: Sequence[OpportunityRecord]) -> bool:
-        # One upsert is one request per batch; HubSpot adds one for associations of updates, Salesforce one
-        # per 200 team rows. Taking the estimate up front keeps every process inside the shared window.
-        cost = 1.0
-        if any(not r.is_new for r in records) and self.crm == "hubspot":
-            cost += 1
-        if self.crm == "salesforce":
-            cost += -(-sum(len(r.contributors) for r in records) // 200)
+        # Taking the adapter's estimate up front keeps every process inside the shared window.
+        cost = self.adapter.request_cost(records)
         return budget.take(self.engine, self.config.budget, cost, self.stop, max_wait=self.config.lease_seconds / 3)
 
     def send(self, records: Sequence[OpportunityRecord], *, top: bool = True) -> dict[OpportunityRecord, Outcome]:
@@ -314,13 +309,11 @@ class SyncWorker:
         try:
             return call_with_retries(once, self.config.retry, self.stop)
         except AuthExpired as exc:
-            # Adapters that can renew a session do it once themselves (Salesforce re-authenticates); one that
-            # exposes ``refresh`` gets it called once here. Otherwise the jobs wait, visible in the status.
-            refresh: Callable[[], object] | None = getattr(self.adapter, "refresh", None)
-            if refresh is None:
+            # An adapter that can renew its session gets one chance here; otherwise the jobs wait, visible in
+            # the status.
+            if not self.adapter.refresh():
                 raise
             log.warning("sync.auth_refresh", extra={"crm": self.crm, "code": exc.code})
-            refresh()
             return call_with_retries(once, self.config.retry, self.stop)
 
     def _retry_all(
@@ -482,7 +475,7 @@ def run_worker(settings: Settings, *, stop: threading.Event, worker_id: str | No
     """Run the sync loop until ``stop`` is set. With no CRM configured there is nothing to do."""
     worker = make_worker(settings, stop=stop, worker_id=worker_id)
     if worker is None:
-        log.warning("sync.no_crm", extra={"hint": "set SIGNAL_PIPELINE_CRM to hubspot or salesforce"})
+        log.warning("sync.no_crm", extra={"hint": f"set SIGNAL_PIPELINE_CRM to one of {choices()}"})
         return
     try:
         worker.run()

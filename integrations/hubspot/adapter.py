@@ -107,6 +107,14 @@ class HubSpotAdapter:
     def record_url(self, crm_id: str) -> str:
         return self.config.record_url_template.format(portal_id=self.config.portal_id or "0", crm_id=crm_id)
 
+    def request_cost(self, records: Sequence[OpportunityRecord]) -> float:
+        """One batch upsert, plus one associations call when any record is an update."""
+        return 2.0 if any(not r.is_new for r in records) else 1.0
+
+    def refresh(self) -> bool:
+        """A private-app token cannot be renewed by the service: the jobs wait until the token is replaced."""
+        return False
+
     def setup(self) -> list[str]:
         """Create the ``signal_pipeline`` group and our deal properties if missing; check pipeline and stage."""
         return ensure_deal_properties(

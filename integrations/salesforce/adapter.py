@@ -699,6 +699,14 @@ class SalesforceAdapter:
         base = self._instance_url or self.config.login_url.rstrip("/")
         return f"{base}/lightning/r/Opportunity/{crm_id}/view"
 
+    def request_cost(self, records: Sequence[OpportunityRecord]) -> float:
+        """One collection upsert, plus one call per 200 OpportunityTeamMember rows."""
+        return 1.0 + -(-sum(len(r.contributors) for r in records) // COLLECTION_SIZE)
+
+    def refresh(self) -> bool:
+        """Nothing left to renew: every call already re-authenticates once itself when OAuth credentials exist."""
+        return False
+
 
 def _restful(path: str, method: str, body: Any, sf: Salesforce) -> Any:
     return sf.restful(path, method=method, json=body)

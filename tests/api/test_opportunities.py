@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlmodel import col, select
 
 from app.core.auth import create_key
@@ -11,6 +12,7 @@ from app.core.db import transaction
 from app.core.settings import Settings
 from app.main import create_app
 from app.notifications.models import NotificationEvent, Subscription
+from integrations.hubspot import HubSpotSettings
 from tests.api.helpers import row_counts
 from tests.conftest import ALL_SCOPES, signal_body
 
@@ -247,7 +249,9 @@ class TestMergeAndSync:
     def test_the_absorbed_opportunity_is_not_synced_again(self, db_url: str) -> None:
 
         settings = Settings(
-            database_url=db_url, crm="hubspot", hubspot_base_url="http://127.0.0.1:9", hubspot_access_token="t"
+            database_url=db_url,
+            crm="hubspot",
+            crm_settings=HubSpotSettings(base_url="http://127.0.0.1:9", access_token=SecretStr("t")),
         )
         app = create_app(settings)
 

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from app.accounts.directory import current_version
@@ -27,7 +28,7 @@ from app.sync.adapters import build_adapter
 from app.sync.models import CRMUser, SyncCursor
 from app.sync.pull import pull_all
 from app.sync.worker import WorkerConfig
-from integrations.hubspot import HubSpotAdapter
+from integrations.hubspot import HubSpotAdapter, HubSpotSettings
 from integrations.sandbox.control import Fault, FaultKind
 from integrations.sandbox.hubspot import webhook_delivery
 from tests.conftest import signal_body
@@ -55,10 +56,12 @@ def hs_settings(db_url: str, hs_env: HubSpotEnv) -> Settings:
         database_url=db_url,
         log_format="text",
         crm="hubspot",
-        hubspot_base_url=hs_env.base_url,
-        hubspot_access_token=TOKEN,
-        hubspot_client_secret=CLIENT_SECRET,
-        hubspot_portal_id="4400001",
+        crm_settings=HubSpotSettings(
+            base_url=hs_env.base_url,
+            access_token=SecretStr(TOKEN),
+            client_secret=SecretStr(CLIENT_SECRET),
+            portal_id="4400001",
+        ),
         webhook_base_url=PUBLIC,
         sync_poll_seconds=0.05,
         sync_backoff_base_seconds=0.05,
