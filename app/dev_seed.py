@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 
 import app.tables  # noqa: F401  (the tables the seeder writes)
 from app.core.timeutil import utcnow
+from app.opportunities.service import CO_CONTRIBUTOR, ORIGINATOR
 from app.reports import facts
 
 SPAN_DAYS = 730
@@ -352,9 +353,7 @@ def _opportunity(
     )  # fmt: skip
     sig_rows.extend(sigs)
     for rank, (cid, (sid, at, count)) in enumerate(sorted(credits.items(), key=lambda kv: (kv[1][1], kv[1][0]))):
-        credit_rows.append(
-            (_uuid7(rng, at), opp_id, cid, "originator" if rank == 0 else "co_contributor", sid, at, count)
-        )
+        credit_rows.append((_uuid7(rng, at), opp_id, cid, ORIGINATOR if rank == 0 else CO_CONTRIBUTOR, sid, at, count))
     if synced or first_stage:
         milestone_rows.append((opp_id, synced, first_stage, max(t for t in (synced, first_stage) if t)))
 

@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 from app.core.ids import uuid7
 from app.core.timeutil import utcnow
 from app.notifications.models import NotificationDelivery, NotificationEvent, Subscription
-from app.reports.milestones import record_first_synced
 
 KINDS = (
     "signal.attributed",
@@ -58,16 +57,11 @@ def emit(
 def emit_many(session: Session, events: Sequence[Event]) -> None:
     """``emit`` for many events with a fixed number of statements (one subscription read, two inserts).
 
-    With no active subscription nobody would receive them, so no rows are written (the first-sync milestone,
-    which reports need, is recorded either way).
+    With no active subscription nobody would receive them, so no rows are written.
     """
     unknown = {e.kind for e in events} - set(KINDS)
     if unknown:
         raise UnknownEventKind(", ".join(sorted(unknown)))
-    # Reports measure time to the CRM from the first sync; opportunities.synced_at moves on every sync.
-    record_first_synced(
-        session, [e.opportunity_id for e in events if e.kind == "opportunity.synced" and e.opportunity_id], utcnow()
-    )
     # Capture sources tell contributors in their own tool (a DM, a comment); imported here, not at the top,
     # because capture builds on the ingest that imports this module.
     from app.capture.service import enqueue_follow_ups

@@ -103,6 +103,7 @@ def credit_signals(
 
 
 def assign_roles(session: Session, credits: list[Credit]) -> None:
+    """The one originator rule: the earliest observer (ties: the earlier signal id) originated it."""
     if not credits:
         return
     first = min(credits, key=lambda c: (c.first_observed_at, c.first_signal_id))
@@ -129,22 +130,10 @@ def recompute_credits(session: Session, opp: Opportunity) -> None:
     """Rebuild an opportunity's credits from its signals (after a merge or detach)."""
     session.flush()
     session.execute(delete(Credit).where(col(Credit.opportunity_id) == opp.id))
-    signals = list(session.exec(select(Signal).where(Signal.opportunity_id == opp.id)))
-    by_person: dict[object, Credit] = {}
-    for s in sorted(signals, key=lambda s: (s.observed_at, s.id)):
-        credit = by_person.get(s.contributor_id)
-        if credit is None:
-            by_person[s.contributor_id] = Credit(
-                opportunity_id=opp.id,
-                contributor_id=s.contributor_id,
-                role=CO_CONTRIBUTOR,
-                first_signal_id=s.id,
-                first_observed_at=s.observed_at,
-                signal_count=1,
-            )
-        else:
-            credit.signal_count += 1
-    assign_roles(session, list(by_person.values()))
+    signals = sorted(
+        session.exec(select(Signal).where(Signal.opportunity_id == opp.id)), key=lambda s: (s.observed_at, s.id)
+    )
+    credit_signals(session, [(opp, s) for s in signals], fresh={opp.id})
     opp.signal_count = len(signals)
     opp.kinds = sorted({s.kind for s in signals})
     if signals:

@@ -36,7 +36,7 @@ _INSERT = f"""
 INSERT INTO report_credit_facts ({_COLUMNS})
 SELECT credit_id, opportunity_id, contributor_id, account_id, role, rnk, n, signal_count, opp_signal_count,
   observed_at, opp_first_seen_at, source_system, kind, status, currency, value_cents,
-  CASE WHEN value_cents IS NULL THEN NULL WHEN rnk = 1 THEN value_cents ELSE 0 END,
+  CASE WHEN value_cents IS NULL THEN NULL WHEN role = 'originator' THEN value_cents ELSE 0 END,
   CASE WHEN value_cents IS NULL THEN NULL
        WHEN rnk = 1 THEN value_cents - (n - 1) * (value_cents / n) ELSE value_cents / n END,
   CASE WHEN value_cents IS NULL THEN NULL
@@ -46,7 +46,7 @@ FROM (
   SELECT b.*, (b.value_cents * (b.n - b.rnk + 1)) / ((b.n * (b.n + 1)) / 2) AS tw
   FROM (
     SELECT c.id AS credit_id, c.opportunity_id, c.contributor_id, o.account_id,
-      CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'originator' ELSE 'co_contributor' END AS role,
+      c.role,
       ROW_NUMBER() OVER w AS rnk,
       COUNT(*) OVER (PARTITION BY c.opportunity_id) AS n,
       c.signal_count, o.signal_count AS opp_signal_count,

@@ -11,11 +11,11 @@ from sqlmodel import Session, col, select
 from app.accounts.models import Account
 from app.contributors.models import Contributor
 from app.opportunities.models import Credit, Opportunity
+from app.opportunities.service import ORIGINATOR
 from app.signals.models import Signal
 from schemas.crm import ContributorCredit, OpportunityRecord
 
 MAX_SOURCE_LINKS = 20
-ORIGINATOR = "originator"
 
 
 def build_records(
@@ -73,9 +73,9 @@ def to_record(
     source_links: Sequence[str],
 ) -> OpportunityRecord:
     people = [_credit(c, p) for c, p in credits]
-    originator = next((x for x in people if x.role == ORIGINATOR), None)
-    if originator is None:
-        originator = people[0] if people else ContributorCredit(email="", function="other", role=ORIGINATOR)
+    # The stored role says who originated it (assign_roles); an opportunity without credits has nobody.
+    nobody = ContributorCredit(email="", function="other", role=ORIGINATOR)
+    originator = next((x for x in people if x.role == ORIGINATOR), nobody)
     return OpportunityRecord(
         opportunity_id=str(opp.id),
         version=opp.version,

@@ -33,6 +33,7 @@ from app.core.settings import Settings, load_settings
 from app.core.timeutil import utcnow
 from app.notifications import events
 from app.opportunities.models import Opportunity
+from app.reports import milestones
 from app.sync import budget, metrics
 from app.sync.adapters import build_adapter, choices, rate_limit
 from app.sync.models import SyncJob
@@ -393,6 +394,8 @@ class SyncWorker:
                     clean,
                 )
             newly = self._store_crm_ids(session, stored, now)
+            # Reports measure time to the CRM from the first sync; opportunities.synced_at moves on every sync.
+            milestones.record_first_synced(session, newly, now)
             self._emit_synced(session, newly)
         for result, n in counts.items():
             if n:
