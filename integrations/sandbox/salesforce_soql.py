@@ -233,7 +233,3 @@ def matches(row_value: Any, cond: Condition) -> bool:
     except TypeError as exc:
         raise SoqlError(f"cannot compare {cond.field} with the given literal") from exc
     raise SoqlError(f"unsupported operator {cond.op}")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

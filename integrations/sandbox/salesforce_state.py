@@ -160,16 +160,6 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
-def to_csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(to_json_value(value))
-
-
 @dataclass
 class BulkJob:
     id: str
