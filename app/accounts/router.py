@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts import service
 from app.accounts.directory import AccountDirectory
-from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.api import EngineDep, PageDep, SessionDep, problems, split_page
 from app.core.auth import AdminKey, ReadKey
 from app.core.db import transaction
 from app.core.errors import invalid
@@ -83,22 +83,16 @@ async def import_accounts(request: Request, engine: EngineDep, key: AdminKey) ->
 
 @router.get("", response_model=Page[AccountRead], responses=problems(401, 403, 422))
 def list_accounts(
-    engine: EngineDep,
+    session: SessionDep,
     key: ReadKey,
+    paging: PageDep,
     q: Annotated[str | None, Query(max_length=200, description="part of a name, alias, domain, or a CRM id")] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[AccountRead]:
-    with transaction(engine) as session:
-        rows = service.search(session, q, decode_cursor(cursor), limit + 1)
-    page = rows[:limit]
-    return Page(
-        items=[AccountRead.model_validate(a, from_attributes=True) for a in page],
-        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
-    )
+    rows = service.search(session, q, paging.before, paging.fetch)
+    page, next_cursor = split_page(rows, paging, lambda a: a.id)
+    return Page(items=[AccountRead.model_validate(a, from_attributes=True) for a in page], next_cursor=next_cursor)
 
 
 @router.get("/{ref}", response_model=AccountRead, responses=problems(401, 403, 404))
-def get_account(ref: str, engine: EngineDep, key: ReadKey) -> AccountRead:
-    with transaction(engine) as session:
-        return AccountRead.model_validate(service.resolve_account(session, ref), from_attributes=True)
+def get_account(ref: str, session: SessionDep, key: ReadKey) -> AccountRead:
+    return AccountRead.model_validate(service.resolve_account(session, ref), from_attributes=True)

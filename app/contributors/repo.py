@@ -13,6 +13,32 @@ from app.opportunities.models import Credit, Opportunity
 from app.signals.models import Signal
 
 
+class ContributorRepo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def page(
+        self,
+        *,
+        function: str | None,
+        team: str | None,
+        only: uuid.UUID | None,
+        before: uuid.UUID | None,
+        limit: int,
+    ) -> list[Contributor]:
+        """Contributors not erased, newest first; ``only`` narrows to one person (a key bound to them)."""
+        stmt = select(Contributor).where(col(Contributor.erased_at).is_(None))
+        if function:
+            stmt = stmt.where(Contributor.function == function)
+        if team:
+            stmt = stmt.where(Contributor.team == team)
+        if only is not None:
+            stmt = stmt.where(Contributor.id == only)
+        if before:
+            stmt = stmt.where(col(Contributor.id) < before)
+        return list(self.session.exec(stmt.order_by(col(Contributor.id).desc()).limit(limit)))
+
+
 class FeedRepo:
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from app.core.db import transaction
 from app.core.errors import invalid
 from app.core.settings import Settings
 from schemas.common import Problem
@@ -25,6 +29,20 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def request_transaction(engine: EngineDep) -> Iterator[Session]:
+    """The request's one unit of work: committed when the handler returns, rolled back if it raises.
+
+    Used with ``scope="function"``, so the commit runs before the response is sent: an answer is never sent
+    for work that then fails to commit (guarantee 1). See
+    https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/
+    """
+    with transaction(engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(request_transaction, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
@@ -39,6 +57,39 @@ def decode_cursor(cursor: str | None) -> uuid.UUID | None:
         return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
         raise invalid("query.cursor", "not a cursor returned by this API", "invalid_cursor") from None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Where a list resumes (the id the previous page ended at) and how many items it shows."""
+
+    before: uuid.UUID | None
+    limit: int
+
+    @property
+    def fetch(self) -> int:
+        """Rows to read: one more than shown tells whether another page follows."""
+        return self.limit + 1
+
+
+def page_request(
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PageRequest:
+    return PageRequest(decode_cursor(cursor), limit)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]
+
+
+def split_page(rows: Sequence[T], paging: PageRequest, last_id: Callable[[T], uuid.UUID]) -> tuple[list[T], str | None]:
+    """The rows to show (``rows`` was read with ``paging.fetch``) and the cursor of the next page, if any."""
+    page = list(rows[: paging.limit])
+    more = len(rows) > paging.limit and bool(page)
+    return page, encode_cursor(last_id(page[-1])) if more else None
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -8,13 +8,12 @@ A subscription is a callback URL; events are POSTed to it as JSON, signed with t
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
-from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.api import PageDep, SessionDep, problems, split_page
 from app.core.auth import AdminKey
-from app.core.db import transaction
 from app.notifications import service
 from app.notifications.models import NotificationEvent
 from app.notifications.repo import SubscriptionRepo
@@ -31,39 +30,31 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["notifications"])
     responses=problems(401, 403, 422),
     summary="Register a callback URL for signed events; the secret is shown only in this answer",
 )
-def create_subscription(data: SubscriptionCreate, engine: EngineDep, key: AdminKey) -> SubscriptionCreated:
-    with transaction(engine) as session:
-        sub = service.create(session, data)
-        read = service.to_read(sub)
-        return SubscriptionCreated(**read.model_dump(), secret=sub.secret)
+def create_subscription(data: SubscriptionCreate, session: SessionDep, key: AdminKey) -> SubscriptionCreated:
+    sub = service.create(session, data)
+    read = service.to_read(sub)
+    return SubscriptionCreated(**read.model_dump(), secret=sub.secret)
 
 
 @router.get("", response_model=Page[SubscriptionRead], responses=problems(401, 403, 422))
 def list_subscriptions(
-    engine: EngineDep,
+    session: SessionDep,
     key: AdminKey,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    paging: PageDep,
 ) -> Page[SubscriptionRead]:
-    with transaction(engine) as session:
-        rows = SubscriptionRepo(session).page(before=decode_cursor(cursor), limit=limit + 1)
-    page = rows[:limit]
-    return Page(
-        items=[service.to_read(s) for s in page],
-        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
-    )
+    rows = SubscriptionRepo(session).page(before=paging.before, limit=paging.fetch)
+    page, next_cursor = split_page(rows, paging, lambda s: s.id)
+    return Page(items=[service.to_read(s) for s in page], next_cursor=next_cursor)
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionRead, responses=problems(401, 403, 404))
-def get_subscription(subscription_id: uuid.UUID, engine: EngineDep, key: AdminKey) -> SubscriptionRead:
-    with transaction(engine) as session:
-        return service.to_read(service.get(session, subscription_id))
+def get_subscription(subscription_id: uuid.UUID, session: SessionDep, key: AdminKey) -> SubscriptionRead:
+    return service.to_read(service.get(session, subscription_id))
 
 
 @router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404), summary="Stop sending events")
-def delete_subscription(subscription_id: uuid.UUID, engine: EngineDep, key: AdminKey) -> Response:
-    with transaction(engine) as session:
-        service.disable(session, subscription_id)
+def delete_subscription(subscription_id: uuid.UUID, session: SessionDep, key: AdminKey) -> Response:
+    service.disable(session, subscription_id)
     return Response(status_code=204)
 
 
@@ -75,22 +66,15 @@ def delete_subscription(subscription_id: uuid.UUID, engine: EngineDep, key: Admi
 )
 def list_deliveries(
     subscription_id: uuid.UUID,
-    engine: EngineDep,
+    session: SessionDep,
     key: AdminKey,
+    paging: PageDep,
     state: Literal["pending", "retrying", "delivered", "dead"] | None = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[DeliveryRead]:
-    with transaction(engine) as session:
-        service.get(session, subscription_id)
-        rows = SubscriptionRepo(session).deliveries(
-            subscription_id, state=state, before=decode_cursor(cursor), limit=limit + 1
-        )
-    page = rows[:limit]
-    return Page(
-        items=[service.delivery_read(d, k) for d, k in page],
-        next_cursor=encode_cursor(page[-1][0].id) if len(rows) > limit else None,
-    )
+    service.get(session, subscription_id)
+    rows = SubscriptionRepo(session).deliveries(subscription_id, state=state, before=paging.before, limit=paging.fetch)
+    page, next_cursor = split_page(rows, paging, lambda row: row[0].id)
+    return Page(items=[service.delivery_read(d, k) for d, k in page], next_cursor=next_cursor)
 
 
 @router.post(
@@ -100,9 +84,8 @@ def list_deliveries(
     summary="Send one delivery again now",
 )
 def retry_delivery(
-    subscription_id: uuid.UUID, delivery_id: uuid.UUID, engine: EngineDep, key: AdminKey
+    subscription_id: uuid.UUID, delivery_id: uuid.UUID, session: SessionDep, key: AdminKey
 ) -> DeliveryRead:
-    with transaction(engine) as session:
-        row = service.retry(session, subscription_id, delivery_id)
-        event = session.get(NotificationEvent, row.event_id)
-        return service.delivery_read(row, event.kind if event else "")
+    row = service.retry(session, subscription_id, delivery_id)
+    event = session.get(NotificationEvent, row.event_id)
+    return service.delivery_read(row, event.kind if event else "")

@@ -6,9 +6,8 @@ import uuid
 
 from fastapi import APIRouter
 
-from app.core.api import EngineDep, problems
+from app.core.api import SessionDep, problems
 from app.core.auth import WriteKey
-from app.core.db import transaction
 from app.core.errors import Conflict, NotFound
 from app.opportunities.outcomes import apply_outcome
 from app.opportunities.repo import OpportunityRepo
@@ -28,36 +27,35 @@ class CRMOwnsOutcome(Conflict):
     responses=problems(401, 403, 404, 409, 422),
     summary="Record an opportunity's outcome (for tools without a CRM; a CRM-synced one takes it from the CRM)",
 )
-def post_outcome(opportunity_id: uuid.UUID, data: OutcomeCreate, engine: EngineDep, key: WriteKey) -> OutcomeResult:
-    with transaction(engine) as session:
-        found = OpportunityRepo(session).by_ref(str(opportunity_id))
-        if found is None:
-            raise NotFound("no such opportunity")
-        # A key bound to a contributor touches only opportunities credited to that person (else 404).
-        opp = get_opportunity(session, found.id, key)
-        if opp.crm_id is not None:
-            raise CRMOwnsOutcome(f"opportunity is in the CRM ({opp.crm}); its outcome is read back from there")
-        changed = apply_outcome(
-            session,
-            opp,
-            status=data.status,
-            stage=data.stage,
-            amount=data.amount,
-            currency=data.currency,
-            close_date=data.close_date,
-            note=data.note,
-            changed_at=data.changed_at,
-            source=f"api:{key.name}",
-        )
-        return OutcomeResult(
-            opportunity_id=opp.id,
-            changed=changed,
-            status=opp.status,
-            stage=opp.stage,
-            amount=opp.amount,
-            currency=opp.currency,
-            close_date=opp.close_date,
-            note=opp.note,
-            stage_changed_at=opp.stage_changed_at,
-            closed_at=opp.closed_at,
-        )
+def post_outcome(opportunity_id: uuid.UUID, data: OutcomeCreate, session: SessionDep, key: WriteKey) -> OutcomeResult:
+    found = OpportunityRepo(session).by_ref(str(opportunity_id))
+    if found is None:
+        raise NotFound("no such opportunity")
+    # A key bound to a contributor touches only opportunities credited to that person (else 404).
+    opp = get_opportunity(session, found.id, key)
+    if opp.crm_id is not None:
+        raise CRMOwnsOutcome(f"opportunity is in the CRM ({opp.crm}); its outcome is read back from there")
+    changed = apply_outcome(
+        session,
+        opp,
+        status=data.status,
+        stage=data.stage,
+        amount=data.amount,
+        currency=data.currency,
+        close_date=data.close_date,
+        note=data.note,
+        changed_at=data.changed_at,
+        source=f"api:{key.name}",
+    )
+    return OutcomeResult(
+        opportunity_id=opp.id,
+        changed=changed,
+        status=opp.status,
+        stage=opp.stage,
+        amount=opp.amount,
+        currency=opp.currency,
+        close_date=opp.close_date,
+        note=opp.note,
+        stage_changed_at=opp.stage_changed_at,
+        closed_at=opp.closed_at,
+    )

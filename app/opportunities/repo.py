@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -20,6 +21,41 @@ from app.sync.models import SyncJob
 class OpportunityRepo:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def page(
+        self,
+        *,
+        account_id: uuid.UUID | None,
+        credited: list[uuid.UUID],
+        status: str | None,
+        synced: bool | None,
+        seen_from: datetime | None,
+        seen_to: datetime | None,
+        include_merged: bool,
+        before: uuid.UUID | None,
+        limit: int,
+    ) -> list[tuple[Opportunity, Account]]:
+        """Opportunities with their accounts, newest first; ``credited``: each of these people is credited."""
+        stmt = select(Opportunity, Account).join(Account, col(Account.id) == col(Opportunity.account_id))
+        if account_id:
+            stmt = stmt.where(Opportunity.account_id == account_id)
+        for person in credited:
+            stmt = stmt.where(
+                col(Opportunity.id).in_(select(Credit.opportunity_id).where(Credit.contributor_id == person))
+            )
+        if status:
+            stmt = stmt.where(Opportunity.status == status)
+        if synced is not None:
+            stmt = stmt.where(col(Opportunity.crm_id).is_not(None) if synced else col(Opportunity.crm_id).is_(None))
+        if seen_from:
+            stmt = stmt.where(Opportunity.last_seen_at >= seen_from)
+        if seen_to:
+            stmt = stmt.where(Opportunity.first_seen_at < seen_to)
+        if not include_merged:
+            stmt = stmt.where(col(Opportunity.merged_into_id).is_(None))
+        if before:
+            stmt = stmt.where(col(Opportunity.id) < before)
+        return list(self.session.exec(stmt.order_by(col(Opportunity.id).desc()).limit(limit)))
 
     def lock_account(self, account_id: uuid.UUID) -> None:
         """Serialise clustering per account, so two concurrent signals cannot both open the same opportunity."""

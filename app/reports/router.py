@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.contributors.service import readable_contributor
-from app.core.api import EngineDep, SettingsDep, problems
+from app.core.api import EngineDep, SessionDep, SettingsDep, problems
 from app.core.auth import AdminKey, ReportsKey
 from app.core.db import transaction
 from app.core.errors import Forbidden, invalid
@@ -263,18 +263,16 @@ def ageing(
     responses=problems(401, 403, 422),
     summary="Import headcounts per function or team (replaces that dimension's counts)",
 )
-def put_staff_counts(data: StaffCounts, engine: EngineDep, key: AdminKey) -> StaffCountsRead:
-    with transaction(engine) as session:
-        service.replace_staff(session, data.dimension, data.counts)
-        return StaffCountsRead(dimension=data.dimension, counts=service.staff(session, data.dimension))
+def put_staff_counts(data: StaffCounts, session: SessionDep, key: AdminKey) -> StaffCountsRead:
+    service.replace_staff(session, data.dimension, data.counts)
+    return StaffCountsRead(dimension=data.dimension, counts=service.staff(session, data.dimension))
 
 
 @router.get("/staff-counts", response_model=StaffCountsRead, responses=problems(401, 403, 422))
 def get_staff_counts(
-    engine: EngineDep, key: ReportsKey, dimension: Literal["function", "team"] = "function"
+    session: SessionDep, key: ReportsKey, dimension: Literal["function", "team"] = "function"
 ) -> StaffCountsRead:
-    with transaction(engine) as session:
-        return StaffCountsRead(dimension=dimension, counts=service.staff(session, dimension))
+    return StaffCountsRead(dimension=dimension, counts=service.staff(session, dimension))
 
 
 # -- recognition statements and adoption ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.accounts.service import resolve_account
 from app.contributors.service import readable_contributor
 from app.core import idempotency
-from app.core.api import EngineDep, decode_cursor, encode_cursor, problems
+from app.core.api import EngineDep, PageDep, SessionDep, problems, split_page
 from app.core.auth import Principal, ReadKey, WriteKey
 from app.core.db import transaction
 from app.core.errors import InvalidInput, field_errors
@@ -171,15 +171,15 @@ def _batch_results(
 
 
 @router.get("/{signal_id}", response_model=SignalRead, responses=problems(401, 403, 404))
-def get_signal(signal_id: uuid.UUID, engine: EngineDep, key: ReadKey) -> SignalRead:
-    with transaction(engine) as session:
-        return service.to_read(session, service.get(session, signal_id, key))
+def get_signal(signal_id: uuid.UUID, session: SessionDep, key: ReadKey) -> SignalRead:
+    return service.to_read(session, service.get(session, signal_id, key))
 
 
 @router.get("", response_model=Page[SignalRead], responses=problems(401, 403, 422))
 def list_signals(
-    engine: EngineDep,
+    session: SessionDep,
     key: ReadKey,
+    paging: PageDep,
     contributor: Annotated[str | None, Query(max_length=254, description="contributor id or e-mail")] = None,
     account: Annotated[str | None, Query(max_length=100, description="account id or CRM id")] = None,
     opportunity: uuid.UUID | None = None,
@@ -187,39 +187,35 @@ def list_signals(
     status: Annotated[str | None, Query(pattern="^(attributed|needs_review)$")] = None,
     observed_from: Annotated[datetime | None, Query(alias="from")] = None,
     observed_to: Annotated[datetime | None, Query(alias="to")] = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[SignalRead]:
-    before = decode_cursor(cursor)
-    with transaction(engine) as session:
-        contributor_id = readable_contributor(session, contributor, key).id if contributor else key.contributor_id
-        account_id = resolve_account(session, account).id if account else None
-        repo = SignalRepo(session)
-        rows = repo.list(
-            contributor_id=contributor_id,
-            account_id=account_id,
-            kind=kind,
-            status=status,
-            observed_from=observed_from,
-            observed_to=observed_to,
-            opportunity_id=opportunity,
-            before=before,
-            limit=limit + 1,
+    contributor_id = readable_contributor(session, contributor, key).id if contributor else key.contributor_id
+    account_id = resolve_account(session, account).id if account else None
+    repo = SignalRepo(session)
+    rows = repo.list(
+        contributor_id=contributor_id,
+        account_id=account_id,
+        kind=kind,
+        status=status,
+        observed_from=observed_from,
+        observed_to=observed_to,
+        opportunity_id=opportunity,
+        before=paging.before,
+        limit=paging.fetch,
+    )
+    page, next_cursor = split_page(rows, paging, lambda s: s.id)
+    people, accounts, opps = repo.related(page)
+    policy = mandates.load(session)
+    items = [
+        service.build_read(
+            s,
+            people[s.contributor_id],
+            accounts.get(s.account_id) if s.account_id else None,
+            opps.get(s.opportunity_id) if s.opportunity_id else None,
+            policy,
         )
-        page, more = rows[:limit], len(rows) > limit
-        people, accounts, opps = repo.related(page)
-        policy = mandates.load(session)
-        items = [
-            service.build_read(
-                s,
-                people[s.contributor_id],
-                accounts.get(s.account_id) if s.account_id else None,
-                opps.get(s.opportunity_id) if s.opportunity_id else None,
-                policy,
-            )
-            for s in page
-        ]
-    return Page(items=items, next_cursor=encode_cursor(page[-1].id) if more else None)
+        for s in page
+    ]
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.post(
@@ -229,14 +225,13 @@ def list_signals(
     summary="Assign the account of a signal waiting for review; it then joins or opens an opportunity",
 )
 def assign_account(
-    signal_id: uuid.UUID, data: AssignAccount, request: Request, engine: EngineDep, key: WriteKey
+    signal_id: uuid.UUID, data: AssignAccount, request: Request, session: SessionDep, key: WriteKey
 ) -> SignalRead:
     config = _config(request)
-    with transaction(engine) as session:
-        signal = service.get(session, signal_id, key)
-        account = resolve_account(session, data.account)
-        service.assign(session, config, signal, account, key.name)
-        return service.to_read(session, signal)
+    signal = service.get(session, signal_id, key)
+    account = resolve_account(session, data.account)
+    service.assign(session, config, signal, account, key.name)
+    return service.to_read(session, signal)
 
 
 @router.post(
@@ -245,12 +240,11 @@ def assign_account(
     responses=problems(401, 403, 404, 409),
     summary="Move a signal out of its opportunity into a new one; credit is recomputed in both",
 )
-def detach_signal(signal_id: uuid.UUID, request: Request, engine: EngineDep, key: WriteKey) -> SignalRead:
+def detach_signal(signal_id: uuid.UUID, request: Request, session: SessionDep, key: WriteKey) -> SignalRead:
     config = _config(request)
-    with transaction(engine) as session:
-        signal = service.get(session, signal_id, key)
-        detach(session, signal, key.name, config.crm)
-        return service.to_read(session, signal)
+    signal = service.get(session, signal_id, key)
+    detach(session, signal, key.name, config.crm)
+    return service.to_read(session, signal)
 
 
 review_router = APIRouter(prefix="/v1/review", tags=["signals"])
@@ -262,12 +256,7 @@ review_router = APIRouter(prefix="/v1/review", tags=["signals"])
     responses=problems(401, 403, 422),
     summary="Signals whose account could not be decided, with up to 3 suggestions each",
 )
-def attribution_queue(
-    engine: EngineDep,
-    key: ReadKey,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page[ReviewItem]:
-    with transaction(engine) as session:
-        items, more = service.review_queue(session, key, decode_cursor(cursor), limit)
-    return Page(items=items, next_cursor=encode_cursor(items[-1].signal.id) if more else None)
+def attribution_queue(session: SessionDep, key: ReadKey, paging: PageDep) -> Page[ReviewItem]:
+    items = service.review_queue(session, key, paging.before, paging.fetch)
+    page, next_cursor = split_page(items, paging, lambda item: item.signal.id)
+    return Page(items=page, next_cursor=next_cursor)

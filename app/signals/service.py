@@ -179,11 +179,9 @@ def assign(session: Session, config: IngestConfig, signal: Signal, account: Acco
     return place(session, config, signal, account, contributor.email or "")
 
 
-def review_queue(
-    session: Session, principal: Principal, before: uuid.UUID | None, limit: int
-) -> tuple[list[ReviewItem], bool]:
-    """A page of signals whose account could not be decided (newest first), each with up to 3 suggestions, and
-    whether more follow. A principal bound to a contributor sees only that person's."""
+def review_queue(session: Session, principal: Principal, before: uuid.UUID | None, limit: int) -> list[ReviewItem]:
+    """Up to ``limit`` signals whose account could not be decided (newest first), each with up to 3 suggestions.
+    A principal bound to a contributor sees only that person's."""
     repo = SignalRepo(session)
     rows = repo.list(
         contributor_id=principal.contributor_id,
@@ -193,18 +191,17 @@ def review_queue(
         observed_from=None,
         observed_to=None,
         before=before,
-        limit=limit + 1,
+        limit=limit,
     )
-    page = rows[:limit]
-    people, _, _ = repo.related(page)
+    people, _, _ = repo.related(rows)
     items = [
         ReviewItem(
             signal=build_read(s, people[s.contributor_id], None, None),
             suggestions=[CandidateRead.model_validate(c) for c in s.attribution.get("candidates", [])[:3]],
         )
-        for s in page
+        for s in rows
     ]
-    return items, len(rows) > limit
+    return items
 
 
 def get(session: Session, signal_id: uuid.UUID, principal: Principal | None = None) -> Signal:

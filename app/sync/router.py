@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from app.core.api import EngineDep, problems
+from app.core.api import EngineDep, SessionDep, problems
 from app.core.auth import AdminKey, ReadKey
 from app.core.db import transaction
 from app.core.errors import AppError, NotFound
@@ -54,10 +54,9 @@ def sync_status(engine: EngineDep, _key: ReadKey) -> SyncStatus:
     summary="Replay a dead sync job: it becomes due now with a fresh attempt count",
     responses=problems(401, 403, 404, 409),
 )
-def retry_dead_job(job_id: uuid.UUID, engine: EngineDep, _key: AdminKey) -> SyncJobRead:
-    with transaction(engine) as session:
-        job = retry_dead(session, job_id)
-        return job_read(job)
+def retry_dead_job(job_id: uuid.UUID, session: SessionDep, _key: AdminKey) -> SyncJobRead:
+    job = retry_dead(session, job_id)
+    return job_read(job)
 
 
 def get_adapter(request: Request) -> CRMAdapter | None:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from app.accounts.service import search as search_accounts
 from app.contributors.service import feed, readable_contributor
-from app.core.api import decode_cursor, encode_cursor
+from app.core.api import PageRequest, decode_cursor, split_page
 from app.core.auth import Scope
 from app.core.db import transaction
 from app.core.errors import InvalidInput, field_errors
@@ -101,10 +101,9 @@ def account_options(request: Request, user: UserDep, customer: Annotated[str, Qu
 
 @router.get("/me")
 def my_signals(request: Request, user: UserDep, cursor: Annotated[str | None, Query(max_length=64)] = None) -> Response:
-    before = decode_cursor(cursor)
+    paging = PageRequest(decode_cursor(cursor), FEED_PAGE)
     with transaction(request.app.state.engine) as session:
         me = readable_contributor(session, str(user.contributor_id), user.principal)
-        items = feed(session, me, before=before, limit=FEED_PAGE + 1)
-    page = items[:FEED_PAGE]
-    more = encode_cursor(page[-1].signal_id) if len(items) > FEED_PAGE else None
+        items = feed(session, me, before=paging.before, limit=paging.fetch)
+    page, more = split_page(items, paging, lambda item: item.signal_id)
     return render(request, "me.html", {"title": "My signals", "items": page, "next_cursor": more})

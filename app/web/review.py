@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from app.accounts.service import resolve_account
 from app.accounts.service import search as search_accounts
-from app.core.api import decode_cursor, encode_cursor
+from app.core.api import PageRequest, decode_cursor, split_page
 from app.core.auth import Scope
 from app.core.db import transaction
 from app.core.errors import AppError
@@ -31,9 +31,10 @@ QUEUE_PAGE = 20
 @router.get("/review")
 def review(request: Request, user: UserDep, cursor: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     need(user, Scope.signals_write, "work the review queues")
+    paging = PageRequest(decode_cursor(cursor), QUEUE_PAGE)
     with transaction(request.app.state.engine) as session:
-        items, more = signals.review_queue(session, user.principal, decode_cursor(cursor), QUEUE_PAGE)
-    next_cursor = encode_cursor(items[-1].signal.id) if more else None
+        rows = signals.review_queue(session, user.principal, paging.before, paging.fetch)
+    items, next_cursor = split_page(rows, paging, lambda item: item.signal.id)
     return render(request, "review.html", {"title": "Review", "items": items, "next_cursor": next_cursor})
 
 
