@@ -15,12 +15,14 @@ from app.capture.router import router as capture_router
 from app.capture.service import TaskRunner, build_sources, sandbox_mounts
 from app.contributors.router import me_router
 from app.contributors.router import router as contributors_router
+from app.core.api import problem_contract
 from app.core.auth import KeyCache
 from app.core.background import start_loops
 from app.core.db import make_engine
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
-from app.core.middleware import AccessLog, BodyLimit
+from app.core.input_limits import InputLimits
+from app.core.middleware import AccessLog, BodyLimit, LiteralPathMethods
 from app.core.settings import Settings, get_settings
 from app.mandates.router import router as mandates_router
 from app.notifications.router import router as subscriptions_router
@@ -88,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.directory = AccountDirectory()
     app.state.ingest_config = IngestConfig.from_settings(settings, app.state.directory)
     install_error_handlers(app)
+    render_openapi = app.openapi
+    app.openapi = lambda: app.openapi_schema or problem_contract(render_openapi())  # type: ignore[method-assign]
     for router in (
         health_router,
         signals_router,
@@ -117,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.mount(f"/sandbox/{name}", sandbox)
             sandbox_settings[name] = source_settings
     app.state.capture_sources = build_sources(sandbox_settings)
+    app.add_middleware(LiteralPathMethods)
+    app.add_middleware(InputLimits)  # inside BodyLimit: bodies it sees are already bounded
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app

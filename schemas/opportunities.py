@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from schemas.common import Str100, Str2000, Strict
+from schemas.common import DateIn, DateTimeIn, Str100, Str2000, Strict
 from schemas.currency import ISO_4217
 from schemas.signals import AccountRef, CandidateRead, SignalRead
 
@@ -81,9 +81,9 @@ class OutcomeCreate(Strict):
     stage: Str100 | None = None
     amount: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
     currency: str | None = Field(default=None, min_length=3, max_length=3, description="ISO 4217, with amount")
-    close_date: date | None = None
+    close_date: DateIn | None = None
     note: Str2000 | None = Field(default=None, description="the seller's note, shown to contributors")
-    changed_at: datetime | None = Field(default=None, description="when it happened; default now")
+    changed_at: DateTimeIn | None = Field(default=None, description="when it happened (RFC 3339); default now")
 
     @field_validator("currency")
     @classmethod

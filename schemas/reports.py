@@ -9,7 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from schemas.common import Strict
+from schemas.common import Str100, Strict
 
 GroupBy = Literal["contributor", "function", "team", "source", "kind", "account", "month", "quarter"]
 CreditModel = Literal["originator", "equal", "time_weighted"]
@@ -87,8 +87,8 @@ class Report(BaseModel, Generic[RowT]):
 
 class StaffCounts(Strict):
     dimension: Literal["function", "team"]
-    counts: dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[int, Field(ge=0, le=10_000_000)]] = (
-        Field(description="name → headcount", max_length=2000)
+    counts: dict[Str100, Annotated[int, Field(ge=0, le=10_000_000)]] = Field(
+        description="name → headcount", max_length=2000
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, EmailStr, Field, field_validator, model_validator
 
-from schemas.common import FieldError, Money, Str100, Str200, Str300, Strict, Text
+from schemas.common import DateTimeIn, FieldError, Money, Str100, Str200, Str300, Strict, Text, Title
 from schemas.mandates import MandateRead
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
@@ -76,10 +76,12 @@ class SignalCreate(Strict):
     contributor: ContributorRef
     customer: CustomerHint
     kind: Slug = Field(description="changed_need, new_use_case, inefficiency, expansion, renewal_risk, ...")
-    title: Annotated[Str200, Field(min_length=3)]
+    title: Title
     body: Text
     value: Money | None = None
-    observed_at: datetime | None = Field(default=None, description="when it was noticed; default now")
+    observed_at: DateTimeIn | None = Field(
+        default=None, description="when it was noticed, as RFC 3339 text (e.g. 2025-03-01T09:30:00Z); default now"
+    )
     source: Source
     opportunity_ref: Str100 | None = Field(
         default=None, description="an opportunity id or CRM deal id this signal belongs to"

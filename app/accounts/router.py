@@ -45,13 +45,10 @@ async def _rows(request: Request) -> list[dict[str, Any]]:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise invalid("file", "upload the CSV as the form field 'file'", "missing_file")
-        return service.rows_from_csv((await upload.read()).decode("utf-8-sig"))
+        return service.rows_from_csv(await upload.read(), "file")
     raw = await request.body()
     if ctype in ("text/csv", "application/csv"):
-        try:
-            return service.rows_from_csv(raw.decode("utf-8-sig"))
-        except UnicodeDecodeError:
-            raise invalid("body", "CSV must be UTF-8", "encoding") from None
+        return service.rows_from_csv(raw, "body")
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -17,6 +17,7 @@ from app.accounts.models import Account
 from app.core.errors import NotFound, field_errors, invalid
 from app.core.timeutil import utcnow
 from schemas.accounts import AccountIn, ImportResult, ImportRowResult
+from schemas.limits import CSV_ENCODING, MAX_CSV_FIELD_CHARS
 
 LIST_COLUMNS = ("aliases", "domains")
 FIELDS = ("crm", "name", "legal_name", "aliases", "domains", "country", "owner", "owner_crm_id", "segment")
@@ -34,13 +35,29 @@ def resolve_account(session: Session, ref: str) -> Account:
     return account
 
 
-def rows_from_csv(text: str) -> list[dict[str, Any]]:
-    """CSV with a header row; `aliases` and `domains` hold several values separated by `;` or `|`."""
-    reader = csv.DictReader(io.StringIO(text))
+def rows_from_csv(data: bytes, field: str) -> list[dict[str, Any]]:
+    """CSV with a header row; `aliases` and `domains` hold several values separated by `;` or `|`.
+
+    ``field`` names the upload in errors (``file`` or ``body``); the limits are those of ``schemas.limits``.
+    """
+    try:
+        text = data.decode(CSV_ENCODING)
+    except UnicodeDecodeError:
+        raise invalid(field, "CSV must be UTF-8 encoded", "encoding") from None
+    try:
+        return _csv_rows(csv.DictReader(io.StringIO(text)), field)
+    except csv.Error as exc:  # e.g. a field over the csv module's own limit (131,072 characters)
+        raise invalid(field, f"not readable as CSV: {exc}", "csv_invalid") from None
+
+
+def _csv_rows(reader: csv.DictReader[str], field: str) -> list[dict[str, Any]]:
     if not reader.fieldnames or "crm_id" not in reader.fieldnames or "name" not in reader.fieldnames:
-        raise invalid("file", "CSV needs a header row with at least crm_id and name", "csv_header")
+        raise invalid(field, "CSV needs a header row with at least crm_id and name", "csv_header")
     rows: list[dict[str, Any]] = []
     for raw in reader:
+        if any(len(v) > MAX_CSV_FIELD_CHARS for v in raw.values() if isinstance(v, str)):
+            line = reader.line_num
+            raise invalid(field, f"line {line} has a field over {MAX_CSV_FIELD_CHARS} characters", "csv_field_too_long")
         row: dict[str, Any] = {}
         for key, value in raw.items():
             if key is None or value is None or value.strip() == "":

@@ -95,3 +95,27 @@ def split_page(rows: Sequence[T], paging: PageRequest, last_id: Callable[[T], uu
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries declaring problem+json error bodies."""
     return {s: {"model": Problem, "content": {"application/problem+json": {}}} for s in statuses}
+
+
+PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# Statuses the middleware may send on any operation, whatever the route declares (see app/input_limits.py).
+ALWAYS_POSSIBLE = {"422": "The request is not valid (the problem names the field)"}
+WITH_BODY = {"413": "Request body too large"}
+
+
+def problem_contract(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the service behaves: every error is problem+json (FastAPI would document its
+    own 422 body as application/json), and statuses the middleware sends are declared on each operation."""
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            extra = {**ALWAYS_POSSIBLE, **(WITH_BODY if "requestBody" in operation else {})}
+            for status, description in extra.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = PROBLEM_CONTENT
+    schemas = openapi.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return openapi

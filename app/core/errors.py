@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -99,6 +101,43 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
+class MethodTable:
+    """Which methods each route path serves (FastAPI nests included routers; ``iter_route_contexts`` flattens)."""
+
+    def __init__(self, routes: Iterable[Any]) -> None:
+        self.paths: list[tuple[re.Pattern[str], set[str]]] = []
+        self.literal: dict[str, list[str]] = {}
+        for route in iter_route_contexts(list(routes)):
+            regex, methods = getattr(route, "path_regex", None), route.methods
+            if regex is None or not methods:
+                continue
+            self.paths.append((regex, methods))
+            if route.path is not None and not getattr(route, "param_convertors", None):
+                self.literal[route.path] = sorted({*self.literal.get(route.path, []), *methods})
+
+    def allowed(self, path: str) -> list[str]:
+        """Every method some route serves at ``path`` (the Allow header of a 405)."""
+        return sorted({m for regex, methods in self.paths if regex.match(path) for m in methods})
+
+
+def method_table(app: Any) -> MethodTable:
+    table: MethodTable | None = getattr(app.state, "method_table", None)
+    if table is None:
+        table = app.state.method_table = MethodTable(app.routes)
+    return table
+
+
+def method_not_allowed(path: str, allowed: list[str]) -> JSONResponse:
+    problem = Problem(
+        title="Method not allowed",
+        status=405,
+        code="method_not_allowed",
+        detail=f"allowed here: {', '.join(allowed)}",
+        instance=path,
+    )
+    return problem_response(problem, {"Allow": ", ".join(allowed)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -126,14 +165,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route that matched the path only; there may be several.
+            allowed = method_table(request.app).allowed(request.url.path) or [headers.get("allow", "")]
+            return method_not_allowed(request.url.path, allowed)
         problem = Problem(
-            title=titles.get(exc.status_code, "HTTP error"),
+            title="Not found" if exc.status_code == 404 else "HTTP error",
             status=exc.status_code,
             detail=str(exc.detail),
             instance=request.url.path,
         )
-        return problem_response(problem, dict(exc.headers) if exc.headers else None)
+        return problem_response(problem, headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

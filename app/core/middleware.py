@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PayloadTooLarge, problem_response
+from app.core.errors import PayloadTooLarge, method_not_allowed, method_table, problem_response
 
 log = logging.getLogger("signal_pipeline.access")
 
@@ -59,6 +59,22 @@ class BodyLimit:
         error = PayloadTooLarge(f"the body exceeds {self.max_bytes} bytes", max_bytes=self.max_bytes)
         response = problem_response(error.problem(scope.get("path")), {"Connection": "close"})
         await response(scope, receive, send)
+
+
+class LiteralPathMethods:
+    """A literal route path (``/v1/signals/batch``) answers 405 to the methods it does not serve, even where a
+    route with a parameter (``GET /v1/signals/{signal_id}``) would also match it and answer something else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            allowed = method_table(scope["app"]).literal.get(scope["path"])
+            if allowed is not None and scope["method"] not in allowed:
+                await method_not_allowed(scope["path"], allowed)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class AccessLog:

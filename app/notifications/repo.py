@@ -14,10 +14,12 @@ class SubscriptionRepo:
         self.session = session
 
     def get(self, subscription_id: uuid.UUID) -> Subscription | None:
-        return self.session.get(Subscription, subscription_id)
+        """An active subscription; a deleted one is kept (its delivery log stays) but no longer found."""
+        sub = self.session.get(Subscription, subscription_id)
+        return sub if sub is not None and sub.active else None
 
     def page(self, *, before: uuid.UUID | None, limit: int) -> list[Subscription]:
-        stmt = select(Subscription)
+        stmt = select(Subscription).where(col(Subscription.active))
         if before:
             stmt = stmt.where(col(Subscription.id) < before)
         return list(self.session.exec(stmt.order_by(col(Subscription.id).desc()).limit(limit)))

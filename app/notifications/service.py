@@ -34,11 +34,10 @@ def get(session: Session, subscription_id: uuid.UUID) -> Subscription:
 
 
 def disable(session: Session, subscription_id: uuid.UUID) -> None:
-    """Stop sending: pending deliveries are dropped by the worker, the log stays."""
+    """Stop sending: pending deliveries are dropped by the worker, the log stays; the subscription is then 404."""
     sub = get(session, subscription_id)
-    if sub.active:
-        sub.active, sub.disabled_at = False, utcnow()
-        session.add(sub)
+    sub.active, sub.disabled_at = False, utcnow()
+    session.add(sub)
 
 
 def retry(session: Session, subscription_id: uuid.UUID, delivery_id: uuid.UUID) -> NotificationDelivery:

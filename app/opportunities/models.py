@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from app.core.ids import uuid7
 from app.core.tables import created_column, json_column, timestamp_column
 from app.core.timeutil import UTCDateTime
+from schemas.limits import MAX_TITLE_CHARS
 
 
 class Opportunity(SQLModel, table=True):
@@ -20,7 +21,7 @@ class Opportunity(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     account_id: uuid.UUID = Field(foreign_key="accounts.id", index=True)
-    title: str = Field(max_length=200)
+    title: str = Field(max_length=MAX_TITLE_CHARS)
     kinds: list[str] = json_column([])
     signal_count: int = 0
     first_seen_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +14,7 @@ from app.core.auth import ReadKey, WriteKey
 from app.opportunities import service
 from app.opportunities.detail import detail, summary
 from app.opportunities.repo import OpportunityRepo
-from schemas.common import Page
+from schemas.common import DateTimeIn, Page
 from schemas.opportunities import MergeRequest, OpportunityRead, OpportunitySummary
 
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
@@ -30,8 +29,8 @@ def list_opportunities(
     contributor: Annotated[str | None, Query(max_length=254, description="credited contributor, id or e-mail")] = None,
     status: Annotated[str | None, Query(pattern="^(open|won|lost|not_pursued)$")] = None,
     synced: Annotated[bool | None, Query(description="true: has a CRM record; false: not yet")] = None,
-    seen_from: Annotated[datetime | None, Query(alias="from", description="last signal at or after")] = None,
-    seen_to: Annotated[datetime | None, Query(alias="to", description="first signal before")] = None,
+    seen_from: Annotated[DateTimeIn | None, Query(alias="from", description="last signal at or after")] = None,
+    seen_to: Annotated[DateTimeIn | None, Query(alias="to", description="first signal before")] = None,
     include_merged: bool = False,
 ) -> Page[OpportunitySummary]:
     account_id = resolve_account(session, account).id if account else None

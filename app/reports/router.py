@@ -24,6 +24,7 @@ from app.core.errors import Forbidden, invalid
 from app.core.timeutil import utcnow
 from app.reports import adoption, facts, render, service, statements
 from app.reports.repo import Range
+from schemas.common import DateIn
 from schemas.currency import ISO_4217
 from schemas.recognition import AdoptionRow, RecognitionStatement, StatementLine, TeamMemberRow, TeamStatement
 from schemas.reports import (
@@ -41,8 +42,8 @@ from schemas.reports import (
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-From = Annotated[date | None, Query(alias="from", description="first day (inclusive); default 364 days before 'to'")]
-To = Annotated[date | None, Query(alias="to", description="last day (inclusive); default today (UTC)")]
+From = Annotated[DateIn | None, Query(alias="from", description="first day (inclusive); default 364 days before 'to'")]
+To = Annotated[DateIn | None, Query(alias="to", description="last day (inclusive); default today (UTC)")]
 Format = Annotated[Literal["json", "csv"], Query(description="csv: the rows as text/csv, one header line")]
 Currency = Annotated[
     str,

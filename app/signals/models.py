@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from app.core.ids import uuid7
 from app.core.tables import created_column, json_column
 from app.core.timeutil import UTCDateTime
+from schemas.limits import MAX_TITLE_CHARS
 
 
 class Signal(SQLModel, table=True):
@@ -28,7 +29,7 @@ class Signal(SQLModel, table=True):
     opportunity_id: uuid.UUID | None = Field(default=None, foreign_key="opportunities.id", index=True)
     status: str = Field(default="attributed", max_length=20, index=True)
     kind: str = Field(max_length=40, index=True)
-    title: str = Field(max_length=200)
+    title: str = Field(max_length=MAX_TITLE_CHARS)
     body: str
     value_amount: Decimal | None = Field(default=None, sa_type=sa.Numeric(18, 2))
     value_currency: str | None = Field(default=None, max_length=3)

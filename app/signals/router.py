@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -25,7 +25,7 @@ from app.mandates import service as mandates
 from app.opportunities.service import detach
 from app.signals import service
 from app.signals.repo import SignalRepo
-from schemas.common import Page
+from schemas.common import DateTimeIn, Page
 from schemas.opportunities import AssignAccount, ReviewItem
 from schemas.signals import BatchItemResult, BatchResult, SignalBatch, SignalCreate, SignalRead
 
@@ -185,8 +185,8 @@ def list_signals(
     opportunity: uuid.UUID | None = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(pattern="^(attributed|needs_review)$")] = None,
-    observed_from: Annotated[datetime | None, Query(alias="from")] = None,
-    observed_to: Annotated[datetime | None, Query(alias="to")] = None,
+    observed_from: Annotated[DateTimeIn | None, Query(alias="from")] = None,
+    observed_to: Annotated[DateTimeIn | None, Query(alias="to")] = None,
 ) -> Page[SignalRead]:
     contributor_id = readable_contributor(session, contributor, key).id if contributor else key.contributor_id
     account_id = resolve_account(session, account).id if account else None

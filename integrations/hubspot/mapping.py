@@ -58,12 +58,23 @@ def parse_datetime(value: str | None) -> datetime | None:
         return None
     v = value.strip()
     if v.isdigit():
-        return datetime.fromtimestamp(int(v) / 1000, tz=UTC)
+        return from_epoch_millis(int(v)) if len(v) <= 15 else None
     try:
         dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# Later than any real event (year 2200): a larger epoch value is not a time we can represent faithfully.
+_LATEST_MILLIS = 7_258_118_400_000
+
+
+def from_epoch_millis(value: object) -> datetime | None:
+    """Epoch milliseconds (HubSpot's occurredAt and timestamps) as a datetime; None when not a plausible time."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < _LATEST_MILLIS:
+        return None  # also NaN, which fails every comparison
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 def epoch_ms(value: datetime) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from integrations.base import RawRequest, WebhookRejected
+from integrations.hubspot.mapping import from_epoch_millis
 
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
@@ -69,10 +70,10 @@ def verify_signature_v3(raw: RawRequest, client_secret: str, *, tolerance_second
     timestamp = _header(raw.headers, TIMESTAMP_HEADER)
     if not signature or not timestamp:
         raise WebhookRejected("missing signature or timestamp header")
-    try:
-        sent_at = int(timestamp) / 1000.0
-    except ValueError:
-        raise WebhookRejected("malformed timestamp") from None
+    # Milliseconds since the epoch: 13 digits today; anything longer is not a time (and would overflow a float).
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 15:
+        raise WebhookRejected("malformed timestamp")
+    sent_at = int(timestamp) / 1000.0
     received = raw.received_at if raw.received_at.tzinfo else raw.received_at.replace(tzinfo=UTC)
     if abs(received.timestamp() - sent_at) > tolerance_seconds:
         raise WebhookRejected("timestamp outside the replay window")
@@ -106,15 +107,23 @@ def parse_deal_changes(body: bytes) -> list[DealChange]:
     for e in events:
         if not isinstance(e, dict) or e.get("subscriptionType") != "deal.propertyChange":
             continue
-        if e.get("propertyName") not in OUTCOME_FIELDS or e.get("objectId") is None:
+        if e.get("propertyName") not in OUTCOME_FIELDS or not _is_object_id(e.get("objectId")):
             continue
-        ms = e.get("occurredAt")
         out.append(
             DealChange(
                 deal_id=str(e["objectId"]),
                 property_name=str(e["propertyName"]),
                 event_id=str(e.get("eventId", "")),
-                occurred_at=datetime.fromtimestamp(ms / 1000, tz=UTC) if isinstance(ms, int | float) else None,
+                occurred_at=from_epoch_millis(e.get("occurredAt")),
             )
         )
     return out
+
+
+def _is_object_id(value: object) -> bool:
+    """HubSpot object ids are positive integers (sent as numbers; strings of digits accepted too)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 < value < 2**63
+    return isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19

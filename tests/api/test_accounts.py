@@ -48,7 +48,7 @@ class TestImport:
 
     def test_csv_without_header_is_422(self, client: TestClient, auth: dict[str, str]) -> None:
         r = client.post("/v1/accounts/import", content="x,y\n1,2\n", headers={**auth, "content-type": "text/csv"})
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
 
     def test_import_needs_admin(self, client: TestClient, make_key: object) -> None:
         key = make_key("signals:write", "signals:read")  # type: ignore[operator]
