@@ -91,7 +91,7 @@ def serve(
 
 @keys_cli.command("create")
 def keys_create(
-    name: Annotated[str, typer.Option(help="who or what uses the key, e.g. 'jira-bot'")],
+    name: Annotated[str, typer.Option(help="who or what uses the key, e.g. 'ticket-bot'")],
     scopes: Annotated[str, typer.Option(help=f"comma-separated: {', '.join(ALL_SCOPES)}")] = "signals:write",
     contributor: Annotated[str | None, typer.Option(help="bind the key to a contributor (id or e-mail)")] = None,
 ) -> None:

@@ -51,7 +51,7 @@ KINDS = (
     ("referral", 0.05),
     ("other", 0.05),
 )
-SOURCES = (("jira", 0.3), ("zendesk", 0.25), ("servicenow", 0.15), ("teams-bot", 0.15), ("webform", 0.15))
+SOURCES = (("issue-tracker", 0.3), ("helpdesk", 0.25), ("service-desk", 0.15), ("chat-bot", 0.15), ("webform", 0.15))
 CURRENCIES = (("SEK", 0.85), ("EUR", 0.1), ("USD", 0.05))
 STAGES_OPEN = ("qualification", "needs_analysis", "proposal", "negotiation")
 NOTES = (

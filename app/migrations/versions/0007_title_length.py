@@ -1,4 +1,4 @@
-"""titles up to 255 characters (a Jira summary's limit; schemas/limits.py MAX_TITLE_CHARS)
+"""titles up to 255 characters (an issue tracker summary's limit; schemas/limits.py MAX_TITLE_CHARS)
 
 Revision ID: 0007_title_length
 Revises: 0006_capture
