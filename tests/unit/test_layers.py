@@ -110,8 +110,8 @@ def test_features_never_import_another_features_router() -> None:
     assert bad == []
 
 
-@pytest.mark.parametrize("vendor", registry.names("crm"))
-def test_app_names_no_crm_vendor(vendor: str) -> None:
+@pytest.mark.parametrize("vendor", registry.names("crm") + registry.names("capture"))
+def test_app_names_no_vendor(vendor: str) -> None:
     pattern = re.compile(re.escape(vendor), re.IGNORECASE)
     named = [str(path.relative_to(ROOT)) for _, path in sources("app") if pattern.search(path.read_text())]
     assert named == []
