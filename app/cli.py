@@ -99,6 +99,7 @@ def keys_create(
     from app.contributors.service import resolve_contributor
     from app.core.auth import create_key
     from app.core.db import make_engine, transaction
+    from app.core.errors import NotFound
 
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(ALL_SCOPES))
@@ -107,7 +108,14 @@ def keys_create(
             f"unknown scope(s) {unknown}; choose from {', '.join(ALL_SCOPES)}", param_hint="--scopes"
         )
     with transaction(make_engine(_settings().database_url)) as session:
-        contributor_id = resolve_contributor(session, contributor).id if contributor else None
+        try:
+            contributor_id = resolve_contributor(session, contributor).id if contributor else None
+        except NotFound:
+            # Only people who have reported a signal (or signed in to the web app) exist as contributors yet.
+            raise typer.BadParameter(
+                f"no contributor {contributor!r}: give the id or e-mail of someone who has reported a signal",
+                param_hint="--contributor",
+            ) from None
         _key, raw = create_key(session, name, wanted, contributor_id)
     typer.echo(raw)
 

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from app.contributors.service import readable_contributor
 from app.core.api import EngineDep, SessionDep, SettingsDep, problems
 from app.core.auth import AdminKey, ReportsKey
+from app.core.csv_export import to_csv
 from app.core.db import transaction
 from app.core.errors import Forbidden, invalid
 from app.core.timeutil import utcnow
@@ -65,7 +66,7 @@ def _currency(value: str) -> str:
 def _answer(report: Report[Any], rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> Response:
     """The report with ``rows`` (JSON values, in the order of the row model's fields) as JSON or CSV."""
     if fmt == "csv":
-        return Response(service.to_csv(rows, columns), media_type="text/csv; charset=utf-8")
+        return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
     body = report.model_dump(mode="json")
     body["rows"] = rows
     return Response(
@@ -295,7 +296,7 @@ STATEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _statement(model: BaseModel, fmt: str, template: str, rows: Rows, columns: list[str], filename: str) -> Response:
     if fmt == "csv":
-        return Response(service.to_csv(rows, columns), media_type="text/csv; charset=utf-8")
+        return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
     if fmt in ("html", "pdf"):
         page = render.html(template, s=model, limit=statements.MAX_LINES)
         if fmt == "html":

@@ -6,8 +6,6 @@ them): tens of thousands of model instances would cost more than the queries beh
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -254,14 +252,3 @@ def replace_staff(session: Session, dimension: str, counts: dict[str, int]) -> N
 
 def staff(session: Session, dimension: str) -> dict[str, int]:
     return ReportRepo(session).staff(dimension)
-
-
-def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """The rows as CSV: the JSON field names as header (also when there are no rows), JSON values as text,
-    null as an empty cell."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return out.getvalue()

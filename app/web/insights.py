@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from app.core.auth import Scope
+from app.core.csv_export import to_csv
 from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.settings import Settings
@@ -306,7 +307,7 @@ def insight_csv(request: Request, name: str, user: UserDep, f: FiltersDep) -> Re
     start, end, _r = service.date_range(f.date_from, f.date_to)
     filename = f"{name}_{start}_{end}.csv"
     return Response(
-        service.to_csv(rows, insight.columns),
+        to_csv(rows, insight.columns),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
