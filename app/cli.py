@@ -13,6 +13,7 @@ import typer
 
 import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
 from app.core.settings import Settings, load_settings
+from app.duplicates.cli import matching_cli
 from app.mandates.cli import mandates_cli
 from app.sync.cli import crm_cli, worker_cli
 from integrations.registry import LocalSandbox
@@ -26,6 +27,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(worker_cli, name="worker")
 cli.add_typer(crm_cli, name="crm")
 cli.add_typer(mandates_cli, name="mandates")
+cli.add_typer(matching_cli, name="matching")
 dev_cli = typer.Typer(help="Development helpers for the embedded set-up.", no_args_is_help=True)
 cli.add_typer(dev_cli, name="dev")
 

@@ -24,6 +24,7 @@ from app.core.health import router as health_router
 from app.core.input_limits import InputLimits
 from app.core.middleware import AccessLog, BodyLimit, LiteralPathMethods
 from app.core.settings import Settings, get_settings
+from app.duplicates.router import router as duplicates_router
 from app.mandates.router import router as mandates_router
 from app.notifications.router import router as subscriptions_router
 from app.opportunities.outcomes_router import router as outcomes_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         signals_router,
         review_router,
+        duplicates_router,
         accounts_router,
         opportunities_router,
         contributors_router,

@@ -8,6 +8,7 @@ from app.accounts import models as accounts_models
 from app.capture import models as capture_models
 from app.contributors import models as contributors_models
 from app.core import tables as core_tables
+from app.duplicates import models as duplicates_models
 from app.mandates import models as mandates_models
 from app.notifications import models as notifications_models
 from app.opportunities import models as opportunities_models
@@ -30,4 +31,5 @@ FEATURE_TABLE_MODULES = (
     routing_models,
     web_models,
     capture_models,
+    duplicates_models,
 )

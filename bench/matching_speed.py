@@ -57,7 +57,7 @@ from app.dev_seed import write_rows  # noqa: E402
 PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NSI = ROOT / "bench" / "data" / "nsi_accounts.jsonl"
 SPAN_DAYS = 730
-WINDOW_DAYS = 60  # the default clustering window (Settings.cluster_window_days)
+MAX_AGE_DAYS = 365  # the default candidate horizon (Settings.match_max_age_days)
 
 
 def log(msg: str) -> None:
@@ -448,7 +448,7 @@ def seed(engine: sa.Engine, n_accounts: int, n_signals: int, rng: random.Random)
     for _ in range(n_signals - review - n_opps):
         per_opp[extra_pick()] += 1
     serial = itertools.count()
-    window_start = now - timedelta(days=WINDOW_DAYS - 5)
+    window_start = now - timedelta(days=55)  # recent activity: the last weeks
     totals = Counter[str]()
     stages = ("qualification", "needs_analysis", "proposal", "negotiation")
     chunk = 5000
@@ -758,6 +758,7 @@ def main() -> None:
     from app.core.db import make_engine, transaction
     from app.core.migrate import upgrade
     from app.core.settings import DEFAULT_FUNCTIONS, DEFAULT_KINDS
+    from app.duplicates.matcher import Matcher
     from app.signals import service
     from schemas.signals import SignalCreate
 
@@ -788,7 +789,7 @@ def main() -> None:
                 in_process.append((time.perf_counter() - t, time.process_time() - p))
 
         probe = install_probe()
-        from app.clustering.similarity import features  # lru_cache: misses mean texts featurised afresh
+        from app.dedup.text import terms as features  # lru_cache: misses mean texts featurised afresh
 
         class TimedDirectory(AccountDirectory):
             def index(self, session: Any) -> Any:
@@ -813,8 +814,9 @@ def main() -> None:
             kinds=frozenset(DEFAULT_KINDS),
             functions=frozenset(DEFAULT_FUNCTIONS),
             crm=None,
-            window_days=WINDOW_DAYS,
+            max_age_days=MAX_AGE_DAYS,
             directory=real_dir,
+            matcher=Matcher(MAX_AGE_DAYS),
         )
 
         log(f"ingesting {total} signals with matching and {total} with matching stubbed, interleaved")
@@ -892,14 +894,14 @@ def report(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> None:
-    from app.clustering.similarity import features
+    from app.dedup.text import terms as features
 
     c = world.counts
     print(f"machine: {os.cpu_count()} cores; load average {' '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{' '.join(f'{x:.2f}' for x in load_after)} after")  # fmt: skip
     print(
         f"dataset: {c['accounts']:,} accounts, {c['signals']:,} signals, {c['opportunities']:,} opportunities "
-        f"({c['open_in_window']:,} open and active in the {WINDOW_DAYS}-day window, holding "
+        f"({c['open_in_window']:,} open and active in the last 55 days, holding "
         f"{c['signals_in_open_window_opps']:,} signals), {c['contributors']:,} contributors; seeded in {seeded_s:.0f} s"
     )
     print("\nstart-up, fresh process (median of 3; wall / CPU seconds):")

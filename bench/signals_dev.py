@@ -1,6 +1,6 @@
 """Attribution and clustering measured end to end: the labelled signal set posted through the real API.
 
-    .venv/bin/python bench/signals_dev.py [--data ../shared/data/signals-dev] [--database-url URL] [--window-days 60]
+    .venv/bin/python bench/signals_dev.py [--data ../shared/data/signals-dev] [--database-url URL] [--max-age-days 365]
 
 Imports accounts.jsonl through POST /v1/accounts/import, posts signals.jsonl in observed_at order through
 POST /v1/signals, writes one prediction per signal and prints score.py's figures.
@@ -33,14 +33,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    parser.add_argument("--window-days", type=int, default=60)
+    parser.add_argument("--max-age-days", type=int, default=365)
     parser.add_argument("--write", type=Path, default=None, help="keep the predictions file here")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sp-signals-dev-"))
     url = args.database_url or f"sqlite:///{tmp}/dev.db"
     upgrade(url)
-    app = create_app(Settings(database_url=url, cluster_window_days=args.window_days, log_level="warning"))
+    app = create_app(Settings(database_url=url, match_max_age_days=args.max_age_days, log_level="warning"))
     with transaction(app.state.engine) as session:
         _key, raw = create_key(session, "bench", ["admin"])
     headers = {"Authorization": f"Bearer {raw}"}
@@ -85,7 +85,7 @@ def main() -> None:
     out.write_text("".join(json.dumps(p) + "\n" for p in predictions))
     print(
         f"posted {len(predictions)} signals through the API ({'PostgreSQL' if 'postgres' in url else 'SQLite'}), "
-        f"window {args.window_days} days"
+        f"horizon {args.max_age_days} days"
     )
     subprocess.run(
         [sys.executable, str(args.data / "score.py"), str(out), str(args.data / "signals.jsonl")], check=True

@@ -117,6 +117,12 @@ class OpportunityRef(BaseModel):
     match: dict[str, Any] = Field(default_factory=dict, description="why the signal joined: scores, matched signals")
 
 
+class DuplicateCandidate(BaseModel):
+    opportunity_id: uuid.UUID
+    score: float = Field(description="calibrated probability that the signal belongs to this opportunity")
+    reasons: list[str] = []
+
+
 class ContributorSummary(BaseModel):
     id: uuid.UUID
     email: str | None
@@ -142,6 +148,11 @@ class SignalRead(BaseModel):
     opportunity: OpportunityRef | None
     mandate: MandateRead | None = Field(
         default=None, description="what the contributor may do with it: only report, propose to the customer, or quote"
+    )
+    duplicate_candidates: list[DuplicateCandidate] = Field(
+        default_factory=list,
+        description="open opportunities this signal may duplicate (up to 5, best first), waiting for a person "
+        "in GET /v1/review/duplicates; empty when it joined one or nothing was alike",
     )
 
 

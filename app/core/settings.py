@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     signal_kinds: tuple[str, ...] = DEFAULT_KINDS
     contributor_functions: tuple[str, ...] = DEFAULT_FUNCTIONS
     sales_functions: tuple[str, ...] = ("sales",)
-    cluster_window_days: int = Field(default=60, ge=1, le=3650)
+    match_max_age_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="an open opportunity with no signal for this long is no longer a duplicate candidate",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
 

@@ -15,6 +15,7 @@ from app.core.auth import Principal
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.ids import uuid7
 from app.core.timeutil import utcnow
+from app.duplicates import labels
 from app.notifications.events import Event, emit_many
 from app.opportunities.models import Credit, Opportunity, OpportunityEvent
 from app.opportunities.repo import OpportunityRepo
@@ -197,6 +198,16 @@ def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor:
     recompute_credits(session, absorbed)
     record(session, survivor, "merge", actor, absorbed=str(absorbed.id), signals=[str(s.id) for s in moved])
     record(session, absorbed, "merged_into", actor, survivor=str(survivor.id))
+    labels.record(
+        session,
+        labels.MERGE,
+        True,
+        actor,
+        opportunity_id=survivor.id,
+        other_opportunity_id=absorbed.id,
+        account_id=survivor.account_id,
+        signals=[str(s.id) for s in moved],
+    )
     absorbed.updated_at = utcnow()  # reports rebuild what changed
     session.add(absorbed)
     touch(session, [survivor], crm)
@@ -220,6 +231,7 @@ def detach(session: Session, signal: Signal, actor: str, crm: str | None) -> Opp
     account = session.get(Account, old.account_id)
     assert account is not None
     new = open_opportunity(session, account, signal)
+    joined = dict(signal.match)
     signal.opportunity_id = new.id
     signal.match = {"reason": f"detached from {old.id} by {actor}", "score": None}
     session.add(signal)
@@ -227,6 +239,20 @@ def detach(session: Session, signal: Signal, actor: str, crm: str | None) -> Opp
     recompute_credits(session, new)
     record(session, old, "detach", actor, signal=str(signal.id), new_opportunity=str(new.id))
     record(session, new, "detached_from", actor, signal=str(signal.id), old_opportunity=str(old.id))
+    # The signal and its old opportunity are different needs; the model's inputs from when it joined, if the
+    # model placed it there, make the label usable for calibration.
+    labels.record(
+        session,
+        labels.DETACH,
+        False,
+        actor,
+        signal_id=signal.id,
+        opportunity_id=old.id,
+        account_id=old.account_id,
+        score=joined.get("score") if isinstance(joined.get("score"), float) else None,
+        features=joined.get("features") or [],
+        outcome=joined.get("outcome"),
+    )
     touch(session, [old, new], crm)
     return new
 

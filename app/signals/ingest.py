@@ -22,6 +22,8 @@ from app.core.dbutil import insert_for
 from app.core.errors import InvalidInput
 from app.core.ids import uuid7
 from app.core.timeutil import as_utc, utcnow
+from app.dedup import records as dedup
+from app.duplicates import suggestions as duplicates
 from app.notifications.events import Event, emit_many
 from app.opportunities.models import Opportunity
 from app.opportunities.repo import OpportunityRepo
@@ -84,8 +86,10 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
     for it in live:
         if it.named is not None:
             session.refresh(it.named)
-    since = min(it.observed_at for it in live) - config.window
+    since = min(it.observed_at for it in live) - config.horizon
     pools = matching.candidate_pools(session, accounts, since)
+    corpus, model = config.matcher.corpus.get(session), config.matcher.models.get(session)
+    suggested: list[tuple[Signal, Account, dedup.Decision]] = []
 
     for it in sorted(live, key=lambda i: (i.observed_at, i.index)):
         account = accounts.get(account_ids[it.index]) if it.index in account_ids else None
@@ -93,12 +97,15 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
         if account is not None:
             text = matching.signal_text(signal, it.data.contributor.email)
             pool = pools[account.id]
-            decision = matching.decide(pool, text, account, config.window_days)
+            decision = matching.decide(pool, text, corpus, model, config.max_age_days)
             if decision.repost_of is not None:
                 it.existing = _signal_by_id(session, live, decision.repost_of)
                 continue
+            config.matcher.corpus.add(text.title, text.body)
             target = it.named or (pool[decision.opportunity_id].opp if decision.opportunity_id else None)
             signal.match = matching.match_record(decision)
+            if decision.candidates and it.named is None:
+                suggested.append((signal, account, decision))
             if it.named is not None:
                 signal.match = {"reason": f"the payload names opportunity {it.data.opportunity_ref}", "score": 1.0}
             target = target or new_opportunity(account, signal)
@@ -127,6 +134,7 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
     touch(session, opps, config.crm)  # versions set before the first INSERT: one statement per row
     credit_signals(session, placed, fresh=fresh)
     _route_opened(session, [it for it in stored if it.opportunity is not None and it.opportunity.id in fresh])
+    duplicates.suggest(session, suggested)
     notify_placed(session, [(opp, signal, opp.id not in fresh) for opp, signal in placed])
 
 

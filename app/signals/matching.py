@@ -1,4 +1,4 @@
-"""Glue between ingest and the pure engines: attribution (app.attribution) and clustering (app.clustering)."""
+"""Glue between ingest and the pure engines: attribution (app.attribution) and deduplication (app.dedup)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app import attribution, clustering
+from app import attribution
 from app.accounts.models import Account
 from app.contributors.models import Contributor
+from app.dedup import records as dedup
+from app.dedup.corpus import Corpus
+from app.dedup.decide import MAX_CANDIDATES, MAX_MEMBERS
+from app.dedup.decide import decide as dedup_decide
+from app.dedup.model import DedupModel
 from app.opportunities.models import Opportunity
 from app.signals.models import Signal
 from schemas.signals import CustomerHint
@@ -39,8 +44,8 @@ def attribution_record(result: attribution.Attribution) -> dict[str, Any]:
     }
 
 
-def signal_text(signal: Signal, email: str) -> clustering.SignalText:
-    return clustering.SignalText(
+def signal_text(signal: Signal, email: str) -> dedup.SignalText:
+    return dedup.SignalText(
         id=str(signal.id),
         contributor=email,
         kind=signal.kind,
@@ -53,23 +58,16 @@ def signal_text(signal: Signal, email: str) -> clustering.SignalText:
     )
 
 
-# Clustering compares a new signal with at most this many of an opportunity's most recent signals, which
-# bounds its cost however large an opportunity grows.
-MAX_MEMBERS = 25
-# ... and with at most this many of its account's most recently active open opportunities.
-MAX_CANDIDATES = 30
-
-
 @dataclass
 class Cluster:
-    """An open opportunity as clustering sees it: its most recent signals."""
+    """An open opportunity as deduplication sees it: its most recent signals."""
 
     opp: Opportunity
-    members: list[clustering.SignalText] = field(default_factory=list)
+    members: list[dedup.SignalText] = field(default_factory=list)
 
 
 def lock_accounts(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Account]:
-    """Row-lock the accounts, in id order (no deadlocks): signals about one account are clustered one at a time."""
+    """Row-lock the accounts, in id order (no deadlocks): signals about one account are matched one at a time."""
     if not ids:
         return {}
     rows = session.exec(select(Account).where(col(Account.id).in_(ids)).order_by(col(Account.id)).with_for_update())
@@ -111,7 +109,7 @@ def candidate_pools(
         pools[o.account_id][str(o.id)] = Cluster(o)
     if not by_id:
         return pools
-    # Only the columns clustering reads: no ORM objects for what is never written back.
+    # Only the columns matching reads: no ORM objects for what is never written back.
     members = (
         sa.select(
             Signal.id,  # type: ignore[call-overload]
@@ -140,7 +138,7 @@ def candidate_pools(
         if r.id == exclude:
             continue
         pools[by_id[r.opportunity_id].account_id][str(r.opportunity_id)].members.append(
-            clustering.SignalText(
+            dedup.SignalText(
                 id=str(r.id),
                 contributor=r.email or "",
                 kind=r.kind,
@@ -155,23 +153,32 @@ def candidate_pools(
     return pools
 
 
-def decide(
-    pool: dict[str, Cluster], new: clustering.SignalText, account: Account, window_days: int
-) -> clustering.ClusterDecision:
-    candidates = [
-        clustering.OpportunityCandidate(id=key, crm_id=c.opp.crm_id, signals=tuple(c.members))
+def candidates_of(pool: dict[str, Cluster]) -> list[dedup.OpportunityCandidate]:
+    return [
+        dedup.OpportunityCandidate(id=key, crm_id=c.opp.crm_id, signals=tuple(c.members))
         for key, c in pool.items()
         if c.members
     ]
-    names = [account.name, *([account.legal_name] if account.legal_name else []), *account.aliases]
-    return clustering.decide(new, candidates, clustering.ClusterSettings(window_days=window_days), account_names=names)
 
 
-def match_record(decision: clustering.ClusterDecision) -> dict[str, Any]:
-    """Why a signal joined (or opened) its opportunity."""
+def decide(
+    pool: dict[str, Cluster], new: dedup.SignalText, corpus: Corpus, model: DedupModel, max_age_days: int
+) -> dedup.Decision:
+    return dedup_decide(new, candidates_of(pool), corpus, model, max_age_days)
+
+
+def match_record(decision: dedup.Decision) -> dict[str, Any]:
+    """Why a signal joined (or opened) its opportunity, and the duplicate candidates it was given."""
     return {
+        "outcome": decision.outcome,
         "reason": decision.reason,
         "score": round(decision.score, 4),
         "scores": decision.scores,
         "matched_signal_ids": list(decision.matched_signal_ids),
+        # the model's inputs for the opportunity joined: a later detach labels the pair from them
+        "features": [round(v, 6) for v in decision.features],
+        "duplicate_candidates": [
+            {"opportunity_id": c.opportunity_id, "score": c.score, "reasons": list(c.reasons)}
+            for c in decision.candidates
+        ],
     }

@@ -17,6 +17,9 @@ from app.core.auth import Principal
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.settings import Settings
 from app.core.timeutil import as_utc, utcnow
+from app.duplicates import labels
+from app.duplicates import suggestions as duplicates
+from app.duplicates.matcher import Matcher
 from app.mandates import service as mandates
 from app.opportunities import service as opportunities
 from app.opportunities.models import Opportunity
@@ -32,6 +35,7 @@ from schemas.signals import (
     AttributionRead,
     CandidateRead,
     ContributorSummary,
+    DuplicateCandidate,
     OpportunityRef,
     SignalCreate,
     SignalRead,
@@ -48,12 +52,13 @@ class IngestConfig:
     kinds: frozenset[str]
     functions: frozenset[str]
     crm: str | None
-    window_days: int
+    max_age_days: int
     directory: AccountDirectory = field(default_factory=AccountDirectory, compare=False)
+    matcher: Matcher = field(default_factory=lambda: Matcher(365), compare=False)
 
     @property
-    def window(self) -> timedelta:
-        return timedelta(days=self.window_days)
+    def horizon(self) -> timedelta:
+        return timedelta(days=self.max_age_days)
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: AccountDirectory | None = None) -> IngestConfig:
@@ -61,8 +66,9 @@ class IngestConfig:
             kinds=frozenset(settings.signal_kinds),
             functions=frozenset(settings.contributor_functions),
             crm=None if settings.crm == "none" else settings.crm,
-            window_days=settings.cluster_window_days,
+            max_age_days=settings.match_max_age_days,
             directory=directory or AccountDirectory(),
+            matcher=Matcher(settings.match_max_age_days),
         )
 
 
@@ -143,12 +149,17 @@ def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_i
 def place(session: Session, config: IngestConfig, signal: Signal, account: Account, email: str) -> Opportunity:
     """Cluster an already stored signal (after a human assigned its account) into an opportunity."""
     accounts = matching.lock_accounts(session, {account.id})
-    pools = matching.candidate_pools(session, accounts, signal.observed_at - config.window, exclude=signal.id)
-    decision = matching.decide(pools[account.id], matching.signal_text(signal, email), account, config.window_days)
+    pools = matching.candidate_pools(session, accounts, signal.observed_at - config.horizon, exclude=signal.id)
+    corpus, model = config.matcher.corpus.get(session), config.matcher.models.get(session)
+    decision = matching.decide(
+        pools[account.id], matching.signal_text(signal, email), corpus, model, config.max_age_days
+    )
     signal.match = matching.match_record(decision)
+    # A re-post found here (its account was only now known) is kept: the signal is already stored.
     target = pools[account.id][decision.opportunity_id].opp if decision.opportunity_id else None
     opp = target or opportunities.open_opportunity(session, account, signal)
     opportunities.add_signal(session, opp, signal, config.crm)
+    duplicates.suggest(session, [(signal, account, decision)])
     if target is None:
         contributor = session.get(Contributor, signal.contributor_id)
         assert contributor is not None
@@ -176,6 +187,17 @@ def assign(session: Session, config: IngestConfig, signal: Signal, account: Acco
         "evidence": {**signal.attribution.get("evidence", {}), "assigned_by": actor},
     }
     session.add(signal)
+    suggested = [c.get("account_id") for c in signal.attribution.get("candidates", [])]
+    labels.record(
+        session,
+        labels.ATTRIBUTION,
+        True,
+        actor,
+        signal_id=signal.id,
+        account_id=account.id,
+        suggested=suggested[:3],
+        suggestion_taken=str(account.id) in suggested[:1],
+    )
     return place(session, config, signal, account, contributor.email or "")
 
 
@@ -274,6 +296,9 @@ def build_read(
         )
         if opp
         else None,
+        duplicate_candidates=[
+            DuplicateCandidate.model_validate(c) for c in signal.match.get("duplicate_candidates", [])
+        ],
         mandate=policy.for_signal(contributor.function, signal.kind, signal.value_amount, signal.value_currency)
         if policy is not None
         else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlmodel import col, select
@@ -13,7 +14,7 @@ from app.core.settings import Settings
 from app.main import create_app
 from app.notifications.models import NotificationEvent, Subscription
 from integrations.hubspot import HubSpotSettings
-from tests.api.helpers import row_counts
+from tests.api.helpers import MERGE_ALL, row_counts, steer
 from tests.conftest import ALL_SCOPES, signal_body
 
 ACCOUNTS = [
@@ -80,7 +81,8 @@ class TestClustering:
         )
         assert a["opportunity"]["id"] != b["opportunity"]["id"]  # type: ignore[index]
 
-    def test_one_person_is_credited_once(self, client: TestClient, auth: dict[str, str]) -> None:
+    def test_one_person_is_credited_once(self, app: FastAPI, client: TestClient, auth: dict[str, str]) -> None:
+        steer(app, MERGE_ALL)  # whatever the model says: here the credit rule is tested
         setup_accounts(client, auth)
         a = post(
             client,

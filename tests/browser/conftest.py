@@ -81,6 +81,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'web.db'}"
     upgrade(url)
     app = create_app(Settings(database_url=url, log_format="text"))
+    # A calibration a test stores (tests/api/helpers.steer) applies from the next signal, not 30 s later.
+    app.state.ingest_config.matcher.models.recheck_seconds = 0.0
     from app.core.auth import create_key
 
     engine = make_engine(url)

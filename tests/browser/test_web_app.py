@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.helpers import SUGGEST_ALL, steered
 from tests.browser.conftest import Requests, Site, axe_violations, sign_in
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -72,6 +73,32 @@ def test_a_seller_assigns_a_waiting_signal_and_the_contributor_sees_it(page: Any
         expect(mine.get_by_role("row").filter(has_text=title)).to_contain_text("Contoso Logistics AB")
     finally:
         other.close()
+
+
+def test_a_seller_merges_a_possible_duplicate_and_rejects_another_in_one_click(page: Any, site: Site) -> None:
+    expect = _expect()
+    tag = uuid.uuid4().hex[:6]
+    with steered(site.engine, SUGGEST_ALL):  # whatever the model would say: the page is under test here
+        first = site.signal("lena.holm@ourco.se", "support", "Fabrikam", f"Ticket export to BI {tag}",
+                            "They want their ticket data exported to the BI tool every night.")  # fmt: skip
+        second = site.signal("eva.lund@ourco.se", "engineering", "Fabrikam", f"Nightly BI export {tag}",
+                             "Their BI team asked for a nightly export of all support tickets.")  # fmt: skip
+        third = site.signal("nils.berg@ourco.se", "consulting", "Fabrikam", f"Chat widget {tag}",
+                            "They asked about a chat widget on their support site.")  # fmt: skip
+    assert second["duplicate_candidates"] and third["duplicate_candidates"]
+    sign_in(page, site, "sara.ek@ourco.se", "seller")
+    page.get_by_role("link", name="Review").click()
+    item = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=second["title"]))
+    expect(item).to_contain_text("their ticket data exported")  # the candidate's text beside the new one
+    item.get_by_role("button", name=f"Same opportunity: merge into {first['title']}").click()
+    status = page.get_by_role("status")
+    expect(status).to_contain_text("is merged into")
+    other = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=third["title"]))
+    other.get_by_role("button", name="Different need").first.click()
+    expect(other.get_by_role("status")).to_contain_text("stays its own opportunity")
+    status.get_by_role("link").click()
+    expect(page.get_by_role("table")).to_contain_text("lena.holm@ourco.se")
+    expect(page.get_by_role("table")).to_contain_text("eva.lund@ourco.se")
 
 
 def test_an_analyst_sees_every_insight_as_a_chart_and_downloads_a_csv(page: Any, site: Site) -> None:

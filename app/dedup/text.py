@@ -1,0 +1,76 @@
+"""A signal's text as countable terms: words, title words and character n-grams. No word lists: which words
+matter is learned from the deployment's own corpus (app.dedup.corpus), in any language."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+CHAR_N = 4  # character n-grams inside words: inflections, compounds, typos and identifiers still overlap
+# Characters of the body read for character n-grams: the opening states the need; long bodies add stack traces.
+CHAR_TEXT_LIMIT = 600
+MIN_WORD = 2
+
+
+def fold(text: str) -> str:
+    """Case-folded, accents removed: "Lönefil" and "lonefil" are one word."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    return [w for w in _WORD_RE.findall(fold(text)) if len(w) >= MIN_WORD]
+
+
+def char_grams(text: str) -> Counter[str]:
+    grams: Counter[str] = Counter()
+    for w in words(text):
+        padded = f" {w} "
+        if len(padded) <= CHAR_N:
+            grams[padded] += 1
+            continue
+        for i in range(len(padded) - CHAR_N + 1):
+            grams[padded[i : i + CHAR_N]] += 1
+    return grams
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Term counts of one signal."""
+
+    words: Counter[str]  # title and body
+    title: Counter[str]
+    chars: Counter[str]  # character n-grams of the title and the opening of the body
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """What counts towards document frequencies: words, and character n-grams (prefixed, not to collide)."""
+        return frozenset(self.words) | frozenset("#" + g for g in self.chars)
+
+
+@lru_cache(maxsize=16384)
+def terms(title: str, body: str) -> Terms:
+    """Term counts of a signal's text; cached, since an open opportunity's signals are compared again and again."""
+    return Terms(
+        words=Counter(words(f"{title}\n{body}")),
+        title=Counter(words(title)),
+        chars=char_grams(f"{title}\n{body[:CHAR_TEXT_LIMIT]}"),
+    )
+
+
+def weighted(counts: Counter[str], idf: dict[str, float], default_idf: float, prefix: str = "") -> dict[str, float]:
+    """Unit-length sublinear-tf x idf vector."""
+    vec = {t: (1.0 + math.log(c)) * idf.get(prefix + t, default_idf) for t, c in counts.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {t: v / norm for t, v in vec.items()} if norm else {}
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b[t] for t, v in a.items() if t in b)
