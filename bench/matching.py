@@ -1,6 +1,8 @@
-"""Account-attribution benchmark: prints precision, recall, false attribution, top-3 recall and speed.
+"""Matching benchmark: deduplication's done-when figures, and account attribution's precision, recall, false
+attribution, top-3 recall and speed.
 
-    .venv/bin/python bench/matching.py            # NSI dev, signals-dev, speed (builds bench/data/ on first run)
+    .venv/bin/python bench/matching.py            # dedup figures, NSI dev, signals-dev, speed (builds bench/data/)
+    .venv/bin/python bench/matching.py --dedup-cv # + deduplication's grouped CV run again (bench/train_dedup.py)
     .venv/bin/python bench/matching.py --skip-speed --cv   # + the name model's grouped-CV figures on NSI dev
     .venv/bin/python bench/matching.py --val      # + NSI val: report it once, never read its errors
 
@@ -245,6 +247,33 @@ def run_signals(show_errors: int) -> None:
             print(line)
 
 
+# ------------------------------------------------------------------ deduplication
+DEDUP_TARGETS = {
+    "dedup-dev": {"pairwise_precision": 0.97, "hit@3": 0.92, "pairwise_f1": 0.55},
+    "signals-dev": {"pairwise_precision": 0.95, "pairwise_recall": 0.85, "bcubed_f1": 0.90},
+}
+
+
+def run_dedup(cv: bool, holdout: bool) -> None:
+    """The done-when figures of deduplication: the held-out folds of the grouped CV that chose the shipped model
+    (stored with it by bench/train_dedup.py; --dedup-cv runs that CV again)."""
+    from app.dedup.model import shipped_payload
+
+    if cv or holdout:
+        from bench.train_dedup import main as train
+
+        train(["--dry-run", *(["--holdout"] if holdout else [])])
+    about = shipped_payload()["cv"]
+    print(f"deduplication ({about['chosen']}; leave-account-out CV, held-out folds; thresholds chosen on other folds):")
+    for name, targets in DEDUP_TARGETS.items():
+        got = about[name]
+        parts = []
+        for k, want in targets.items():
+            parts.append(f"{k} {got[k]:.3f} (>= {want:.2f} {'PASS' if got[k] >= want else 'FAIL'})")
+        extra = f"pairwise recall {got['pairwise_recall']:.3f}  B3 F1 {got['bcubed_f1']:.3f}  hit@3 {got['hit@3']:.3f}"
+        print(f"  {name:<11} " + "  ".join(parts) + f"  | {extra}")
+
+
 # ------------------------------------------------------------------ speed
 _SYL = [
     "berg",
@@ -366,7 +395,10 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--cv", action="store_true", help="the attribution model's grouped-CV figures on NSI dev")
     ap.add_argument("--val", action="store_true", help="also score NSI val (report it once, do not tune on it)")
     ap.add_argument("--accounts", type=int, default=50_000, help="directory size for the speed run")
+    ap.add_argument("--dedup-cv", action="store_true", help="run deduplication's grouped CV again")
+    ap.add_argument("--dedup-holdout", action="store_true", help="also the held-out accounts (report once)")
     args = ap.parse_args(list(argv) if argv is not None else None)
+    run_dedup(args.dedup_cv, args.dedup_holdout)
     if args.cv:
         from bench.train_attribution import main as train
 

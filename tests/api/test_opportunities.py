@@ -40,8 +40,9 @@ def setup_accounts(client: TestClient, auth: dict[str, str]) -> None:
 
 class TestClustering:
     def test_same_opportunity_from_two_people_is_one_with_two_credits(
-        self, client: TestClient, auth: dict[str, str]
+        self, app: FastAPI, client: TestClient, auth: dict[str, str]
     ) -> None:
+        steer(app, MERGE_ALL)  # whatever the model says: here the credit rules are tested
         setup_accounts(client, auth)
         a = post(
             client,
