@@ -132,8 +132,12 @@ class SyncWorker:
         *,
         worker_id: str | None = None,
         stop: threading.Event | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
+        # What is due and when a retry comes due are read from this clock: tests move it explicitly instead of
+        # racing a real backoff.
+        self.clock = clock
         self.adapter = adapter
         self.crm = adapter.name
         self.config = config
@@ -197,7 +201,7 @@ class SyncWorker:
 
     def claim(self, limit: int) -> list[ClaimedJob]:
         """Lease up to ``limit`` due jobs of this CRM to this worker, oldest due first."""
-        now = utcnow()
+        now = self.clock()
         t = SyncJob.__table__  # type: ignore[attr-defined]
         due = (
             sa.select(t.c.id)
@@ -336,7 +340,7 @@ class SyncWorker:
 
     def record(self, jobs: Sequence[ClaimedJob], outcomes: dict[uuid.UUID, tuple[int, Outcome]]) -> None:
         """Store every job's outcome, and CRM ids on the opportunities, in one transaction."""
-        now = utcnow()
+        now = self.clock()
         t = SyncJob.__table__  # type: ignore[attr-defined]
         mine = t.c.claimed_by == self.worker_id
         unclaim = {

@@ -22,6 +22,7 @@ from app.sync.status import read_status
 from integrations.sandbox.control import Fault, FaultKind
 from tests.integration.hubspot_env import HubSpotEnv
 from tests.integration.test_sync_support import (
+    ManualClock,
     crm_copies,
     ensure_account,
     jobs_by_state,
@@ -53,6 +54,9 @@ def _make_due(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(sa.update(SyncJob.__table__).values(next_attempt_at=utcnow()))  # type: ignore[attr-defined]
         conn.execute(sa.update(RateBudget.__table__).values(blocked_until=None))  # type: ignore[attr-defined]
+
+
+BEYOND_ANY_BACKOFF = 3600.0  # seconds; worker_config caps backoff at 1 s
 
 
 def _exactly_once(env: Any, ids: list[uuid.UUID]) -> None:
@@ -116,14 +120,17 @@ class TestTransientFailures:
     def test_5xx_beyond_the_inline_tries_is_rescheduled_then_succeeds(self, engine: sa.Engine, crm_env: Any) -> None:
         ids = _seed(engine, crm_env, 3)
         crm_env.control.add_fault(Fault(FaultKind.server_error, times=5, status=500, path=crm_env.write_path))
-        worker = make_worker(engine, crm_env.adapter, inline_attempts=2)
+        # The worker's clock stands still, so a rescheduled job cannot come due again inside the same drain
+        # however slow the machine is; the test moves time past the backoff itself.
+        clock = ManualClock()
+        worker = make_worker(engine, crm_env.adapter, inline_attempts=2, clock=clock)
 
         worker.drain()
         assert {(j.state, j.attempts) for j in _jobs(engine)} == {("retrying", 1)}
-        _make_due(engine)
+        clock.advance(BEYOND_ANY_BACKOFF)
         worker.drain()
         assert {(j.state, j.attempts) for j in _jobs(engine)} == {("retrying", 2)}
-        _make_due(engine)
+        clock.advance(BEYOND_ANY_BACKOFF)
         worker.drain()
         assert jobs_by_state(engine) == {"done": 3}
         _exactly_once(crm_env, ids)
@@ -144,10 +151,11 @@ class TestTransientFailures:
     ) -> None:
         ids = _seed(engine, hs_env, 3)
         hs_env.control.add_fault(Fault(FaultKind.server_error, times=1000, status=502, path=hs_env.write_path))
-        worker = make_worker(engine, hs_env.adapter, inline_attempts=1, max_attempts=3)
+        clock = ManualClock()
+        worker = make_worker(engine, hs_env.adapter, inline_attempts=1, max_attempts=3, clock=clock)
         for _ in range(3):
             worker.drain()
-            _make_due(engine)
+            clock.advance(BEYOND_ANY_BACKOFF)
         jobs = _jobs(engine)
         assert {(j.state, j.attempts) for j in jobs} == {("dead", 3)}
         assert all(j.last_error and "gave up after 3 attempts" in j.last_error for j in jobs)
@@ -220,12 +228,13 @@ class TestExpiredSession:
     ) -> None:
         ids = _seed(engine, hs_env, 3)
         hs_env.control.add_fault(Fault(FaultKind.expired_session, times=1))
-        worker = make_worker(engine, hs_env.adapter)
+        clock = ManualClock()
+        worker = make_worker(engine, hs_env.adapter, clock=clock)
         worker.drain()
         [status] = read_status(engine)
         assert status.retrying == 3 and status.dead == 0
         assert status.last_errors[0].code == "EXPIRED_AUTHENTICATION"
-        _make_due(engine)
+        clock.advance(BEYOND_ANY_BACKOFF)
         worker.drain()
         assert jobs_by_state(engine) == {"done": 3}
         _exactly_once(hs_env, ids)

@@ -189,8 +189,27 @@ def worker_config(adapter: CRMAdapter, **overrides: Any) -> WorkerConfig:
     return replace(config, **overrides)
 
 
-def make_worker(engine: Engine, adapter: CRMAdapter, **overrides: Any) -> SyncWorker:
-    return SyncWorker(engine, adapter, worker_config(adapter, **overrides), worker_id="test", stop=threading.Event())
+class ManualClock:
+    """A clock that stands still until a test moves it: retries come due when the test says, not when a real
+    backoff happens to run out under load."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def make_worker(
+    engine: Engine, adapter: CRMAdapter, *, clock: ManualClock | None = None, **overrides: Any
+) -> SyncWorker:
+    config = worker_config(adapter, **overrides)
+    if clock is None:
+        return SyncWorker(engine, adapter, config, worker_id="test", stop=threading.Event())
+    return SyncWorker(engine, adapter, config, worker_id="test", stop=threading.Event(), clock=clock)
 
 
 def jobs_by_state(engine: Engine) -> dict[str, int]:
