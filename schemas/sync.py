@@ -25,6 +25,11 @@ class CRMSyncStatus(BaseModel):
     dead: int = 0
     done: int = 0
     in_flight: int = Field(default=0, description="claimed by a worker right now")
+    waiting_for_account: int = Field(
+        default=0,
+        description="new opportunities held back because their account has no record in this CRM yet "
+        "(ACCOUNT_NOT_IN_CRM); they are sent once it has one, never without a company",
+    )
     lag_seconds: float = Field(default=0.0, description="now minus the oldest unsynced change; 0 when caught up")
     oldest_dirty_since: datetime | None = None
     next_attempt_at: datetime | None = Field(default=None, description="earliest retry scheduled")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -24,7 +26,8 @@ from app.core.dbutil import insert_for
 from app.core.timeutil import as_utc, utcnow
 from app.opportunities import outcomes
 from app.opportunities.models import Opportunity
-from app.sync.models import CRMUser, RateBudget, SyncCursor
+from app.sync.models import CRMUser, RateBudget, SyncCursor, SyncJob
+from app.sync.status import ACCOUNT_NOT_IN_CRM
 from integrations.base import CRMAdapter
 from schemas.crm import AccountRecord, OutcomeRecord, UserRecord
 
@@ -162,8 +165,10 @@ def upsert_accounts(session: Session, crm: str, accounts: Sequence[AccountRecord
         )
     }
     now = utcnow()
+    adopted = _accounts_awaiting_crm(session, crm, [a for a in accounts if a.crm_id not in existing])
     for rec in accounts:
-        row = existing.get(rec.crm_id) or Account(crm=crm, crm_id=rec.crm_id, name=rec.name)
+        row = existing.get(rec.crm_id) or adopted.get(rec.crm_id) or Account(crm=crm, crm_id=rec.crm_id, name=rec.name)
+        row.crm, row.crm_id = crm, rec.crm_id
         row.name = rec.name[:300]
         row.legal_name = rec.legal_name[:300] if rec.legal_name else None
         row.domains = sorted({d.lower() for d in rec.domains})
@@ -174,7 +179,61 @@ def upsert_accounts(session: Session, crm: str, accounts: Sequence[AccountRecord
         existing[rec.crm_id] = row
         session.add(row)
     bump_version(session)
+    if adopted:
+        _release_waiting_jobs(session, crm, [a.id for a in adopted.values()], now)
     return len(accounts)
+
+
+def _accounts_awaiting_crm(session: Session, crm: str, new: Sequence[AccountRecord]) -> dict[str, Account]:
+    """Local accounts (imported, not from this CRM) that new CRM companies match, by CRM id of the company.
+
+    Only accounts with an opportunity waiting for its company (ACCOUNT_NOT_IN_CRM) are matched, and only on a
+    domain that exactly one such account and exactly one new company hold: an ambiguous match stays waiting
+    for a person rather than putting a deal on the wrong company.
+    """
+    wanted = {d.lower(): rec.crm_id for rec in new for d in rec.domains}
+    if not wanted:
+        return {}
+    # By id in a subquery: PostgreSQL cannot DISTINCT over the JSON columns of a whole account row.
+    waiting_ids = (
+        select(Opportunity.account_id)
+        .join(SyncJob, col(SyncJob.opportunity_id) == col(Opportunity.id))
+        .where(SyncJob.crm == crm, SyncJob.last_error_code == ACCOUNT_NOT_IN_CRM)
+    )
+    waiting = session.exec(select(Account).where(Account.crm != crm, col(Account.id).in_(waiting_ids))).all()
+    if not waiting:
+        return {}
+    holders: dict[str, list[Account]] = defaultdict(list)
+    for account in waiting:
+        for d in {d.lower() for d in account.domains}:
+            holders[d].append(account)
+    companies: dict[str, set[str]] = defaultdict(set)
+    for rec in new:
+        for d in {d.lower() for d in rec.domains}:
+            companies[d].add(rec.crm_id)
+    matched: dict[str, Account] = {}
+    taken: set[uuid.UUID] = set()
+    for domain, crm_id in wanted.items():
+        local = holders.get(domain, [])
+        if len(local) == 1 and len(companies[domain]) == 1 and crm_id not in matched and local[0].id not in taken:
+            matched[crm_id] = local[0]
+            taken.add(local[0].id)
+    return matched
+
+
+def _release_waiting_jobs(session: Session, crm: str, account_ids: Sequence[uuid.UUID], now: datetime) -> None:
+    """The accounts now have their CRM company: their waiting opportunities are due at once."""
+    opps = select(Opportunity.id).where(col(Opportunity.account_id).in_(account_ids))
+    session.execute(
+        sa.update(SyncJob)
+        .where(
+            SyncJob.crm == crm,  # type: ignore[arg-type]
+            SyncJob.last_error_code == ACCOUNT_NOT_IN_CRM,  # type: ignore[arg-type]
+            col(SyncJob.opportunity_id).in_(opps),
+            col(SyncJob.state).in_(("pending", "retrying")),
+        )
+        .values(state="pending", next_attempt_at=now, updated_at=now)
+    )
 
 
 # ---- outcomes ---------------------------------------------------------------------------------------------

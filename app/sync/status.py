@@ -14,6 +14,9 @@ from app.core.timeutil import utcnow
 from app.sync.models import RateBudget, SyncJob
 from schemas.sync import CRMSyncStatus, SyncError, SyncJobRead
 
+# The code a new opportunity waits under while its account has no record in the CRM (set by the worker).
+ACCOUNT_NOT_IN_CRM = "ACCOUNT_NOT_IN_CRM"
+
 
 def read_status(engine: Engine, *, last_errors: int = 10) -> list[CRMSyncStatus]:
     now = utcnow()
@@ -27,12 +30,13 @@ def read_status(engine: Engine, *, last_errors: int = 10) -> list[CRMSyncStatus]
             if state in ("pending", "retrying", "dead", "done"):
                 setattr(entry, state, int(count))
         active = t.c.state.in_(("pending", "retrying"))
-        for crm, oldest, nxt, flying in session.execute(
+        for crm, oldest, nxt, flying, waiting in session.execute(
             sa.select(
                 t.c.crm,
                 sa.func.min(t.c.dirty_since),
                 sa.func.min(sa.case((t.c.state == "retrying", t.c.next_attempt_at))),
                 sa.func.sum(sa.case((t.c.claimed_until > now, 1), else_=0)),
+                sa.func.sum(sa.case((t.c.last_error_code == ACCOUNT_NOT_IN_CRM, 1), else_=0)),
             )
             .where(active)
             .group_by(t.c.crm)
@@ -43,6 +47,7 @@ def read_status(engine: Engine, *, last_errors: int = 10) -> list[CRMSyncStatus]
             entry.lag_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
             entry.next_attempt_at = _aware(nxt)
             entry.in_flight = int(flying or 0)
+            entry.waiting_for_account = int(waiting or 0)
         for entry in out.values():
             budget = session.get(RateBudget, entry.crm)
             if budget is not None and budget.blocked_until and budget.blocked_until > now:

@@ -34,7 +34,7 @@ from app.core.timeutil import utcnow
 from app.notifications import events
 from app.opportunities.models import Opportunity
 from app.reports import milestones
-from app.sync import budget, metrics
+from app.sync import budget, metrics, status
 from app.sync.adapters import build_adapter, choices, rate_limit
 from app.sync.models import SyncJob
 from app.sync.records import build_records
@@ -79,6 +79,14 @@ class Retry:
 
 
 Outcome = Synced | Dead | Retry
+
+WAIT_FOR_ACCOUNT = Retry(
+    status.ACCOUNT_NOT_IN_CRM,
+    "the opportunity's account has no record in this CRM yet; it waits until the account is assigned to or "
+    "imported from a CRM company",
+    0.0,
+    keep=True,
+)
 
 
 @dataclass(frozen=True)
@@ -252,7 +260,17 @@ class SyncWorker:
                     job.wanted_version,
                     Dead("OPPORTUNITY_GONE", "the opportunity was deleted"),
                 )
-        ordered = [records[j.opportunity_id] for j in jobs if j.opportunity_id in records]
+        ordered: list[OpportunityRecord] = []
+        for job in jobs:
+            record = records.get(job.opportunity_id)
+            if record is None:
+                continue
+            if record.is_new and record.account_crm_id is None:
+                # A deal without its company is a stray in the seller's pipeline: it waits, visibly, until its
+                # account is in the CRM (costs no API call; never dead-lettered).
+                outcomes[job.opportunity_id] = (record.version, WAIT_FOR_ACCOUNT)
+            else:
+                ordered.append(record)
         for record, outcome in self.send(ordered).items():
             outcomes[uuid.UUID(record.opportunity_id)] = (record.version, outcome)
         return outcomes

@@ -145,6 +145,56 @@ class TestIngestToCRM:
         assert hub["done"] == 1 and hub["pending"] == 0 and hub["lag_seconds"] == 0
 
 
+class TestAccountNotInCRM:
+    """Item 8 of issue 12: no deal without its company."""
+
+    def test_an_opportunity_whose_account_has_no_crm_record_waits_visibly_then_syncs_once_matched(
+        self, api: TestClient, hs_app: FastAPI, hs_settings: Settings, hs_env: HubSpotEnv, headers: dict[str, str]
+    ) -> None:
+        local = {"crm": "import", "crm_id": "acc-nordkraft", "name": "Nordkraft AB", "domains": ["nordkraft.se"]}
+        assert api.post("/v1/accounts/import", json={"accounts": [local]}, headers=headers).status_code == 200
+        r = api.post("/v1/signals", json=signal_body(customer={"crm_account_id": "acc-nordkraft"}), headers=headers)
+        assert r.status_code == 201, r.text
+        worker = _worker(hs_app, hs_settings)
+
+        worker.drain()
+
+        assert hs_env.control.opportunities() == []  # no deal without a company
+        [hub] = api.get("/v1/sync/status", headers=headers).json()["crms"]
+        assert hub["waiting_for_account"] == 1 and hub["dead"] == 0 and hub["retrying"] == 1
+        [why] = hub["last_errors"]
+        assert why["code"] == "ACCOUNT_NOT_IN_CRM" and why["opportunity_id"] == r.json()["opportunity"]["id"]
+
+        # A seller creates the company in the CRM; the next pull matches it to the local account by domain and
+        # the waiting opportunity is due at once.
+        company = hs_env.control.seed_account("Nordkraft AB", "nordkraft.se")
+        pull_all(hs_app.state.engine, hs_env.adapter)
+        worker.drain()
+
+        [deal] = hs_env.control.opportunities()
+        assert deal.account_crm_id == company and deal.opportunity_id == r.json()["opportunity"]["id"]
+        [hub] = api.get("/v1/sync/status", headers=headers).json()["crms"]
+        assert hub["waiting_for_account"] == 0 and hub["done"] == 1
+        with Session(hs_app.state.engine) as session:
+            [account] = session.exec(select(Account)).all()  # the local account became the CRM's, not a second one
+            assert (account.crm, account.crm_id) == ("hubspot", company)
+
+    def test_an_ambiguous_domain_is_not_matched(
+        self, api: TestClient, hs_app: FastAPI, hs_settings: Settings, hs_env: HubSpotEnv, headers: dict[str, str]
+    ) -> None:
+        local = {"crm": "import", "crm_id": "acc-nk", "name": "Nordkraft AB", "domains": ["nordkraft.se"]}
+        assert api.post("/v1/accounts/import", json={"accounts": [local]}, headers=headers).status_code == 200
+        api.post("/v1/signals", json=signal_body(customer={"crm_account_id": "acc-nk"}), headers=headers)
+        _worker(hs_app, hs_settings).drain()
+        hs_env.control.seed_account("Nordkraft AB", "nordkraft.se")
+        hs_env.control.seed_account("Nordkraft Holding", "nordkraft.se")
+
+        pull_all(hs_app.state.engine, hs_env.adapter)
+
+        [hub] = api.get("/v1/sync/status", headers=headers).json()["crms"]
+        assert hub["waiting_for_account"] == 1 and hs_env.control.opportunities() == []
+
+
 class TestDeadLetters:
     def test_a_dead_job_is_listed_and_replayed(
         self, api: TestClient, hs_app: FastAPI, hs_settings: Settings, hs_env: HubSpotEnv, headers: dict[str, str]

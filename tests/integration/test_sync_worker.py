@@ -90,7 +90,7 @@ class TestSyncNewOpportunities:
     def test_a_change_while_the_batch_is_in_flight_leaves_the_job_pending(self, db_url: str, crm_env: Any) -> None:
         engine = _engine(db_url)
         crm = crm_env.adapter.name
-        account = ensure_account(engine, crm, None)
+        account = ensure_account(engine, crm, crm_env.control.seed_account("Inflight AB", "inflight.se"))
         [oid] = seed_opportunities(engine, 1, crm=crm, account_id=account)
         worker = make_worker(engine, crm_env.adapter)
         jobs = worker.claim(10)
