@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from integrations.jira.source import JiraSettings, JiraSource
+from integrations.jira.settings import JiraSettings
+from integrations.jira.source import JiraSource
 from integrations.registry import Vendor, register
 
 

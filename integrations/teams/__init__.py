@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from integrations.registry import Vendor, register
-from integrations.teams.source import TeamsSettings, TeamsSource
+from integrations.teams.settings import TeamsSettings
+from integrations.teams.source import TeamsSource
 
 VENDOR = register(
     Vendor(

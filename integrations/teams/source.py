@@ -20,8 +20,7 @@ import json
 import re
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from integrations.capture import (
     CaptureContext,
@@ -33,23 +32,13 @@ from integrations.capture import (
     hmac_sha256,
     signatures_match,
 )
+from integrations.teams.settings import TeamsSettings
 from schemas.capture import CapturedSignal, CaptureNotice, shorten_title
 from schemas.signals import SignalCreate
 
 _MENTION = re.compile(r"<at>.*?</at>", re.S)
 _TAG = re.compile(r"<[^>]+>")
 _KIND = re.compile(r"(?:^|\s)#([a-z][a-z0-9_]{0,39})\b")
-
-
-class TeamsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SIGNAL_PIPELINE_TEAMS_", env_file=None, extra="ignore")
-
-    hmac_secret: SecretStr = Field(description="the security token Teams shows when the outgoing webhook is created")
-    contributors: dict[str, str] = Field(
-        default_factory=dict, description='JSON {"<Entra object id>": "<e-mail>"}: who may send signals'
-    )
-    default_kind: str = "other"
-    rate_limit_per_minute: int = Field(default=120, ge=1)
 
 
 class TeamsSource:

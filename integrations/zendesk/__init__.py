@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from integrations.registry import Vendor, register
-from integrations.zendesk.source import ZendeskSettings, ZendeskSource
+from integrations.zendesk.settings import ZendeskSettings
+from integrations.zendesk.source import ZendeskSource
 
 VENDOR = register(
     Vendor(

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from integrations.capture import (
     CaptureContext,
@@ -28,18 +27,9 @@ from integrations.capture import (
     kind_from_tags,
     signatures_match,
 )
+from integrations.zendesk.settings import ZendeskSettings
 from schemas.capture import CaptureNotice, shorten_title
 from schemas.signals import SignalCreate
-
-
-class ZendeskSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SIGNAL_PIPELINE_ZENDESK_", env_file=None, extra="ignore")
-
-    webhook_secret: SecretStr = Field(description="the webhook's signing secret (Admin Center > Webhooks)")
-    tag: str = Field(default="signal", description="the ticket tag that marks a ticket as a signal")
-    default_kind: str = Field(default="other", description="kind when no 'signal_<kind>' tag names one")
-    replay_window_seconds: int = Field(default=300, ge=30)
-    rate_limit_per_minute: int = Field(default=300, ge=1)
 
 
 class _Person(BaseModel):

@@ -29,7 +29,8 @@ from app.capture.models import CaptureTask
 from app.capture.service import TaskRunner
 from app.core.db import transaction
 from app.signals.models import Signal
-from integrations.jira.source import JiraSettings, JiraSource
+from integrations.jira.settings import JiraSettings
+from integrations.jira.source import JiraSource
 from integrations.sandbox.jira import SANDBOX_EMAIL as JIRA_SANDBOX_EMAIL
 from integrations.sandbox.jira import SANDBOX_TOKEN as JIRA_SANDBOX_TOKEN
 from integrations.sandbox.jira import JiraSandboxState, create_jira_sandbox
@@ -43,8 +44,10 @@ from integrations.sandbox.slack import (
 )
 from integrations.slack.settings import SlackSettings
 from integrations.slack.source import SlackSource
-from integrations.teams.source import TeamsSettings, TeamsSource
-from integrations.zendesk.source import ZendeskSettings, ZendeskSource
+from integrations.teams.settings import TeamsSettings
+from integrations.teams.source import TeamsSource
+from integrations.zendesk.settings import ZendeskSettings
+from integrations.zendesk.source import ZendeskSource
 from tests.integration.hubspot_env import SandboxServer
 
 SLACK_SECRET = "test-slack-signing-secret"

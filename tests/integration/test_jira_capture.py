@@ -14,7 +14,8 @@ from app.core.db import transaction
 from app.notifications.events import emit
 from app.opportunities.models import Opportunity
 from app.signals.models import Signal
-from integrations.jira.source import JiraSettings, JiraSource
+from integrations.jira.settings import JiraSettings
+from integrations.jira.source import JiraSource
 from tests.integration.capture_env import JIRA_SECRET, JiraEnv, count, jira_env, jira_issue, runner, signals, tasks
 
 
