@@ -14,7 +14,15 @@ from typing import ClassVar, Protocol, runtime_checkable
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertResult, UserRecord
+from schemas.crm import (
+    AccountRecord,
+    ClosureResult,
+    DuplicateClosure,
+    OpportunityRecord,
+    OutcomeRecord,
+    UpsertResult,
+    UserRecord,
+)
 
 
 class CRMError(Exception):
@@ -130,6 +138,11 @@ class CRMAdapter(Protocol):
 
     def upsert_opportunities(self, records: Sequence[OpportunityRecord]) -> list[UpsertResult]:
         """Upsert keyed by opportunity id; exactly one result per input, in input order."""
+        ...
+
+    def close_duplicates(self, closures: Sequence[DuplicateClosure]) -> list[ClosureResult]:
+        """Close each merged-away record the way the CRM itself does it, pointing at the survivor's record;
+        exactly one result per input, in input order. A record already closed this way counts as done."""
         ...
 
     def pull_accounts(self, since: datetime | None) -> Iterator[AccountRecord]: ...

@@ -69,6 +69,32 @@ class UpsertResult(BaseModel):
         return self.crm_id is not None and self.error_code is None
 
 
+class DuplicateClosure(BaseModel):
+    """A merged-away opportunity's CRM record, to be closed as a duplicate of the survivor's record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    opportunity_id: str = Field(description="the merged-away opportunity")
+    crm_id: str = Field(description="its CRM record, the one to close")
+    survivor_opportunity_id: str
+    survivor_crm_id: str
+
+
+class ClosureResult(BaseModel):
+    """One result per closure: the survivor's record id afterwards (a CRM merge may give it a new id), or why
+    the closure was refused."""
+
+    opportunity_id: str
+    survivor_crm_id: str | None = None
+    survivor_url: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.survivor_crm_id is not None and self.error_code is None
+
+
 class AccountRecord(BaseModel):
     """A customer account as the CRM knows it."""
 

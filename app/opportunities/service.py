@@ -171,9 +171,12 @@ def lock(session: Session, account_id: uuid.UUID, *rows: Opportunity | Signal) -
 
 
 def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor: str, crm: str | None) -> None:
-    """Move every signal of ``absorbed`` into ``survivor``; credit is recomputed, the absorbed one points on.
+    """Move every signal of ``absorbed`` into ``survivor``; credit moves with them, the absorbed one points on.
 
-    The absorbed opportunity's CRM record, if it has one, is the seller's: it is left as it is, not synced again.
+    The one merge of two opportunities: the merge endpoint and an accepted duplicate both call it. With a CRM,
+    both are marked behind: the survivor's record gets the combined contributors, and the absorbed one's open
+    record is closed by the sync worker the way the CRM closes a duplicate (``CRMAdapter.close_duplicates``),
+    so no orphan deal stays open in a seller's pipeline. A record the seller already closed is left as it is.
     """
     if survivor.id == absorbed.id:
         raise InvalidInput("an opportunity cannot absorb itself", code="merge_self")
@@ -211,7 +214,10 @@ def merge(session: Session, survivor: Opportunity, absorbed: Opportunity, actor:
     absorbed.updated_at = utcnow()  # reports rebuild what changed
     session.add(absorbed)
     touch(session, [survivor], crm)
-    OpportunityRepo(session).settle_sync(absorbed)
+    if crm and absorbed.status == "open":
+        touch(session, [absorbed], crm)  # the worker closes its record, or finds it has none
+    else:
+        OpportunityRepo(session).settle_sync(absorbed)
     emit_many(
         session,
         [Event("signal.merged", survivor.id, s.id, {"absorbed_opportunity_id": str(absorbed.id)}) for s in moved],

@@ -260,7 +260,12 @@ def pull_outcomes(engine: Engine, adapter: CRMAdapter) -> int:
             str(i)
             for i in session.exec(
                 select(Opportunity.id)
-                .where(Opportunity.crm == crm, col(Opportunity.crm_id).is_not(None), Opportunity.status == "open")
+                .where(
+                    Opportunity.crm == crm,
+                    col(Opportunity.crm_id).is_not(None),
+                    Opportunity.status == "open",
+                    col(Opportunity.merged_into_id).is_(None),
+                )
                 .order_by(col(Opportunity.id))
             )
         ]
@@ -288,6 +293,9 @@ def _find(session: Session, crm: str, rec: OutcomeRecord) -> Opportunity | None:
         opp = None
     if opp is None and rec.crm_id:
         opp = session.exec(select(Opportunity).where(Opportunity.crm == crm, Opportunity.crm_id == rec.crm_id)).first()
+    if opp is not None and opp.merged_into_id is not None:
+        # A merged-away opportunity's record was closed as a duplicate by us: that is no outcome to report.
+        return None
     return opp
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -95,3 +96,43 @@ def to_record(
         is_new=opp.crm_id is None,
         crm_id=opp.crm_id,
     )
+
+
+@dataclass(frozen=True)
+class MergedAway:
+    """A merged-away opportunity whose job came due: what closing its CRM record needs."""
+
+    opportunity_id: uuid.UUID
+    version: int
+    crm_id: str | None  # its CRM record in this CRM, if any
+    still_open: bool  # a record the seller already closed (won or lost) is theirs: it is not closed again
+    survivor_id: uuid.UUID  # the end of the merge chain
+    survivor_crm_id: str | None
+
+
+def merged_away(session: Session, opportunity_ids: Sequence[uuid.UUID], crm: str) -> dict[uuid.UUID, MergedAway]:
+    """The merged-away ones among ``opportunity_ids``, each with the survivor its merges lead to."""
+    if not opportunity_ids:
+        return {}
+    out: dict[uuid.UUID, MergedAway] = {}
+    rows = session.exec(
+        select(Opportunity).where(
+            col(Opportunity.id).in_(list(opportunity_ids)), col(Opportunity.merged_into_id).is_not(None)
+        )
+    )
+    for opp in rows:
+        survivor, hops = opp, 0
+        while survivor.merged_into_id is not None and hops < 50:
+            nxt = session.get(Opportunity, survivor.merged_into_id)
+            if nxt is None:
+                break
+            survivor, hops = nxt, hops + 1
+        out[opp.id] = MergedAway(
+            opportunity_id=opp.id,
+            version=opp.version,
+            crm_id=opp.crm_id if opp.crm == crm else None,
+            still_open=opp.status == "open",
+            survivor_id=survivor.id,
+            survivor_crm_id=survivor.crm_id if survivor.crm == crm else None,
+        )
+    return out

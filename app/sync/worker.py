@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -37,14 +37,16 @@ from app.reports import milestones
 from app.sync import budget, metrics, status
 from app.sync.adapters import build_adapter, choices, rate_limit
 from app.sync.models import SyncJob
-from app.sync.records import build_records
+from app.sync.records import MergedAway, build_records, merged_away
 from app.sync.retry import RetryPolicy, WaitTooLong, call_with_retries
 from integrations.base import AuthExpired, CRMAdapter, CRMError, RateLimited, Rejected, Retryable
-from schemas.crm import OpportunityRecord
+from schemas.crm import DuplicateClosure, OpportunityRecord
 
 log = logging.getLogger("signal_pipeline.sync")
 
 MAX_ERROR_TEXT = 1000
+SURVIVOR_PENDING = "the opportunity it was merged into has no CRM record yet; it is closed into that one once it has"
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,21 @@ class Retry:
     keep: bool = False  # rate limits and auth failures delay a job; they never dead-letter it
 
 
-Outcome = Synced | Dead | Retry
+@dataclass(frozen=True)
+class Settled:
+    """Nothing to send: a merged-away opportunity with no open record in the CRM."""
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A merged-away opportunity's record is closed as a duplicate; the survivor's record id afterwards."""
+
+    survivor_id: uuid.UUID
+    survivor_crm_id: str
+    survivor_url: str | None
+
+
+Outcome = Synced | Dead | Retry | Settled | Closed
 
 WAIT_FOR_ACCOUNT = Retry(
     status.ACCOUNT_NOT_IN_CRM,
@@ -252,9 +268,12 @@ class SyncWorker:
     def process(self, jobs: Sequence[ClaimedJob]) -> dict[uuid.UUID, tuple[int, Outcome]]:
         """Build the records and send them; (version sent, outcome) per opportunity id."""
         with Session(self.engine) as session:
-            records = build_records(session, [j.opportunity_id for j in jobs], self.crm)
+            gone = merged_away(session, [j.opportunity_id for j in jobs], self.crm)
+            records = build_records(session, [j.opportunity_id for j in jobs if j.opportunity_id not in gone], self.crm)
         outcomes: dict[uuid.UUID, tuple[int, Outcome]] = {}
         for job in jobs:
+            if job.opportunity_id in gone:
+                continue
             if job.opportunity_id not in records:
                 outcomes[job.opportunity_id] = (
                     job.wanted_version,
@@ -273,7 +292,75 @@ class SyncWorker:
                 ordered.append(record)
         for record, outcome in self.send(ordered).items():
             outcomes[uuid.UUID(record.opportunity_id)] = (record.version, outcome)
+        if gone:
+            outcomes.update(self._close_merged(list(gone.values()), outcomes))
         return outcomes
+
+    def _close_merged(
+        self, gone: Sequence[MergedAway], sent: dict[uuid.UUID, tuple[int, Outcome]]
+    ) -> dict[uuid.UUID, tuple[int, Outcome]]:
+        """Close the CRM records of merged-away opportunities, after this batch's upserts (a survivor created
+        just now has its CRM id from them)."""
+        out: dict[uuid.UUID, tuple[int, Outcome]] = {}
+        todo: list[tuple[MergedAway, DuplicateClosure]] = []
+        for m in gone:
+            if m.crm_id is None or not m.still_open:
+                out[m.opportunity_id] = (m.version, Settled())
+                continue
+            synced = sent.get(m.survivor_id, (0, None))[1]
+            survivor_crm_id = synced.crm_id if isinstance(synced, Synced) else m.survivor_crm_id
+            if survivor_crm_id is None:
+                # The survivor's own record is on its way; close this one into it once it exists.
+                out[m.opportunity_id] = (m.version, Retry("SURVIVOR_NOT_IN_CRM", SURVIVOR_PENDING, 0.0, keep=True))
+                continue
+            closure = DuplicateClosure(
+                opportunity_id=str(m.opportunity_id),
+                crm_id=m.crm_id,
+                survivor_opportunity_id=str(m.survivor_id),
+                survivor_crm_id=survivor_crm_id,
+            )
+            todo.append((m, closure))
+        if not todo:
+            return out
+        closures = [c for _, c in todo]
+        if not budget.take(self.engine, self.config.budget, float(len(closures)), self.stop, max_wait=1.0):
+            wait = max(self.config.poll_seconds, 1.0)
+            out.update(
+                {
+                    m.opportunity_id: (m.version, Retry("RATE_BUDGET", "rate budget exhausted", wait, True))
+                    for m, _ in todo
+                }
+            )
+            return out
+        metrics.CALLS.labels(self.crm).inc()
+        try:
+            results = self._refreshing(lambda: list(self.adapter.close_duplicates(closures)))
+        except Rejected as exc:
+            metrics.ERRORS.labels(self.crm, exc.code or "REJECTED").inc()
+            out.update({m.opportunity_id: (m.version, Dead(exc.code or "REJECTED", _text(exc))) for m, _ in todo})
+            return out
+        except WaitTooLong as exc:
+            retry = self._retry_all([m.opportunity_id for m, _ in todo], exc.cause, exc.wait)
+            return {**out, **{m.opportunity_id: (m.version, retry[m.opportunity_id]) for m, _ in todo}}
+        except Retryable as exc:
+            retry = self._retry_all([m.opportunity_id for m, _ in todo], exc, None)
+            return {**out, **{m.opportunity_id: (m.version, retry[m.opportunity_id]) for m, _ in todo}}
+        except AuthExpired as exc:
+            keep = Retry(exc.code or "AUTH_EXPIRED", _text(exc), 0.0, keep=True)
+            return {**out, **{m.opportunity_id: (m.version, keep) for m, _ in todo}}
+        by_id = {r.opportunity_id: r for r in results}
+        for m, closure in todo:
+            result = by_id.get(closure.opportunity_id)
+            if result is None:
+                outcome: Outcome = Retry("RESULT_MISMATCH", "adapter returned no result for a closure", 0.0)
+            elif result.survivor_crm_id is not None and result.error_code is None:
+                outcome = Closed(m.survivor_id, result.survivor_crm_id, result.survivor_url)
+            else:
+                code = result.error_code or "REJECTED"
+                metrics.ERRORS.labels(self.crm, code).inc()
+                outcome = Dead(code, _text(result.error_message or code))
+            out[m.opportunity_id] = (m.version, outcome)
+        return out
 
     def _take_budget(self, records: Sequence[OpportunityRecord]) -> bool:
         # Taking the adapter's estimate up front keeps every process inside the shared window.
@@ -325,10 +412,9 @@ class SyncWorker:
 
     def _upsert_refreshing(self, records: Sequence[OpportunityRecord]) -> list[Any]:
         """Upsert with in-process retries; an expired session gets one refresh and one more try."""
+        return self._refreshing(lambda: list(self.adapter.upsert_opportunities(records)))
 
-        def once() -> list[Any]:
-            return list(self.adapter.upsert_opportunities(records))
-
+    def _refreshing(self, once: Callable[[], list[Any]]) -> list[Any]:
         try:
             return call_with_retries(once, self.config.retry, self.stop)
         except AuthExpired as exc:
@@ -339,9 +425,7 @@ class SyncWorker:
             log.warning("sync.auth_refresh", extra={"crm": self.crm, "code": exc.code})
             return call_with_retries(once, self.config.retry, self.stop)
 
-    def _retry_all(
-        self, records: Sequence[OpportunityRecord], exc: Retryable, wait: float | None
-    ) -> dict[OpportunityRecord, Outcome]:
+    def _retry_all(self, records: Sequence[K], exc: Retryable, wait: float | None) -> dict[K, Outcome]:
         code = exc.code or (f"HTTP_{exc.status}" if exc.status else type(exc).__name__.upper())
         metrics.ERRORS.labels(self.crm, code).inc()
         limited = isinstance(exc, RateLimited)
@@ -368,13 +452,16 @@ class SyncWorker:
         counts = {"synced": 0, "dead": 0, "retry": 0}
         clean: list[dict[str, Any]] = []
         stored: dict[uuid.UUID, Synced] = {}
+        closed: list[Closed] = []
         with transaction(self.engine) as session:
             for job in jobs:
                 sent_version, outcome = outcomes[job.opportunity_id]
                 where = sa.and_(t.c.id == job.id, t.c.state != "dead")
                 if isinstance(outcome, Synced):
                     stored[job.opportunity_id] = outcome
-                if isinstance(outcome, Synced) and not outcome.error_code:
+                if isinstance(outcome, Closed):
+                    closed.append(outcome)
+                if (isinstance(outcome, Synced) and not outcome.error_code) or isinstance(outcome, Settled | Closed):
                     clean.append({"b_id": job.id, "b_v": sent_version})
                     counts["synced"] += 1
                     continue
@@ -416,6 +503,7 @@ class SyncWorker:
                     clean,
                 )
             newly = self._store_crm_ids(session, stored, now)
+            self._store_survivors(session, closed, now)
             # Reports measure time to the CRM from the first sync; opportunities.synced_at moves on every sync.
             milestones.record_first_synced(session, newly, now)
             self._emit_synced(session, newly)
@@ -450,6 +538,17 @@ class SyncWorker:
                 params,
             )
         return [i for i, res in stored.items() if i in known and known[i] != (self.crm, res.crm_id)]
+
+    def _store_survivors(self, session: Session, closed: Sequence[Closed], now: datetime) -> None:
+        """A CRM's merge can give the survivor's record a new id (one that merges into a new record): store it."""
+        o = Opportunity.__table__  # type: ignore[attr-defined]
+        for c in closed:
+            url = (c.survivor_url or self.adapter.record_url(c.survivor_crm_id))[:500]
+            session.execute(
+                sa.update(o)
+                .where(o.c.id == c.survivor_id)
+                .values(crm=self.crm, crm_id=c.survivor_crm_id, crm_url=url, synced_at=now)
+            )
 
     def _emit_synced(self, session: Session, opportunity_ids: list[uuid.UUID]) -> None:
         """``opportunity.synced`` for opportunities that just got their CRM record, when notifications exist."""

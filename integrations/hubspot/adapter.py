@@ -41,6 +41,7 @@ from hubspot.crm.deals import (
     BatchInputSimplePublicObjectBatchInputUpsert,
     BatchReadInputSimplePublicObjectId,
     PublicAssociationsForObject,
+    PublicMergeInput,
     PublicObjectId,
     SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputForCreate,
@@ -48,13 +49,21 @@ from hubspot.crm.deals import (
     SimplePublicObjectId,
 )
 
-from integrations.base import RawRequest, Retryable, WebhookRejected, active_owner
+from integrations.base import RawRequest, Rejected, Retryable, WebhookRejected, active_owner
 from integrations.hubspot import mapping
 from integrations.hubspot.client import BatchAnswer, HubSpotApis, WholeBatchRejected, batch_answer, call, error_info
 from integrations.hubspot.config import HubSpotConfig
 from integrations.hubspot.setup import ensure_deal_properties
 from integrations.hubspot.webhook import parse_deal_changes, verify_signature_v3
-from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertResult, UserRecord
+from schemas.crm import (
+    AccountRecord,
+    ClosureResult,
+    DuplicateClosure,
+    OpportunityRecord,
+    OutcomeRecord,
+    UpsertResult,
+    UserRecord,
+)
 
 T = TypeVar("T")
 HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
@@ -450,6 +459,67 @@ class HubSpotAdapter:
                 f"HubSpot {op}: {len(missing)} of {len(chunk)} inputs had neither result nor error",
                 code="INCOMPLETE_BATCH",
             )
+
+    # ---- merges ------------------------------------------------------------------------------------------
+
+    def close_duplicates(self, closures: Sequence[DuplicateClosure]) -> list[ClosureResult]:
+        """Merge each merged-away deal into the survivor's deal with HubSpot's deals merge API
+        (``POST /crm/v3/objects/deals/merge`` {"primaryObjectId", "objectIdToMerge"},
+        https://developers.hubspot.com/docs/api-reference/crm-deals-v3/basic/post-crm-v3-objects-0-3-merge),
+        one call each. The merge creates a new deal with a new id that both old ids read as
+        (https://developers.hubspot.com/changelog/announcement-deals-now-support-merging); that id is returned
+        as the survivor's. The merged deal must keep the survivor's opportunity id (our upsert key), so when the
+        answer shows another value it is set again (one more call)."""
+        return [self._merge(c) for c in closures]
+
+    def _merge(self, c: DuplicateClosure) -> ClosureResult:
+        key = self.config.properties.opportunity_id
+        try:
+            merged = self._call(
+                "deals.merge",
+                self._apis.deals_basic.merge,
+                PublicMergeInput(primary_object_id=c.survivor_crm_id, object_id_to_merge=c.crm_id),
+            )
+        except Rejected as exc:
+            if exc.status not in (400, 404):
+                raise
+            # Either a merge retried after its first try committed (both ids now read as the merged deal), a
+            # merged-away deal a seller deleted, or a refusal: read both ids to tell them apart.
+            found = self._read_ids([c.survivor_crm_id, c.crm_id])
+            survivor, absorbed = found.get(c.survivor_crm_id), found.get(c.crm_id)
+            if survivor is not None and (absorbed is None or absorbed == survivor):
+                return self._merged(c, survivor)
+            return ClosureResult(
+                opportunity_id=c.opportunity_id, error_code=exc.code or "MERGE_REFUSED", error_message=str(exc)
+            )
+        merged_id = str(merged.id)
+        if (merged.properties or {}).get(key) not in (None, c.survivor_opportunity_id):
+            self._call_batch(
+                "deals.batch.update",
+                self._apis.deals_batch.update,
+                BatchInputSimplePublicObjectBatchInput(
+                    inputs=[SimplePublicObjectBatchInput(id=merged_id, properties={key: c.survivor_opportunity_id})]
+                ),
+            )
+        return self._merged(c, merged_id)
+
+    def _merged(self, c: DuplicateClosure, deal_id: str) -> ClosureResult:
+        return ClosureResult(
+            opportunity_id=c.opportunity_id, survivor_crm_id=deal_id, survivor_url=self.record_url(deal_id)
+        )
+
+    def _read_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        """Requested deal id -> the id it reads as now (a merged-away id reads as its merged deal); absent if
+        missing. One batch read per id, because a batch answer does not say which input each result answers."""
+        out: dict[str, str] = {}
+        for deal_id in ids:
+            body = BatchReadInputSimplePublicObjectId(
+                properties=[], properties_with_history=[], inputs=[SimplePublicObjectId(id=deal_id)]
+            )
+            resp = self._call_batch("deals.batch.read", self._apis.deals_batch.read, body)
+            if resp.results:
+                out[deal_id] = str(resp.results[0]["id"])
+        return out
 
     # ---- reads -------------------------------------------------------------------------------------------
 

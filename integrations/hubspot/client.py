@@ -47,6 +47,7 @@ class HubSpotApis:
     """SDK API objects, built once: each discovery attribute access would build a new ApiClient."""
 
     deals_batch: Any
+    deals_basic: Any
     companies_basic: Any
     companies_search: Any
     owners: Any
@@ -68,6 +69,7 @@ class HubSpotApis:
         crm = client.crm
         return cls(
             deals_batch=crm.deals.batch_api,
+            deals_basic=crm.deals.basic_api,
             companies_basic=crm.companies.basic_api,
             companies_search=crm.companies.search_api,
             owners=crm.owners.owners_api,

@@ -49,7 +49,15 @@ from integrations.base import (
 from integrations.salesforce import mapping
 from integrations.salesforce.config import SalesforceConfig
 from integrations.salesforce.setup import check_fields, custom_field_specs
-from schemas.crm import AccountRecord, OpportunityRecord, OutcomeRecord, UpsertResult, UserRecord
+from schemas.crm import (
+    AccountRecord,
+    ClosureResult,
+    DuplicateClosure,
+    OpportunityRecord,
+    OutcomeRecord,
+    UpsertResult,
+    UserRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +120,7 @@ class SalesforceAdapter:
         self._users: dict[str, str] | None = None  # lower-cased e-mail -> active User Id
         self._team_done: set[tuple[str, str]] = set()  # (OpportunityId, UserId) confirmed in this process
         self._currency: str | None = None  # the org's currency once read ("" if unknown)
+        self._lost: str | None = None  # the closed, not-won stage merged-away Opportunities take, once read
         self._team_selling: bool | None = {"on": True, "off": False}.get(config.team_selling)
         #: Parsed ``Sforce-Limit-Info`` of the last response: {"api-usage": Usage(used, total)}.
         self.api_usage: Mapping[str, Any] = {}
@@ -550,6 +559,71 @@ class SalesforceAdapter:
         rows = list(self._query(soql, "pull outcomes"))
         for start in range(0, len(rows), _SOQL_IN_CHUNK):
             yield from self._outcomes(rows[start : start + _SOQL_IN_CHUNK])
+
+    # ------------------------------------------------------------------ merges
+
+    def close_duplicates(self, closures: Sequence[DuplicateClosure]) -> list[ClosureResult]:
+        """Close each merged-away Opportunity as Salesforce users close a duplicate: a closed, not-won stage
+        (from OpportunityStage metadata, never a label), the loss reason "Duplicate" and a lookup to the
+        survivor, by one sObject Collections update per 200 (``PATCH composite/sobjects``, "Update Multiple
+        Records", https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm).
+        Setting the same values again is harmless, so a retry is safe; an Opportunity a seller deleted
+        (ENTITY_IS_DELETED) has nothing left to close."""
+        if not closures:
+            return []
+        f, stage = self.config.fields, self._lost_stage()
+        out: list[ClosureResult] = []
+        for start in range(0, len(closures), COLLECTION_SIZE):
+            chunk = closures[start : start + COLLECTION_SIZE]
+            records = [
+                mapping.sobject(
+                    "Opportunity",
+                    {
+                        "Id": c.crm_id,
+                        "StageName": stage,
+                        f.loss_reason: self.config.duplicate_loss_reason,
+                        f.duplicate_of: c.survivor_crm_id,
+                    },
+                )
+                for c in chunk
+            ]
+            body = {"allOrNone": False, "records": records}
+            reply = self._call(partial(_restful, "composite/sobjects", "PATCH", body), "close duplicates")
+            for c, item in zip(chunk, _as_list(reply, len(chunk)), strict=True):
+                failure = mapping.collection_failure(item)
+                if failure is None or failure.code == "ENTITY_IS_DELETED":
+                    url = self.record_url(c.survivor_crm_id)
+                    out.append(
+                        ClosureResult(
+                            opportunity_id=c.opportunity_id, survivor_crm_id=c.survivor_crm_id, survivor_url=url
+                        )
+                    )
+                else:
+                    out.append(
+                        ClosureResult(
+                            opportunity_id=c.opportunity_id,
+                            error_code=failure.code,
+                            error_message=f"Salesforce close duplicates: {failure.code} ({', '.join(failure.fields)})",
+                        )
+                    )
+        return out
+
+    def _lost_stage(self) -> str:
+        if self.config.lost_stage:
+            return self.config.lost_stage
+        if self._lost is None:
+            rows = list(
+                self._query(
+                    "SELECT ApiName FROM OpportunityStage WHERE IsClosed = true AND IsWon = false AND IsActive = true",
+                    "lost stage",
+                )
+            )
+            if not rows:
+                raise Rejected(
+                    "Salesforce: the org has no active closed, not-won stage", code="NO_LOST_STAGE", field="StageName"
+                )
+            self._lost = str(rows[0]["ApiName"])
+        return self._lost
 
     # ------------------------------------------------------------------ setup, webhooks, links
 

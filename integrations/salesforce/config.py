@@ -18,6 +18,10 @@ class SalesforceFieldNames:
     kinds: str = "Signal_Kinds__c"
     first_seen: str = "Signal_First_Seen__c"
     source_links: str = "Signal_Source_Links__c"
+    # A merged-away Opportunity is closed lost with this reason and a lookup to the survivor (crm setup creates
+    # both; an org with its own loss-reason field can name it here instead).
+    loss_reason: str = "Signal_Pipeline_Loss_Reason__c"
+    duplicate_of: str = "Signal_Pipeline_Duplicate_Of__c"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class SalesforceConfig:
     # OpportunityTeamMember rows need Team Selling, which is off in a new org: "auto" asks the org once (describe),
     # "on"/"off" skip the question. Without it, credit lives only in the contributor fields crm setup creates.
     team_selling: str = "auto"
+    # A merged-away Opportunity is set to this closed, not-won stage (None: the first active one the org's
+    # OpportunityStage metadata lists), with this loss reason.
+    lost_stage: str | None = None
+    duplicate_loss_reason: str = "Duplicate"
     # owns new Opportunities whose account owner is an inactive User (None: the integration user owns them)
     default_owner_id: str | None = None
     # crm setup grants the integration user field-level security on our fields through this permission set.

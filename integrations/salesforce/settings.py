@@ -30,6 +30,9 @@ class SalesforceSettings(CRMSettings):
     timeout_seconds: float = Field(default=30.0, gt=0)
     default_owner_id: str | None = Field(default=None, description="owns opportunities whose owner left")
     team_selling: str = Field(default="auto", pattern="^(auto|on|off)$", description="OpportunityTeamMember")
+    lost_stage: str | None = Field(
+        default=None, description="closed stage for merged-away opportunities; default: the org's stage metadata"
+    )
     rate_limit_retry_after: float = Field(
         default=900.0, ge=0, description="back-off after REQUEST_LIMIT_EXCEEDED (it carries no Retry-After)"
     )
@@ -73,5 +76,6 @@ def build_adapter(settings: SalesforceSettings) -> SalesforceAdapter:
         rate_limit_retry_after=settings.rate_limit_retry_after,
         default_owner_id=settings.default_owner_id,
         team_selling=settings.team_selling,
+        lost_stage=settings.lost_stage,
     )
     return SalesforceAdapter(config)

@@ -18,8 +18,9 @@ from integrations.salesforce.config import SalesforceConfig
 class CustomFieldSpec:
     name: str  # API name, ending in __c
     label: str
-    metadata_type: str  # Tooling API CustomField type: Text, LongTextArea, Number, DateTime, Email
+    metadata_type: str  # Tooling API CustomField type: Text, LongTextArea, Number, DateTime, Email, Lookup
     external_id: bool = False
+    reference_to: str | None = None  # a Lookup's target object
 
     def tooling_body(self, sobject: str = "Opportunity") -> dict[str, Any]:
         metadata: dict[str, Any] = {"label": self.label, "type": self.metadata_type}
@@ -29,6 +30,15 @@ class CustomFieldSpec:
             metadata.update(length=131072, visibleLines=3)
         elif self.metadata_type == "Number":
             metadata.update(precision=18, scale=0)
+        elif self.metadata_type == "Lookup":
+            # A lookup needs its target, a relationship name and what happens when the target is deleted
+            # (CustomField metadata: referenceTo, relationshipName, deleteConstraint; Metadata API Developer Guide).
+            metadata.update(
+                referenceTo=self.reference_to,
+                relationshipName=self.name.removesuffix("__c"),
+                relationshipLabel=self.label,
+                deleteConstraint="SetNull",
+            )
         if self.external_id:
             metadata.update(externalId=True, unique=True, caseSensitive=True)
         return {"FullName": f"{sobject}.{self.name}", "Metadata": metadata}
@@ -47,12 +57,21 @@ def custom_field_specs(config: SalesforceConfig) -> list[CustomFieldSpec]:
         CustomFieldSpec(f.kinds, "Signal Kinds", "LongTextArea"),
         CustomFieldSpec(f.first_seen, "Signal First Seen", "DateTime"),
         CustomFieldSpec(f.source_links, "Signal Source Links", "LongTextArea"),
+        CustomFieldSpec(f.loss_reason, "Signal Pipeline Loss Reason", "Text"),
+        CustomFieldSpec(f.duplicate_of, "Duplicate Of", "Lookup", reference_to="Opportunity"),
     ]
 
 
 def sandbox_field_types(config: SalesforceConfig) -> dict[str, str]:
     """The same fields as describe types, for seeding a sandbox org with the adapter's field names."""
-    types = {"Text": "string", "LongTextArea": "textarea", "Number": "double", "DateTime": "datetime", "Email": "email"}
+    types = {
+        "Text": "string",
+        "LongTextArea": "textarea",
+        "Number": "double",
+        "DateTime": "datetime",
+        "Email": "email",
+        "Lookup": "reference",
+    }
     return {spec.name: types[spec.metadata_type] for spec in custom_field_specs(config)}
 
 

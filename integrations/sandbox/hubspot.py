@@ -124,6 +124,11 @@ def create_hubspot_sandbox(
         _deals_only(object_type)
         return _answer(*st.batch_read(await _json(request)))
 
+    @app.post("/crm/v3/objects/{object_type}/merge")
+    async def merge(object_type: str, request: Request) -> Response:
+        _deals_only(object_type)
+        return _answer(200, st.merge_deals(await _json(request)))
+
     @app.get("/crm/v3/objects/{object_type}")
     async def list_objects(object_type: str, request: Request) -> Response:
         _companies_only(object_type)

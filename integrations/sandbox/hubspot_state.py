@@ -353,6 +353,7 @@ class HubSpotSandboxState:
         self.owners: dict[str, Owner] = {}
         self.associations: set[tuple[str, str, int]] = set()  # (deal id, company id, type id)
         self.unique_index: dict[tuple[str, str], str] = {}  # (property, value) -> deal id
+        self.merged_into: dict[str, str] = {}  # a merged-away deal id -> the deal the merge created
         self._company_ts = 0.0
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []
@@ -1151,6 +1152,80 @@ class HubSpotSandboxState:
             out["objectWriteTraceId"] = str(trace)
         return out
 
+    # ---- deals: merge ------------------------------------------------------------------------------------
+
+    def _resolve_deal(self, deal_id: str) -> Record | None:
+        """A deal by id; a merged-away id reads as the deal its merge created ("If you make a GET request for
+        Deal A, the dealId in the response will be Deal C's dealId",
+        https://developers.hubspot.com/changelog/announcement-deals-now-support-merging)."""
+        seen = 0
+        while deal_id in self.merged_into and seen < 100:
+            deal_id, seen = self.merged_into[deal_id], seen + 1
+        return self.deals.get(deal_id)
+
+    def merge_deals(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /crm/v3/objects/deals/merge`` {"primaryObjectId", "objectIdToMerge"} (both required strings,
+        https://developers.hubspot.com/docs/api-reference/crm-deals-v3/basic/post-crm-v3-objects-0-3-merge).
+
+        As HubSpot merges deals: a *new* deal C takes the primary's property values (the merged one's where the
+        primary has none) with both histories, and every association of both; A and B disappear from lists and
+        searches and read as C. Answers C as a SimplePublicObject. The refusals' wording is UNVERIFIED: a missing
+        id is 404 OBJECT_NOT_FOUND, merging a deal with itself (also two ids already merged into one) is 400
+        VALIDATION_ERROR.
+        """
+        with self.lock:
+            primary_id, other_id = body.get("primaryObjectId"), body.get("objectIdToMerge")
+            if set(body) - {"primaryObjectId", "objectIdToMerge"} or not all(
+                isinstance(v, str) and v for v in (primary_id, other_id)
+            ):
+                raise HubSpotHTTPError(
+                    400,
+                    error_body(
+                        "VALIDATION_ERROR",
+                        "Invalid input JSON: primaryObjectId and objectIdToMerge are required strings",
+                    ),
+                )
+            primary, other = self._resolve_deal(str(primary_id)), self._resolve_deal(str(other_id))
+            missing = [i for i, d in ((primary_id, primary), (other_id, other)) if d is None]
+            if primary is None or other is None:
+                raise HubSpotHTTPError(
+                    404, error_body("OBJECT_NOT_FOUND", f"Object not found. objectId are usually numeric: {missing}")
+                )
+            if primary.id == other.id:
+                raise HubSpotHTTPError(400, error_body("VALIDATION_ERROR", "Cannot merge an object with itself"))
+            now = max(time.time(), primary.updated_at + 0.001, other.updated_at + 0.001)
+            merged_id = self._new_id(30_000_000_000)
+            props = {k: v for k, v in other.properties.items() if v}
+            props.update({k: v for k, v in primary.properties.items() if v})
+            previous = [x for d in (primary, other) for x in d.properties.get("hs_merged_object_ids", "").split(";")]
+            props.update(
+                hs_object_id=merged_id,
+                createdate=iso(min(primary.created_at, other.created_at)),
+                hs_lastmodifieddate=iso(now),
+                hs_merged_object_ids=";".join(x for x in [*previous, primary.id, other.id] if x),
+            )
+            history: dict[str, list[tuple[str, float, str]]] = {}
+            for d in (primary, other):
+                for name, values in d.history.items():
+                    history[name] = sorted([*history.get(name, []), *values], key=lambda h: h[1], reverse=True)
+            merged = Record(merged_id, props, min(primary.created_at, other.created_at), now, history)
+            for d in (primary, other):
+                del self.deals[d.id]
+                for name, value in d.properties.items():
+                    if self.unique_index.get((name, value)) == d.id:
+                        del self.unique_index[(name, value)]
+                self.merged_into[d.id] = merged_id
+            for name, value in props.items():
+                prop = self.deal_properties.get(name)
+                if prop is not None and prop.has_unique_value and value:
+                    self.unique_index[(name, value)] = merged_id
+            self.associations = {
+                (merged_id if a[0] in (primary.id, other.id) else a[0], a[1], a[2]) for a in self.associations
+            }
+            self.deals[merged_id] = merged
+            self._derive(merged)
+            return _object_wire(merged, [], _DEAL_DEFAULT_PROPS)
+
     # ---- deals: reads ------------------------------------------------------------------------------------
 
     def batch_read(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -1164,7 +1239,7 @@ class HubSpotSandboxState:
             for inp in inputs:
                 key = str(inp.get("id", ""))
                 deal_id = self.unique_index.get((str(id_prop), key)) if id_prop else key
-                deal = self.deals.get(deal_id or "")
+                deal = self._resolve_deal(deal_id or "")
                 if deal is None:
                     missing.append(key)
                     continue

@@ -219,6 +219,8 @@ def _route(
             return lambda b, c, p: _Reply(200, st.collection_upsert(parts[2], parts[3], _json(b)))
         if method == "POST" and n == 2:
             return lambda b, c, p: _Reply(200, st.collection_create(_json(b)))
+        if method == "PATCH" and n == 2:
+            return lambda b, c, p: _Reply(200, st.collection_update(_json(b)))
         return None
     if method == "POST" and parts == ["composite"] and not in_composite:
         return lambda b, c, p: _composite(st, _json(b), version)

@@ -51,6 +51,8 @@ DEFAULT_OPPORTUNITY_CUSTOM_FIELDS: dict[str, str] = {
     "Signal_Kinds__c": TEXTAREA,
     "Signal_First_Seen__c": DATETIME,
     "Signal_Source_Links__c": TEXTAREA,
+    "Signal_Pipeline_Loss_Reason__c": STRING,
+    "Signal_Pipeline_Duplicate_Of__c": REFERENCE,  # a lookup to Opportunity
 }
 DEFAULT_EXTERNAL_ID_FIELD = "Signal_Pipeline_Id__c"
 
@@ -482,9 +484,16 @@ class SalesforceSandboxState:
                 "Email": EMAIL,
                 "Checkbox": BOOLEAN,
                 "Url": URL,
+                "Lookup": REFERENCE,
             }.get(str(metadata.get("type")))
             if ftype is None:
                 raise RequestError(400, "FIELD_INTEGRITY_EXCEPTION", "Unsupported custom field type")
+            target = metadata.get("referenceTo")
+            if ftype == REFERENCE and (target not in self.schema or not metadata.get("relationshipName")):
+                # A lookup names an existing object and a relationship name (CustomField metadata).
+                raise RequestError(
+                    400, "FIELD_INTEGRITY_EXCEPTION", "A lookup needs referenceTo (an object) and relationshipName"
+                )
             self._add_custom_field(
                 sobject,
                 name,
@@ -492,12 +501,21 @@ class SalesforceSandboxState:
                 ext=bool(metadata.get("externalId")),
                 unique=bool(metadata.get("unique")),
                 length=int(metadata.get("length") or _TEXT_LENGTHS.get(ftype, 0)),
+                reference_to=str(target) if ftype == REFERENCE else None,
             )
             self.fls_controlled.add((sobject, name))  # the Tooling API grants nobody access
             return self._new_id("CustomField")
 
     def _add_custom_field(
-        self, sobject: str, name: str, ftype: str, *, ext: bool, unique: bool | None = None, length: int | None = None
+        self,
+        sobject: str,
+        name: str,
+        ftype: str,
+        *,
+        ext: bool,
+        unique: bool | None = None,
+        length: int | None = None,
+        reference_to: str | None = None,
     ) -> None:
         self.schema[sobject][name] = FieldSpec(
             name,
@@ -506,6 +524,8 @@ class SalesforceSandboxState:
             unique=ext if unique is None else unique,
             custom=True,
             length=_TEXT_LENGTHS.get(ftype, 0) if length is None else length,
+            # a lookup seeded at reset points at its own object (the duplicate-of lookup)
+            reference_to=(reference_to or sobject) if ftype == REFERENCE else None,
         )
 
     def _access(self, sobject: str, name: str) -> str | None:
@@ -585,6 +605,32 @@ class SalesforceSandboxState:
                 try:
                     crm_id = self._create_one(sobject, _fields_of(rec))
                     results.append({"id": crm_id, "success": True, "errors": []})
+                except RecordError as err:
+                    results.append({"success": False, "errors": [err.as_json()]})
+            return self._finish_collection(results, snapshot)
+
+    def collection_update(self, body: Any) -> list[dict[str, Any]]:
+        """``PATCH composite/sobjects``: updates by Id of mixed types, per-record results in input order
+        (sObject Collections, API 42.0+: "Update Multiple Records"). A record without an Id is MISSING_ARGUMENT
+        ("Id not specified in an update call"); an Id no longer there is ENTITY_IS_DELETED."""
+        records, all_or_none = self._collection_body(body)
+        with self.lock:
+            types = [self._record_type(rec) for rec in records]
+            for sobject, rec in zip(types, records, strict=True):
+                self._check_record_shape(sobject, rec)
+            snapshot = copy.deepcopy(self.objects) if all_or_none else None
+            results: list[dict[str, Any]] = []
+            for sobject, rec in zip(types, records, strict=True):
+                fields = _fields_of(rec)
+                record_id = fields.pop("Id", None)
+                try:
+                    if not record_id:
+                        raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
+                    row = self.objects[sobject].get(str(record_id))
+                    if row is None:
+                        raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
+                    self._update_one(sobject, row, fields)
+                    results.append({"id": str(record_id), "success": True, "errors": []})
                 except RecordError as err:
                     results.append({"success": False, "errors": [err.as_json()]})
             return self._finish_collection(results, snapshot)

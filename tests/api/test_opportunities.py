@@ -249,7 +249,9 @@ class TestNotifications:
 
 
 class TestMergeAndSync:
-    def test_the_absorbed_opportunity_is_not_synced_again(self, db_url: str) -> None:
+    def test_both_go_to_the_worker_the_absorbed_one_to_have_its_record_closed(self, db_url: str) -> None:
+        # The worker closes the absorbed one's CRM record as a duplicate, or settles it when it has none; it is
+        # never upserted again (tests/integration/test_sync_worker.py::TestMerges).
 
         settings = Settings(
             database_url=db_url,
@@ -274,4 +276,4 @@ class TestMergeAndSync:
             jobs = dict(conn.execute(sa.text("SELECT opportunity_id, state FROM sync_jobs")).all())
         states = {str(k).replace("-", ""): v for k, v in jobs.items()}
         assert states[oa.replace("-", "")] == "pending"
-        assert states[ob.replace("-", "")] == "done"
+        assert states[ob.replace("-", "")] == "pending"

@@ -20,7 +20,7 @@ from integrations.salesforce.adapter import SalesforceHttpSession
 from integrations.salesforce.setup import custom_field_specs
 from integrations.sandbox.hubspot_state import HubSpotSandboxState
 from integrations.sandbox.salesforce_server import run_salesforce_sandbox
-from schemas.crm import OpportunityRecord
+from schemas.crm import DuplicateClosure, OpportunityRecord
 from tests.integration.hubspot_env import TOKEN, HubSpotEnv, hubspot_env
 from tests.integration.salesforce_env import SalesforceEnv, make_env, opportunity, salesforce_env
 from tests.integration.test_crm_conformance import make_record, seed
@@ -295,3 +295,106 @@ class TestOwnerFallback:
             assert result.ok and result.crm_id is not None
             deal = env.control.opportunity(result.crm_id)
             assert deal is not None and deal.owner_crm_id == default
+
+
+# ---- merges (item 7) ---------------------------------------------------------------------------------------
+
+MERGE = "/crm/v3/objects/deals/merge"
+
+
+class TestHubSpotDealsMerge:
+    """POST /crm/v3/objects/deals/merge as HubSpot answers it, and the adapter's use of it through the SDK."""
+
+    def _two_deals(self, env: HubSpotEnv) -> tuple[str, str, str]:
+        account, owner = seed(env)
+        results = env.adapter.upsert_opportunities([make_record(1, account, owner), make_record(2, account, owner)])
+        keep, dup = (str(r.crm_id) for r in results)
+        return keep, dup, account
+
+    def test_the_merge_creates_a_new_deal_that_both_old_ids_read_as(self, hs_env: HubSpotEnv) -> None:
+        keep, dup, account = self._two_deals(hs_env)
+        with _http(hs_env) as http:
+            r = http.post(MERGE, json={"primaryObjectId": keep, "objectIdToMerge": dup})
+            merged = r.json()["id"]
+            reads = http.post(
+                "/crm/v3/objects/deals/batch/read",
+                json={"inputs": [{"id": keep}, {"id": dup}], "properties": ["hs_merged_object_ids"]},
+            ).json()["results"]
+        assert r.status_code == 200 and merged not in (keep, dup)
+        assert {x["id"] for x in reads} == {merged}
+        assert set(reads[0]["properties"]["hs_merged_object_ids"].split(";")) == {keep, dup}
+        [deal] = hs_env.control.opportunities()
+        assert deal.crm_id == merged and deal.opportunity_id == "opp-00001"  # the primary's values win
+        assert deal.account_crm_id == account  # associations carried over
+
+    def test_merge_refuses_a_missing_field_an_unknown_id_and_a_deal_with_itself(self, hs_env: HubSpotEnv) -> None:
+        keep, dup, _ = self._two_deals(hs_env)
+        with _http(hs_env) as http:
+            missing = http.post(MERGE, json={"primaryObjectId": keep})
+            as_number = http.post(MERGE, json={"primaryObjectId": int(keep), "objectIdToMerge": dup})
+            unknown = http.post(MERGE, json={"primaryObjectId": keep, "objectIdToMerge": "999"})
+            itself = http.post(MERGE, json={"primaryObjectId": keep, "objectIdToMerge": keep})
+        assert missing.status_code == 400 and as_number.status_code == 400
+        assert unknown.status_code == 404 and unknown.json()["category"] == "OBJECT_NOT_FOUND"
+        assert itself.status_code == 400 and itself.json()["category"] == "VALIDATION_ERROR"
+        assert len(hs_env.control.opportunities()) == 2
+
+    def test_the_adapter_merges_once_and_a_retry_after_a_lost_answer_is_done_not_refused(
+        self, hs_env: HubSpotEnv
+    ) -> None:
+        keep, dup, _ = self._two_deals(hs_env)
+        closure = DuplicateClosure(
+            opportunity_id="opp-00002", crm_id=dup, survivor_opportunity_id="opp-00001", survivor_crm_id=keep
+        )
+
+        [first] = hs_env.adapter.close_duplicates([closure])
+        [again] = hs_env.adapter.close_duplicates([closure])  # as after a timeout once the merge committed
+
+        assert first.ok and again.ok and first.survivor_crm_id == again.survivor_crm_id
+        [deal] = hs_env.control.opportunities()
+        assert deal.crm_id == first.survivor_crm_id and deal.opportunity_id == "opp-00001"
+        assert hs_env.control.call_count(MERGE) == 2
+
+
+class TestSalesforceDuplicateClosing:
+    def test_a_merged_away_opportunity_is_closed_lost_as_a_duplicate_with_a_lookup_to_the_survivor(self) -> None:
+        with salesforce_env() as env:
+            keep, dup = (r.crm_id for r in env.adapter.upsert_opportunities([opportunity(1), opportunity(2)]))
+            assert keep and dup
+            closure = DuplicateClosure(
+                opportunity_id="opp-00002", crm_id=dup, survivor_opportunity_id="opp-00001", survivor_crm_id=keep
+            )
+
+            [result] = env.adapter.close_duplicates([closure])
+
+            assert result.ok and result.survivor_crm_id == keep
+            rows = {o.crm_id: o.properties for o in env.control.opportunities()}
+            f = env.config.fields
+            assert rows[dup]["StageName"] == "Closed Lost" and rows[dup]["IsClosed"] and not rows[dup]["IsWon"]
+            assert rows[dup][f.loss_reason] == "Duplicate" and rows[dup][f.duplicate_of] == keep
+            assert rows[keep]["IsClosed"] is False
+
+    def test_the_lookup_must_name_an_existing_opportunity_and_an_update_needs_an_id(self) -> None:
+        with salesforce_env() as env, _sf_http(env) as http:
+            [dup] = (r.crm_id for r in env.adapter.upsert_opportunities([opportunity(2)]))
+            f = env.config.fields
+            records = [
+                {"attributes": {"type": "Opportunity"}, "Id": dup, f.duplicate_of: "006000000000999AAA"},
+                {"attributes": {"type": "Opportunity"}, "StageName": "Closed Lost"},
+                {"attributes": {"type": "Opportunity"}, "Id": "006000000000998AAA", "StageName": "Closed Lost"},
+            ]
+            r = http.patch(f"{env.sandbox.base_url}{V}/composite/sobjects", json={"records": records})
+        codes = [item["errors"][0]["statusCode"] for item in r.json()]
+        assert codes == ["INVALID_CROSS_REFERENCE_KEY", "MISSING_ARGUMENT", "ENTITY_IS_DELETED"]
+
+    def test_setup_creates_the_duplicate_lookup_and_grants_access_to_it(self) -> None:
+        with run_salesforce_sandbox(opportunity_custom_fields={}) as sandbox:
+            env = make_env(sandbox)
+            created = env.adapter.setup()
+            f = env.config.fields
+            assert (
+                f"Opportunity.{f.duplicate_of}" in created
+                and f"FieldPermissions.Opportunity.{f.duplicate_of}" in created
+            )
+            spec = sandbox.state.schema["Opportunity"][f.duplicate_of]
+            assert spec.type == "reference" and spec.reference_to == "Opportunity"

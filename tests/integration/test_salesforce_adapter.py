@@ -17,7 +17,7 @@ from integrations.base import (
     Retryable,
     WebhookRejected,
 )
-from integrations.salesforce.setup import sandbox_field_types
+from integrations.salesforce.setup import custom_field_specs, sandbox_field_types
 from integrations.sandbox.control import Fault, FaultKind
 from integrations.sandbox.salesforce_server import RunningSalesforceSandbox, run_salesforce_sandbox
 from integrations.sandbox.salesforce_state import OpportunityStage
@@ -393,7 +393,9 @@ class TestSetup:
             env = make_env(sandbox)
             created = env.adapter.setup()
             assert "Opportunity.Signal_Pipeline_Id__c" in created
-            assert len([c for c in created if c.startswith("Opportunity.")]) == 9
+            assert (
+                len([c for c in created if c.startswith("Opportunity.")]) == len(custom_field_specs(env.config)) == 11
+            )
             # fields made through the Tooling API need field-level security before anyone can write them
             assert "PermissionSet.Signal_Pipeline_Integration" in created
             assert "PermissionSetAssignment.Signal_Pipeline_Integration" in created

@@ -10,7 +10,9 @@ from sqlmodel import Session
 from app.core.db import make_engine, transaction
 from app.opportunities.models import Opportunity
 from app.opportunities.repo import OpportunityRepo
+from app.opportunities.service import merge
 from app.sync.models import SyncJob
+from schemas.crm import OutcomeStatus
 from tests.integration.test_sync_support import (
     crm_copies,
     ensure_account,
@@ -130,3 +132,58 @@ class TestOutcomesReadBack:
             assert b is not None and b.status == "open"
         assert jobs_by_state(engine) == {"done": 2}  # outcomes never cause a sync back
         engine.dispose()
+
+
+class TestMerges:
+    """Item 7 of issue 12: a merge leaves no orphan deal open in the seller's pipeline."""
+
+    @staticmethod
+    def _contributors(record: Any) -> str:
+        [name] = [k for k in record.properties if "contributors" in k.lower() and "function" not in k.lower()]
+        return str(record.properties[name])
+
+    def test_a_merge_closes_the_merged_away_record_and_credit_moves_to_the_survivor(
+        self, db_url: str, crm_env: Any
+    ) -> None:
+        engine = _engine(db_url)
+        crm = crm_env.adapter.name
+        account = ensure_account(engine, crm, crm_env.control.seed_account("Merge AB", "merge.se"))
+        [keep] = seed_opportunities(engine, 1, crm=crm, account_id=account, contributors=("ada@ourco.se",))
+        [dup] = seed_opportunities(engine, 1, crm=crm, account_id=account, contributors=("bo@ourco.se",))
+        worker = make_worker(engine, crm_env.adapter)
+        worker.drain()
+        assert len(crm_env.control.opportunities()) == 2
+
+        with transaction(engine) as session:
+            survivor, absorbed = session.get(Opportunity, keep), session.get(Opportunity, dup)
+            assert survivor is not None and absorbed is not None
+            merge(session, survivor, absorbed, "reviewer@ourco.se", crm)
+        worker.drain()
+
+        assert jobs_by_state(engine) == {"done": 2}
+        with Session(engine) as session:
+            survivor = session.get(Opportunity, keep)
+            assert survivor is not None and survivor.crm_id is not None
+            people = {p.email for _, p in OpportunityRepo(session).credits_with_people(keep)}
+            assert people == {"ada@ourco.se", "bo@ourco.se"}
+            assert OpportunityRepo(session).credits_with_people(dup) == []
+        [kept] = [o for o in crm_env.control.opportunities() if o.opportunity_id == str(keep)]
+        assert kept.crm_id == survivor.crm_id  # a CRM merge may have given it a new id: we follow it
+        assert set(self._contributors(kept).split(";")) == {"ada@ourco.se", "bo@ourco.se"}
+        # Nothing reads the merged-away record as an open deal any more.
+        assert all(o.status != OutcomeStatus.open for o in crm_env.adapter.pull_outcomes([str(dup)]))
+
+    def test_a_merge_before_either_was_synced_creates_only_the_survivor(self, db_url: str, crm_env: Any) -> None:
+        engine = _engine(db_url)
+        crm = crm_env.adapter.name
+        account = ensure_account(engine, crm, crm_env.control.seed_account("Early AB", "early.se"))
+        keep, dup = seed_opportunities(engine, 2, crm=crm, account_id=account)
+        with transaction(engine) as session:
+            survivor, absorbed = session.get(Opportunity, keep), session.get(Opportunity, dup)
+            assert survivor is not None and absorbed is not None
+            merge(session, survivor, absorbed, "reviewer@ourco.se", crm)
+
+        make_worker(engine, crm_env.adapter).drain()
+
+        assert [o.opportunity_id for o in crm_env.control.opportunities()] == [str(keep)]
+        assert jobs_by_state(engine) == {"done": 2}
