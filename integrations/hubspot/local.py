@@ -17,6 +17,9 @@ SANDBOX_TOKEN = "sandbox-token"  # noqa: S105  (a local fake's token, not a secr
 SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105  (the local fake's app secret)
 EMBEDDED_URL = "http://127.0.0.1:8000/sandbox/hubspot"  # `serve`'s defaults
 STANDALONE_PORT = 8765
+# The demo portal's currencies, company currency first: the README's signals are valued in SEK, and a deal in a
+# currency the portal lacks is refused (INVALID_OPTION), as in a real portal.
+DEMO_CURRENCIES = ("SEK", "EUR", "USD")
 
 
 def environment(base_url: str) -> dict[str, str]:
@@ -40,7 +43,7 @@ def embed(settings: HubSpotSettings, webhook_url: str | None) -> Any:
     from integrations.sandbox.hubspot_state import HubSpotSandboxConfig
 
     token = settings.access_token.get_secret_value() if settings.access_token else SANDBOX_TOKEN
-    sandbox, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(token,)))
+    sandbox, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(token,), currencies=DEMO_CURRENCIES))
     seed_demo(state)
     # What `signal-pipeline crm setup` creates in a real portal, done in place so the first sync succeeds.
     names = HubSpotPropertyNames()
@@ -73,7 +76,7 @@ def serve(host: str, demo: bool) -> Iterator[list[str]]:
     from integrations.sandbox.hubspot import create_hubspot_sandbox, seed_demo
     from integrations.sandbox.hubspot_state import HubSpotSandboxConfig
 
-    app, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(SANDBOX_TOKEN,)))
+    app, state = create_hubspot_sandbox(HubSpotSandboxConfig(tokens=(SANDBOX_TOKEN,), currencies=DEMO_CURRENCIES))
     if demo:
         seed_demo(state)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=STANDALONE_PORT, log_level="warning"))
