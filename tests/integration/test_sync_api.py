@@ -31,6 +31,7 @@ from app.sync.worker import WorkerConfig
 from integrations.hubspot import HubSpotAdapter, HubSpotSettings
 from integrations.sandbox.control import Fault, FaultKind
 from integrations.sandbox.hubspot import webhook_delivery
+from tests.api.helpers import SUGGEST_ALL, steer
 from tests.conftest import signal_body
 from tests.integration.hubspot_env import CLIENT_SECRET, TOKEN, HubSpotEnv, hubspot_env
 from tests.integration.test_sync_support import crm_copies, jobs_by_state, make_worker
@@ -193,6 +194,42 @@ class TestAccountNotInCRM:
 
         [hub] = api.get("/v1/sync/status", headers=headers).json()["crms"]
         assert hub["waiting_for_account"] == 1 and hs_env.control.opportunities() == []
+
+
+class TestAcceptedDuplicate:
+    """Item 7 of issue 12 through issue 9's duplicate queue: accepting a duplicate closes its deal in the CRM."""
+
+    def test_accepting_a_duplicate_merges_the_two_deals_and_the_survivor_credits_both(
+        self, api: TestClient, hs_app: FastAPI, hs_settings: Settings, hs_env: HubSpotEnv, headers: dict[str, str]
+    ) -> None:
+        company = hs_env.control.seed_account("Nordkraft AB", "nordkraft.se")
+        pull_all(hs_app.state.engine, hs_env.adapter)
+        steer(hs_app, SUGGEST_ALL)  # nothing joins on its own; every candidate is suggested
+        posted = [
+            api.post(
+                "/v1/signals",
+                json=signal_body(customer={"crm_account_id": company}, contributor={"email": who, "function": f}),
+                headers=headers,
+            ).json()
+            for who, f in (("anna@ourco.se", "support"), ("per@ourco.se", "delivery"))
+        ]
+        keep, dup = (str(p["opportunity"]["id"]) for p in posted)
+        worker = _worker(hs_app, hs_settings)
+        worker.drain()
+        assert len(hs_env.control.opportunities()) == 2
+
+        r = api.post(f"/v1/review/duplicates/{posted[1]['id']}/accept", json={"opportunity_id": keep}, headers=headers)
+        assert r.status_code == 200, r.text
+        worker.drain()
+
+        [deal] = hs_env.control.opportunities()  # one deal: HubSpot's merge of the two
+        assert deal.opportunity_id == keep
+        assert set(deal.properties["signal_pipeline_contributors"].split(";")) == {"anna@ourco.se", "per@ourco.se"}
+        survivor = api.get(f"/v1/opportunities/{keep}", headers=headers).json()
+        assert survivor["crm_id"] == deal.crm_id and len(survivor["contributors"]) == 2
+        assert api.get(f"/v1/opportunities/{dup}", headers=headers).json()["merged_into_id"] == keep
+        [hub] = api.get("/v1/sync/status", headers=headers).json()["crms"]
+        assert hub["dead"] == 0 and hub["pending"] == 0 and hub["retrying"] == 0
 
 
 class TestDeadLetters:
