@@ -16,7 +16,7 @@ import itertools
 import re
 import secrets
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -594,25 +594,27 @@ class SalesforceSandboxState:
 
     def collection_create(self, body: Any) -> list[dict[str, Any]]:
         """``POST composite/sobjects``: creates of mixed types, per-record results in input order."""
-        records, all_or_none = self._collection_body(body)
-        with self.lock:
-            types = [self._record_type(rec) for rec in records]
-            for sobject, rec in zip(types, records, strict=True):
-                self._check_record_shape(sobject, rec)
-            snapshot = copy.deepcopy(self.objects) if all_or_none else None
-            results: list[dict[str, Any]] = []
-            for sobject, rec in zip(types, records, strict=True):
-                try:
-                    crm_id = self._create_one(sobject, _fields_of(rec))
-                    results.append({"id": crm_id, "success": True, "errors": []})
-                except RecordError as err:
-                    results.append({"success": False, "errors": [err.as_json()]})
-            return self._finish_collection(results, snapshot)
+        return self._mixed_collection(body, lambda sobject, fields: self._create_one(sobject, fields))
 
     def collection_update(self, body: Any) -> list[dict[str, Any]]:
         """``PATCH composite/sobjects``: updates by Id of mixed types, per-record results in input order
         (sObject Collections, API 42.0+: "Update Multiple Records"). A record without an Id is MISSING_ARGUMENT
         ("Id not specified in an update call"); an Id no longer there is ENTITY_IS_DELETED."""
+
+        def update(sobject: str, fields: dict[str, Any]) -> str:
+            record_id = fields.pop("Id", None)
+            if not record_id:
+                raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
+            row = self.objects[sobject].get(str(record_id))
+            if row is None:
+                raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
+            self._update_one(sobject, row, fields)
+            return str(record_id)
+
+        return self._mixed_collection(body, update)
+
+    def _mixed_collection(self, body: Any, write: Callable[[str, dict[str, Any]], str]) -> list[dict[str, Any]]:
+        """Records of any types (each names its own), checked whole first, then written one by one."""
         records, all_or_none = self._collection_body(body)
         with self.lock:
             types = [self._record_type(rec) for rec in records]
@@ -621,16 +623,8 @@ class SalesforceSandboxState:
             snapshot = copy.deepcopy(self.objects) if all_or_none else None
             results: list[dict[str, Any]] = []
             for sobject, rec in zip(types, records, strict=True):
-                fields = _fields_of(rec)
-                record_id = fields.pop("Id", None)
                 try:
-                    if not record_id:
-                        raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
-                    row = self.objects[sobject].get(str(record_id))
-                    if row is None:
-                        raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
-                    self._update_one(sobject, row, fields)
-                    results.append({"id": str(record_id), "success": True, "errors": []})
+                    results.append({"id": write(sobject, _fields_of(rec)), "success": True, "errors": []})
                 except RecordError as err:
                     results.append({"success": False, "errors": [err.as_json()]})
             return self._finish_collection(results, snapshot)

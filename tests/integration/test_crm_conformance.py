@@ -248,3 +248,23 @@ def test_pull_outcomes_maps_won_and_lost_by_stage_metadata(crm_env: Any) -> None
     assert outcomes[records[1].opportunity_id].status == OutcomeStatus.lost
     assert outcomes[records[2].opportunity_id].status == OutcomeStatus.open
     assert outcomes[records[0].opportunity_id].crm_id == results[0].crm_id
+
+
+def test_outcomes_carry_the_stage_time_from_history_the_won_amount_and_a_currency(crm_env: Any) -> None:
+    # Issue 12 item 6: a record created with no amount and no currency, won later by a seller, reads back won with
+    # the amount, the portal's/org's currency (never null) and when it entered the stage (stage history, not the
+    # record's creation time).
+    account, owner = seed(crm_env)
+    record = make_record(1, account, owner, amount=None, currency=None)
+    [created] = crm_env.adapter.upsert_opportunities([record])
+    assert created.crm_id is not None
+    time.sleep(1.2)  # the stage time must be told apart from the creation time; a slower run only widens the gap
+    before_win = datetime.now(UTC)
+    crm_env.control.set_stage(created.crm_id, stage(crm_env, "won"), amount=250000.0)
+
+    [outcome] = crm_env.adapter.pull_outcomes([record.opportunity_id])
+
+    assert outcome.status == OutcomeStatus.won and outcome.amount == Decimal("250000")
+    assert outcome.currency is not None and len(outcome.currency) == 3
+    assert outcome.stage_changed_at is not None
+    assert outcome.stage_changed_at >= before_win - timedelta(seconds=0.5)  # the win, not the creation
