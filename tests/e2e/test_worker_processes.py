@@ -102,7 +102,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=60)  # finishing the batch in hand; generous, as a loaded machine is slow
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
