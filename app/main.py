@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.key_cache = KeyCache()
     app.state.directory = AccountDirectory()
+    app.state.readiness = [lambda: None if app.state.directory.ready else "loading the account directory"]
     app.state.ingest_config = IngestConfig.from_settings(settings, app.state.directory)
     install_error_handlers(app)
     render_openapi = app.openapi

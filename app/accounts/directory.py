@@ -1,8 +1,15 @@
-"""The in-process account directory used for attribution, kept in step with the accounts table.
+"""The in-process account directory used for attribution, kept in step with the accounts table by deltas.
 
-Every process holds an index of all accounts. A shared counter, bumped in the same transaction as any account
-change, tells a process to reload: every ingest reads it (a primary-key lookup), so a committed change is seen
-by the next signal, in any process (``recheck_seconds`` can trade that for one query less).
+Every process holds an index of all accounts. A transaction that changes accounts bumps a shared counter
+(``counters.accounts_version``, under its row lock, so versions commit in order) and stamps each changed row
+with the new value (``accounts.version``). A process remembers the version it has applied; before it
+attributes it reads the counter (a primary-key lookup) and, when the counter moved, applies only the rows
+changed since (``changed_since``) to its index. So a committed change is seen by the next signal in any
+process, and an import of 50,000 accounts costs each process the rows it changed, not 100 rebuilds.
+
+The index is mutated in place, so attribution reads it under a shared lock and a catch-up writes under an
+exclusive one (both short: a delta of a few hundred rows is a few milliseconds). A delta larger than
+``REBUILD_ABOVE`` rows is cheaper as a fresh build, made beside the live index and swapped in.
 """
 
 from __future__ import annotations
@@ -11,49 +18,60 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from app.accounts.models import Account
 from app.attribution import AccountEntry, AccountIndex
+from app.core.dbutil import insert_for
 from app.core.tables import Counter
 
 VERSION_COUNTER = "accounts_version"
+# Beyond this many changed rows a fresh build (made while readers go on with the old index) beats updating in place.
+REBUILD_ABOVE = 5000
 log = logging.getLogger("signal_pipeline.accounts")
 
-
-def bump_version(session: Session) -> None:
-    """Call in the transaction that changes accounts."""
-    counter = session.get(Counter, VERSION_COUNTER, with_for_update=True)
-    if counter is None:
-        session.add(Counter(name=VERSION_COUNTER, value=1))
-    else:
-        counter.value += 1
-        session.add(counter)
+_ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+_COLUMNS: tuple[Any, ...] = tuple(
+    _ACCOUNTS.c[name] for name in ("id", "crm_id", "name", "legal_name", "aliases", "domains", "country")
+)
+_COUNTERS = Counter.__table__  # type: ignore[attr-defined]
 
 
-def current_version(session: Session) -> int:
-    counter = session.get(Counter, VERSION_COUNTER)
-    return counter.value if counter else 0
-
-
-def load_index(session: Session) -> AccountIndex:
-    """Build the index from the accounts table, reading only the columns it needs (no ORM objects)."""
-    rows = session.execute(
-        sa.select(
-            Account.id,  # type: ignore[call-overload]
-            Account.crm_id,
-            Account.name,
-            Account.legal_name,
-            Account.aliases,
-            Account.domains,
-            Account.country,
-        )
+def bump_version(session: Session) -> int:
+    """Call in the transaction that changes accounts, before writing them; stamp each changed row with the
+    returned value (``Account.version``). The counter's row lock orders such transactions, so every version
+    up to the counter's committed value is committed."""
+    stmt = insert_for(session, _COUNTERS).values(name=VERSION_COUNTER, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": _COUNTERS.c.value + 1}).returning(
+        _COUNTERS.c.value
     )
-    index = AccountIndex.build(
-        AccountEntry(
+    return int(session.execute(stmt).scalar_one())
+
+
+def current_version(session: Session | Connection) -> int:
+    value = session.execute(sa.select(_COUNTERS.c.value).where(_COUNTERS.c.name == VERSION_COUNTER)).scalar()
+    return int(value or 0)
+
+
+def changed_since(session: Session | Connection, version: int, limit: int | None = None) -> list[AccountEntry]:
+    """The accounts stamped with a version above ``version`` (all of them for -1), as index entries."""
+    stmt = sa.select(*_COLUMNS)
+    if version >= 0:
+        stmt = stmt.where(_ACCOUNTS.c.version > version).order_by(_ACCOUNTS.c.version)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(_entries(session.execute(stmt)))
+
+
+def _entries(rows: Iterable[Any]) -> Iterator[AccountEntry]:
+    for id_, crm_id, name, legal_name, aliases, domains, country in rows:
+        yield AccountEntry(
             id=str(id_),
             crm_id=crm_id,
             name=name,
@@ -62,59 +80,142 @@ def load_index(session: Session) -> AccountIndex:
             domains=tuple(domains or ()),
             country=country,
         )
-        for id_, crm_id, name, legal_name, aliases, domains, country in rows
-    )
-    # The index is large, long-lived and acyclic: keep it out of the cyclic collector's full passes, which
-    # would otherwise stall a request for a noticeable time (reference counting still frees an old index).
-    gc.freeze()
+
+
+def load_index(session: Session | Connection) -> AccountIndex:
+    """Build the index from the accounts table, reading only the columns it needs (no ORM objects)."""
+    index = AccountIndex.build(_entries(session.execute(sa.select(*_COLUMNS))))
+    _settle()
     return index
 
 
+def _settle() -> None:
+    # The index is large, long-lived and acyclic: keep it out of the cyclic collector's full passes, which
+    # would otherwise stall a request for a noticeable time (reference counting still frees an old index).
+    gc.freeze()
+
+
+class _SharedLock:
+    """Many readers or one writer; a waiting writer holds new readers back, so catch-ups are not starved."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
 class AccountDirectory:
-    def __init__(self, recheck_seconds: float = 0.0) -> None:
-        self.recheck_seconds = recheck_seconds
+    """This process's copy of the account index, at ``version`` of the shared counter (-1: not loaded)."""
+
+    def __init__(self) -> None:
         self._index = AccountIndex()
-        self._version = -1
-        self._checked_at = 0.0
-        self._lock = threading.Lock()
+        self.version = -1
+        self._rw = _SharedLock()
+        self._catching_up = threading.Lock()  # one catch-up at a time; the others go on with what is applied
+        self._loaded = threading.Event()
 
-    def index(self, session: Session) -> AccountIndex:
-        """The current index; reloads when another transaction changed the accounts.
+    @property
+    def ready(self) -> bool:
+        """True once the whole directory is loaded: before that a signal would wait for it."""
+        return self._loaded.is_set()
 
-        While one thread rebuilds, the others go on with the previous index (stale by seconds at most), except
-        before the first build, which everyone waits for.
-        """
-        now = time.monotonic()
-        if now - self._checked_at < self.recheck_seconds:
-            return self._index
+    @contextmanager
+    def reading(self, session: Session) -> Iterator[AccountIndex]:
+        """The index, caught up with every account change committed before this call, held against changes
+        while the caller reads it."""
+        self.catch_up(session)
+        with self._rw.shared():
+            yield self._index
+
+    def catch_up(self, session: Session | Connection, *, wait: bool = False) -> None:
+        """Apply the account changes committed since the version this process has (one primary-key read when
+        there are none). Concurrent callers do not queue behind a catch-up in progress (unless ``wait``):
+        they read the index as it is, stale by that one change, except before the first load."""
         version = current_version(session)
-        if version != self._version and self._lock.acquire(blocking=self._version < 0):
+        if version == self.version:
+            return
+        if not self._catching_up.acquire(blocking=wait or not self.ready):
+            return
+        try:
+            if self.version < 0:
+                self._load(session, version)
+            elif version != self.version:
+                self._apply(session, version)
+        finally:
+            self._catching_up.release()
+
+    def _load(self, session: Session | Connection, version: int) -> None:
+        # Rows stamped after `version` was read may be in the load too: applying them again later is harmless.
+        index = load_index(session)
+        with self._rw.exclusive():
+            self._index, self.version = index, version
+        self._loaded.set()
+
+    def _apply(self, session: Session | Connection, version: int) -> None:
+        entries = changed_since(session, self.version, limit=REBUILD_ABOVE + 1)
+        if len(entries) > REBUILD_ABOVE:
+            log.info("account_directory_rebuild", extra={"behind": version - self.version})
+            self._load(session, version)
+            return
+        with self._rw.exclusive():
+            gc_was_enabled = gc.isenabled()
+            gc.disable()  # see AccountIndex.build: a burst of small acyclic containers
             try:
-                if version != self._version:
-                    self._index = load_index(session)
-                    self._version = version
+                for entry in entries:
+                    self._index.upsert(entry)
             finally:
-                self._lock.release()
-        self._checked_at = now
-        return self._index
+                if gc_was_enabled:
+                    gc.enable()
+            self.version = version
 
     def refresh(self, engine: Engine) -> None:
-        """Rebuild now (after this process changed accounts), so its next request sees the change."""
-        with self._lock, Session(engine) as session:
-            self._version = current_version(session)
-            self._index = load_index(session)
-            self._checked_at = time.monotonic()
+        """Catch up now (after this process committed an account change), so its next request sees it."""
+        with engine.connect() as conn:
+            self.catch_up(conn, wait=True)
 
 
-def warm(directory: AccountDirectory, engine: Engine) -> threading.Thread:
-    """Build the index in the background at start-up, so the first signal does not pay for it."""
+def warm(directory: AccountDirectory, engine: Engine, retry_seconds: float = 1.0) -> threading.Thread:
+    """Load the directory in the background at start-up (/readyz says ready once it is loaded); retried while
+    the database is unreachable or not migrated yet."""
 
     def build() -> None:
-        try:
-            with Session(engine) as session:
-                directory.index(session)
-        except sa.exc.SQLAlchemyError:
-            log.warning("account_directory_warm_failed")  # e.g. not migrated yet: the first request builds it
+        while not directory.ready:
+            try:
+                with engine.connect() as conn:
+                    directory.catch_up(conn, wait=True)
+            except sa.exc.SQLAlchemyError:
+                log.warning("account_directory_warm_failed")
+                time.sleep(retry_seconds)
 
     thread = threading.Thread(target=build, name="account-directory", daemon=True)
     thread.start()

@@ -30,3 +30,5 @@ class Account(SQLModel, table=True):
     segment: str | None = Field(default=None, max_length=100)
     created_at: datetime = created_column()
     updated_at: datetime = created_column()
+    # The directory counter's value when this row last changed: processes catch up on rows above theirs.
+    version: int = Field(default=0, sa_type=sa.BigInteger(), index=True)

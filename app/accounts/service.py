@@ -87,27 +87,31 @@ def import_accounts(session: Session, rows: list[dict[str, Any]]) -> ImportResul
         chunk = crm_ids[start : start + 1000]
         for acc in session.exec(select(Account).where(col(Account.crm_id).in_(chunk))):
             existing[(acc.crm, acc.crm_id)] = acc
-    changed = False
+    version: int | None = None
+
+    def stamp() -> int:  # the directory's new version, taken once and only when something changes
+        nonlocal version
+        if version is None:
+            version = bump_version(session)
+        return version
+
     for i, data in valid:
         values = data.model_dump()
         found = existing.get((data.crm, data.crm_id))
         if found is None:
-            created = Account(crm_id=data.crm_id, **{k: values[k] for k in FIELDS})
+            created = Account(crm_id=data.crm_id, version=stamp(), **{k: values[k] for k in FIELDS})
             session.add(created)
             existing[(data.crm, data.crm_id)] = created
             results.append(ImportRowResult(row=i, status="created", id=created.id))
-            changed = True
             continue
         diff = {k: values[k] for k in FIELDS if getattr(found, k) != values[k]}
         if diff:
             for k, v in diff.items():
                 setattr(found, k, v)
             found.updated_at = utcnow()
+            found.version = stamp()
             session.add(found)
-            changed = True
         results.append(ImportRowResult(row=i, status="updated" if diff else "unchanged", id=found.id))
-    if changed:
-        bump_version(session)
     session.flush()
     results.sort(key=lambda r: r.row)
     return ImportResult(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.core.api import EngineDep
@@ -21,10 +21,10 @@ def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="The database answers and its schema is at the latest migration",
+    summary="The database answers, its schema is at the latest migration, and signals can be taken",
     responses={503: {"model": Problem}},
 )
-def readyz(engine: EngineDep) -> JSONResponse:
+def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -48,4 +48,10 @@ def readyz(engine: EngineDep) -> JSONResponse:
                 detail=f"schema at {current}, code expects {head}; run `signal-pipeline migrate`",
             )
         )
+    # Each feature that must be warm before it can serve (e.g. the account directory) registers a check that
+    # answers what it is still waiting for, or None.
+    for check in getattr(request.app.state, "readiness", ()):
+        waiting = check()
+        if waiting:
+            return problem_response(Problem(title="Not ready", status=503, code="warming_up", detail=waiting))
     return JSONResponse({"status": "ready", "database": engine.dialect.name, "schema": head})

@@ -64,23 +64,23 @@ def run(session: Session, config: Any, items: list[Item], api_key_id: uuid.UUID 
     live = [it for it in live if it.existing is None and it.same_as is None]
     if not live:
         return
-    index = config.directory.index(session)
-    attributions: dict[int, dict[str, Any]] = {}
-    account_ids: dict[int, uuid.UUID] = {}
-    repo = OpportunityRepo(session)
-    for it in live:
-        decided = matching.attribute(index, it.data.customer, f"{it.data.title}\n{it.data.body}")
-        attributions[it.index] = matching.attribution_record(decided)
-        if decided.account_id:
-            account_ids[it.index] = uuid.UUID(decided.account_id)
-        if it.data.opportunity_ref:
-            it.named = repo.by_ref(it.data.opportunity_ref)
-            if it.named is not None and account_ids.get(it.index) != it.named.account_id:
-                # The tool named the opportunity: that decides the account, whatever the hint suggested.
-                record = attributions[it.index]
-                record["evidence"] = {**record["evidence"], "overridden": record["method"]}
-                record.update(method="opportunity_ref", confidence=1.0)
-                account_ids[it.index] = it.named.account_id
+    with config.directory.reading(session) as index:
+        attributions: dict[int, dict[str, Any]] = {}
+        account_ids: dict[int, uuid.UUID] = {}
+        repo = OpportunityRepo(session)
+        for it in live:
+            decided = matching.attribute(index, it.data.customer, f"{it.data.title}\n{it.data.body}")
+            attributions[it.index] = matching.attribution_record(decided)
+            if decided.account_id:
+                account_ids[it.index] = uuid.UUID(decided.account_id)
+            if it.data.opportunity_ref:
+                it.named = repo.by_ref(it.data.opportunity_ref)
+                if it.named is not None and account_ids.get(it.index) != it.named.account_id:
+                    # The tool named the opportunity: that decides the account, whatever the hint suggested.
+                    record = attributions[it.index]
+                    record["evidence"] = {**record["evidence"], "overridden": record["method"]}
+                    record.update(method="opportunity_ref", confidence=1.0)
+                    account_ids[it.index] = it.named.account_id
     accounts = matching.lock_accounts(session, set(account_ids.values()))
     # Opportunities read before the account lock may have changed since: read them again under it.
     for it in live:

@@ -166,6 +166,7 @@ def upsert_accounts(session: Session, crm: str, accounts: Sequence[AccountRecord
     }
     now = utcnow()
     adopted = _accounts_awaiting_crm(session, crm, [a for a in accounts if a.crm_id not in existing])
+    version = bump_version(session)
     for rec in accounts:
         row = existing.get(rec.crm_id) or adopted.get(rec.crm_id) or Account(crm=crm, crm_id=rec.crm_id, name=rec.name)
         row.crm, row.crm_id = crm, rec.crm_id
@@ -176,9 +177,9 @@ def upsert_accounts(session: Session, crm: str, accounts: Sequence[AccountRecord
         row.owner_crm_id = rec.owner_crm_id
         row.owner = rec.owner_email[:254] if rec.owner_email else None
         row.updated_at = now
+        row.version = version
         existing[rec.crm_id] = row
         session.add(row)
-    bump_version(session)
     if adopted:
         _release_waiting_jobs(session, crm, [a.id for a in adopted.values()], now)
     return len(accounts)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from app.accounts.directory import changed_since, current_version
+from app.core.settings import Settings
+from app.main import create_app
 from tests.api.helpers import row_counts
 from tests.conftest import signal_body
 
@@ -73,3 +78,48 @@ class TestSearch:
             items = client.get("/v1/accounts", params={"q": q}, headers=auth).json()["items"]
             assert [a["crm_id"] for a in items] == ["A-1"], q
         assert client.get("/v1/accounts", params={"q": "volvo"}, headers=auth).json()["items"] == []
+
+
+class TestDirectoryAcrossProcesses:
+    """Every API process holds the directory in memory and catches up with the rows changed since its version."""
+
+    def test_the_importing_process_sees_its_change_at_once(self, client: TestClient, auth: dict[str, str]) -> None:
+        client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+        renamed = {**NORDKRAFT, "name": "Skifte Energi AB", "domains": ["skifte.se"], "aliases": []}
+        client.post("/v1/accounts/import", json={"accounts": [renamed]}, headers=auth)
+        signal = client.post("/v1/signals", json=signal_body(customer={"name": "Skifte Energi"}), headers=auth).json()
+        assert signal["account"]["crm_id"] == "A-1"
+        old = client.post("/v1/signals", json=signal_body(customer={"email": "x@nordkraft.se"}), headers=auth).json()
+        assert old["account"] is None  # the old domain left the index with the change
+
+    def test_another_process_catches_up(self, settings: Settings, client: TestClient, auth: dict[str, str]) -> None:
+        other = create_app(settings)  # a second process: its own directory over the same database
+        with TestClient(other) as second:
+            assert second.post("/v1/signals", json=signal_body(), headers=auth).json()["account"] is None
+            client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+            version = other.state.directory.version
+            seen = second.post("/v1/signals", json=signal_body(), headers=auth).json()
+            assert seen["account"]["crm_id"] == "A-1"
+            assert other.state.directory.version > version
+            client.post("/v1/accounts/import", json={"accounts": [{**NORDKRAFT, "domains": ["nk.se"]}]}, headers=auth)
+            moved = second.post("/v1/signals", json=signal_body(customer={"email": "a@nk.se"}), headers=auth).json()
+            assert moved["account"]["crm_id"] == "A-1"
+
+    def test_catching_up_reads_only_the_changed_rows(self, client: TestClient, auth: dict[str, str]) -> None:
+        rows = [{"crm_id": f"B-{i}", "name": f"Bolag {i} AB"} for i in range(20)]
+        client.post("/v1/accounts/import", json={"accounts": rows}, headers=auth)
+        app = client.app
+        engine = app.state.engine  # type: ignore[attr-defined]
+        directory = app.state.directory  # type: ignore[attr-defined]
+        before = directory.version
+        client.post("/v1/accounts/import", json={"accounts": [{**rows[3], "name": "Bolag Tre AB"}]}, headers=auth)
+        with Session(engine) as session:
+            assert [e.crm_id for e in changed_since(session, before)] == ["B-3"]
+            assert current_version(session) == directory.version == before + 1
+
+    def test_not_ready_until_the_directory_is_loaded(self, app: FastAPI, auth: dict[str, str]) -> None:
+        bare = TestClient(app)  # no lifespan: nothing loaded the directory yet
+        r = bare.get("/readyz")
+        assert r.status_code == 503 and r.json()["code"] == "warming_up"
+        app.state.directory.refresh(app.state.engine)
+        assert bare.get("/readyz").status_code == 200
