@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         for stop_one in stops:
             stop_one()
+        app.state.directory.close()
         engine.dispose()
 
     app = FastAPI(

@@ -7,6 +7,11 @@ attributes it reads the counter (a primary-key lookup) and, when the counter mov
 changed since (``changed_since``) to its index. So a committed change is seen by the next signal in any
 process, and an import of 50,000 accounts costs each process the rows it changed, not 100 rebuilds.
 
+A new process does not build the index from the rows (seconds at 50,000 accounts): it loads the newest
+snapshot of an index some process wrote (``account_index_snapshots``, one per code version) and applies the
+rows changed since. A process that built the index, or applied ``REBUILD_ABOVE`` rows since the snapshot it
+knows, writes a fresh one in the background (from ``SNAPSHOT_FROM`` accounts on).
+
 The index is mutated in place, so attribution reads it under a shared lock and a catch-up writes under an
 exclusive one (both short: a delta of a few hundred rows is a few milliseconds). A delta larger than
 ``REBUILD_ABOVE`` rows is cheaper as a fresh build, made beside the live index and swapped in.
@@ -26,14 +31,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from app.accounts.models import Account
+from app.accounts.models import Account, AccountIndexSnapshot
 from app.attribution import AccountEntry, AccountIndex
-from app.core.dbutil import insert_for
+from app.attribution.matcher import state_fingerprint
+from app.core.dbutil import insert_for, insert_for_dialect
 from app.core.tables import Counter
+from app.core.timeutil import utcnow
 
 VERSION_COUNTER = "accounts_version"
 # Beyond this many changed rows a fresh build (made while readers go on with the old index) beats updating in place.
 REBUILD_ABOVE = 5000
+# A smaller directory builds in well under a second: not worth a snapshot.
+SNAPSHOT_FROM = 5000
 log = logging.getLogger("signal_pipeline.accounts")
 
 _ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
@@ -41,6 +50,7 @@ _COLUMNS: tuple[Any, ...] = tuple(
     _ACCOUNTS.c[name] for name in ("id", "crm_id", "name", "legal_name", "aliases", "domains", "country")
 )
 _COUNTERS = Counter.__table__  # type: ignore[attr-defined]
+_SNAPSHOTS = AccountIndexSnapshot.__table__  # type: ignore[attr-defined]
 
 
 def bump_version(session: Session) -> int:
@@ -95,6 +105,34 @@ def _settle() -> None:
     gc.freeze()
 
 
+def read_snapshot(session: Session | Connection) -> tuple[int, AccountIndex] | None:
+    """The newest snapshot written by this code version, with the directory version it reflects."""
+    row = session.execute(
+        sa.select(_SNAPSHOTS.c.version, _SNAPSHOTS.c.data).where(_SNAPSHOTS.c.fingerprint == state_fingerprint())
+    ).first()
+    if row is None:
+        return None
+    index = AccountIndex.loads(row.data)
+    _settle()
+    return int(row.version), index
+
+
+def write_snapshot(engine: Engine, version: int, data: bytes) -> None:
+    """Keep the snapshot at ``version`` unless a newer one is already there."""
+    with engine.begin() as conn:
+        stmt = insert_for_dialect(conn.dialect.name, _SNAPSHOTS).values(
+            fingerprint=state_fingerprint(), version=version, data=data, created_at=utcnow()
+        )
+        ex = stmt.excluded
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["fingerprint"],
+                set_={"version": ex.version, "data": ex.data, "created_at": ex.created_at},
+                where=_SNAPSHOTS.c.version < ex.version,
+            )
+        )
+
+
 class _SharedLock:
     """Many readers or one writer; a waiting writer holds new readers back, so catch-ups are not starved."""
 
@@ -134,15 +172,29 @@ class _SharedLock:
                 self._cond.notify_all()
 
 
+def _upsert(index: AccountIndex, entries: list[AccountEntry]) -> None:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # see AccountIndex.build: a burst of small acyclic containers
+    try:
+        for entry in entries:
+            index.upsert(entry)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
 class AccountDirectory:
     """This process's copy of the account index, at ``version`` of the shared counter (-1: not loaded)."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot_from: int = SNAPSHOT_FROM) -> None:
+        self.snapshot_from = snapshot_from
         self._index = AccountIndex()
         self.version = -1
         self._rw = _SharedLock()
         self._catching_up = threading.Lock()  # one catch-up at a time; the others go on with what is applied
         self._loaded = threading.Event()
+        self._applied = 0  # rows applied since the newest snapshot this process knows of
+        self._snapshot_thread: threading.Thread | None = None
 
     @property
     def ready(self) -> bool:
@@ -175,8 +227,21 @@ class AccountDirectory:
             self._catching_up.release()
 
     def _load(self, session: Session | Connection, version: int) -> None:
-        # Rows stamped after `version` was read may be in the load too: applying them again later is harmless.
-        index = load_index(session)
+        snapshot = read_snapshot(session)
+        # A snapshot ahead of the counter is not from this database's history (e.g. restored from elsewhere).
+        if snapshot is not None and snapshot[0] <= version:
+            at, index = snapshot
+            entries = changed_since(session, at, limit=REBUILD_ABOVE + 1)
+            if len(entries) <= REBUILD_ABOVE:
+                _upsert(index, entries)
+                self._install(index, version)
+                self._applied = len(entries)
+                return
+        # Rows stamped after `version` was read may be in the build too: applying them again later is harmless.
+        self._install(load_index(session), version)
+        self._save_snapshot(session)
+
+    def _install(self, index: AccountIndex, version: int) -> None:
         with self._rw.exclusive():
             self._index, self.version = index, version
         self._loaded.set()
@@ -185,18 +250,39 @@ class AccountDirectory:
         entries = changed_since(session, self.version, limit=REBUILD_ABOVE + 1)
         if len(entries) > REBUILD_ABOVE:
             log.info("account_directory_rebuild", extra={"behind": version - self.version})
-            self._load(session, version)
+            self._install(load_index(session), version)
+            self._save_snapshot(session)
             return
         with self._rw.exclusive():
-            gc_was_enabled = gc.isenabled()
-            gc.disable()  # see AccountIndex.build: a burst of small acyclic containers
-            try:
-                for entry in entries:
-                    self._index.upsert(entry)
-            finally:
-                if gc_was_enabled:
-                    gc.enable()
+            _upsert(self._index, entries)
             self.version = version
+        self._applied += len(entries)
+        if self._applied >= REBUILD_ABOVE:
+            self._save_snapshot(session)
+
+    def _save_snapshot(self, session: Session | Connection) -> None:
+        """Write the index as it is now, for the next process to start from, in the background."""
+        self._applied = 0
+        if len(self._index) < self.snapshot_from:
+            return
+        bind = session.get_bind() if isinstance(session, Session) else session.engine
+        engine = bind if isinstance(bind, Engine) else bind.engine
+
+        def save() -> None:
+            try:
+                with self._rw.shared():
+                    version, data = self.version, self._index.dumps()
+                write_snapshot(engine, version, data)
+            except sa.exc.SQLAlchemyError:
+                log.warning("account_index_snapshot_failed")
+
+        self._snapshot_thread = threading.Thread(target=save, name="account-index-snapshot", daemon=True)
+        self._snapshot_thread.start()
+
+    def close(self) -> None:
+        """Wait for a snapshot being written (at shutdown, before the engine goes)."""
+        if self._snapshot_thread is not None:
+            self._snapshot_thread.join(timeout=30)
 
     def refresh(self, engine: Engine) -> None:
         """Catch up now (after this process committed an account change), so its next request sees it."""

@@ -32,3 +32,15 @@ class Account(SQLModel, table=True):
     updated_at: datetime = created_column()
     # The directory counter's value when this row last changed: processes catch up on rows above theirs.
     version: int = Field(default=0, sa_type=sa.BigInteger(), index=True)
+
+
+class AccountIndexSnapshot(SQLModel, table=True):
+    """The in-memory account index as some process last wrote it, so a new process loads it instead of
+    building it (app/accounts/directory.py); one row per index layout (code version), at a directory version."""
+
+    __tablename__ = "account_index_snapshots"
+
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    version: int = Field(sa_type=sa.BigInteger())
+    data: bytes = Field(sa_type=sa.LargeBinary())
+    created_at: datetime = created_column()

@@ -9,8 +9,14 @@ Pure and DB-free: the service builds an `AccountIndex` once and keeps it current
 from __future__ import annotations
 
 import gc
+import hashlib
+import marshal
+import sys
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import NamedTuple
 
 from app.attribution.domains import domain_chain, host_of, is_mail_provider, registrable_domain
@@ -156,6 +162,35 @@ class AccountIndex:
             upsert = index.upsert
             for entry in entries:
                 upsert(entry)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return index
+
+    def dumps(self) -> bytes:
+        """The whole index as bytes, for ``loads`` in another process: several times faster than ``build``.
+
+        marshal of plain containers (dicts, sets, tuples, strings): loading it runs no code, unlike pickle.
+        Only valid for the same code and Python: compare ``state_fingerprint()`` before loading.
+        """
+        tables = {name: value for name, value in vars(self).items() if name != "_entries"}
+        entries = [
+            (e.id, e.crm_id, e.name, e.legal_name, e.aliases, e.domains, e.country) for e in self._entries.values()
+        ]
+        return zlib.compress(marshal.dumps((entries, tables)), 1)
+
+    @classmethod
+    def loads(cls, data: bytes) -> AccountIndex:
+        """The index ``dumps`` wrote (same ``state_fingerprint()``)."""
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # as in build: hundreds of thousands of small acyclic containers
+        try:
+            # Our own processes wrote it into our own database; marshal builds containers and runs no code.
+            entries, tables = marshal.loads(zlib.decompress(data))  # noqa: S302
+            index = cls()
+            index._entries = {row[0]: AccountEntry(*row) for row in entries}
+            for name, value in tables.items():
+                setattr(index, name, value)
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -707,3 +742,14 @@ def _decide_with_domains(
         return Attribution(chosen[0], by_domain[chosen[0]], 0.9, evidence, ())
     evidence["abstain_reason"] = "domain_shared_by_accounts"
     return _abstain(index, evidence, _exact_candidates(index, by_domain, "email_domain"))
+
+
+@cache
+def state_fingerprint() -> str:
+    """Names the index layout ``dumps`` writes: this package's code and data, and the Python reading it."""
+    digest = hashlib.sha256(f"{sys.version_info[:2]}/{marshal.version}".encode())
+    root = Path(__file__).parent
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".txt", ".json")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]

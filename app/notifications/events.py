@@ -54,10 +54,12 @@ def emit(
     emit_many(session, [Event(kind, opportunity_id, signal_id, dict(data or {}))])
 
 
-def emit_many(session: Session, events: Sequence[Event]) -> None:
+def emit_many(session: Session, events: Sequence[Event], *, follow_ups: bool = True) -> None:
     """``emit`` for many events with a fixed number of statements (one subscription read, two inserts).
 
-    With no active subscription nobody would receive them, so no rows are written.
+    With no active subscription nobody would receive them, so no rows are written. ``follow_ups=False`` when
+    no event can concern a captured signal (intake: a signal's capture origin is stored after it), which
+    saves the origin lookup.
     """
     unknown = {e.kind for e in events} - set(KINDS)
     if unknown:
@@ -66,7 +68,8 @@ def emit_many(session: Session, events: Sequence[Event]) -> None:
     # because capture builds on the ingest that imports this module.
     from app.capture.service import enqueue_follow_ups
 
-    enqueue_follow_ups(session, events)
+    if follow_ups:
+        enqueue_follow_ups(session, events)
     subscriptions = session.exec(
         select(Subscription.id, Subscription.event_kinds).where(col(Subscription.active).is_(True))
     ).all()

@@ -1,31 +1,26 @@
-"""Signal intake: validate, deduplicate, attribute, cluster, credit, mark for sync. Never commits."""
+"""Signal intake and review: validate, run the ingest pipeline (app/signals/ingest.py), answer. Never commits."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from app.accounts.directory import AccountDirectory
 from app.accounts.models import Account
 from app.contributors.models import Contributor
 from app.core.auth import Principal
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.settings import Settings
 from app.core.timeutil import as_utc, utcnow
 from app.duplicates import labels
-from app.duplicates import suggestions as duplicates
-from app.duplicates.matcher import Matcher
 from app.mandates import service as mandates
 from app.opportunities import service as opportunities
 from app.opportunities.models import Opportunity
-from app.routing import service as routing
-from app.signals import ingest as ingest_engine
-from app.signals import matching
+from app.signals import ingest as pipeline
+from app.signals.ingest import IngestConfig as IngestConfig  # the config callers build
 from app.signals.models import Signal
 from app.signals.repo import SignalRepo
 from schemas.common import FieldError, Money
@@ -45,31 +40,6 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 # Deadlock and serialization failure: the transaction lost to a concurrent one and may simply run again.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    kinds: frozenset[str]
-    functions: frozenset[str]
-    crm: str | None
-    max_age_days: int
-    directory: AccountDirectory = field(default_factory=AccountDirectory, compare=False)
-    matcher: Matcher = field(default_factory=lambda: Matcher(365), compare=False)
-
-    @property
-    def horizon(self) -> timedelta:
-        return timedelta(days=self.max_age_days)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, directory: AccountDirectory | None = None) -> IngestConfig:
-        return cls(
-            kinds=frozenset(settings.signal_kinds),
-            functions=frozenset(settings.contributor_functions),
-            crm=None if settings.crm == "none" else settings.crm,
-            max_age_days=settings.match_max_age_days,
-            directory=directory or AccountDirectory(),
-            matcher=Matcher(settings.match_max_age_days),
-        )
 
 
 @dataclass
@@ -113,28 +83,28 @@ def ingest_many(
     session: Session, config: IngestConfig, batch: list[SignalCreate], api_key_id: uuid.UUID | None
 ) -> list[IngestResult | InvalidInput]:
     """Store a batch of signals (one result or one error per item, in order); repeats answer with the original."""
-    items = []
+    errors: dict[int, InvalidInput] = {}
+    drafts = []
     for i, data in enumerate(batch):
-        item = ingest_engine.Item(index=i, data=data, observed_at=ingest_engine.observed(data))
         try:
             check_vocabulary(data, config)
         except InvalidInput as exc:
-            item.error = exc
-        items.append(item)
-    ingest_engine.run(session, config, items, api_key_id)
+            errors[i] = exc
+            continue
+        drafts.append(pipeline.Draft(index=i, data=data, observed_at=pipeline.observed(data)))
+    outcomes = pipeline.run(session, config, drafts, api_key_id)
     policy = mandates.load(session)
     results: list[IngestResult | InvalidInput] = []
-    for it in items:
-        if it.error is not None:
-            results.append(it.error)
+    for i in range(len(batch)):
+        if i in errors:
+            results.append(errors[i])
             continue
-        signal = it.resolved()
-        assert signal is not None
-        if it.signal is not None and signal is it.signal and it.contributor is not None:
-            read = build_read(signal, it.contributor, it.account, it.opportunity, policy)
-            results.append(IngestResult(signal, True, read))
+        o = outcomes[i]
+        if o.contributor is not None:
+            read = build_read(o.signal, o.contributor, o.account, o.opportunity, policy)
         else:
-            results.append(IngestResult(signal, False, to_read(session, signal, policy=policy)))
+            read = to_read(session, o.signal, policy=policy)
+        results.append(IngestResult(o.signal, o.created, read))
     return results
 
 
@@ -146,28 +116,6 @@ def ingest(session: Session, config: IngestConfig, data: SignalCreate, api_key_i
     return result
 
 
-def place(session: Session, config: IngestConfig, signal: Signal, account: Account, email: str) -> Opportunity:
-    """Cluster an already stored signal (after a human assigned its account) into an opportunity."""
-    accounts = matching.lock_accounts(session, {account.id})
-    pools = matching.candidate_pools(session, accounts, signal.observed_at - config.horizon, exclude=signal.id)
-    corpus, model = config.matcher.corpus.get(session), config.matcher.models.get(session)
-    decision = matching.decide(
-        pools[account.id], matching.signal_text(signal, email), corpus, model, config.max_age_days
-    )
-    signal.match = matching.match_record(decision)
-    # A re-post found here (its account was only now known) is kept: the signal is already stored.
-    target = pools[account.id][decision.opportunity_id].opp if decision.opportunity_id else None
-    opp = target or opportunities.open_opportunity(session, account, signal)
-    opportunities.add_signal(session, opp, signal, config.crm)
-    duplicates.suggest(session, [(signal, account, decision)])
-    if target is None:
-        contributor = session.get(Contributor, signal.contributor_id)
-        assert contributor is not None
-        routing.route_new(session, [(opp.id, routing.opening(signal, contributor, account))])
-    ingest_engine.notify_placed(session, [(opp, signal, target is not None)])
-    return opp
-
-
 def assign(session: Session, config: IngestConfig, signal: Signal, account: Account, actor: str) -> Opportunity:
     """A human decided the account of a signal that waited for review; the pipeline goes on from clustering."""
     # Under the account's lock and re-read: two concurrent assignments cannot both place the signal.
@@ -176,8 +124,6 @@ def assign(session: Session, config: IngestConfig, signal: Signal, account: Acco
         raise Conflict(
             "the signal already has an account; detach or merge opportunities instead", code="already_attributed"
         )
-    contributor = session.get(Contributor, signal.contributor_id)
-    assert contributor is not None
     signal.account_id = account.id
     signal.status = "attributed"
     signal.attribution = {
@@ -198,7 +144,7 @@ def assign(session: Session, config: IngestConfig, signal: Signal, account: Acco
         suggested=suggested[:3],
         suggestion_taken=str(account.id) in suggested[:1],
     )
-    return place(session, config, signal, account, contributor.email or "")
+    return pipeline.place_reviewed(session, config, signal, account)
 
 
 def review_queue(session: Session, principal: Principal, before: uuid.UUID | None, limit: int) -> list[ReviewItem]:

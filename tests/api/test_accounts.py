@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.accounts.directory import changed_since, current_version
+from app.accounts.directory import changed_since, current_version, load_index, read_snapshot, write_snapshot
+from app.accounts.models import AccountIndexSnapshot
+from app.attribution import AccountEntry
 from app.core.settings import Settings
 from app.main import create_app
 from tests.api.helpers import row_counts
@@ -116,6 +120,37 @@ class TestDirectoryAcrossProcesses:
         with Session(engine) as session:
             assert [e.crm_id for e in changed_since(session, before)] == ["B-3"]
             assert current_version(session) == directory.version == before + 1
+
+    def test_a_new_process_starts_from_the_snapshot_and_catches_up(
+        self, settings: Settings, client: TestClient, auth: dict[str, str], engine: sa.Engine
+    ) -> None:
+        client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+        with Session(engine) as session:
+            at = current_version(session)
+            index = load_index(session)
+        # A marker only the snapshot has, to tell a start from the snapshot from a build from the rows.
+        index.upsert(AccountEntry(id=str(uuid.uuid4()), crm_id="GHOST", name="Ghost Snapshot AB"))
+        write_snapshot(engine, at, index.dumps())
+        client.post("/v1/accounts/import", json={"accounts": [{"crm_id": "A-2", "name": "Ekvall AB"}]}, headers=auth)
+        fresh = create_app(settings)
+        fresh.state.directory.refresh(engine)
+        with Session(engine) as session, fresh.state.directory.reading(session) as seen:
+            assert {seen.by_crm_id(c) is not None for c in ("A-1", "A-2", "GHOST")} == {True}
+
+    def test_a_process_that_built_the_index_writes_a_snapshot(self, client: TestClient, auth: dict[str, str]) -> None:
+        client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+        other = create_app(client.app.state.settings)  # type: ignore[attr-defined]
+        engine = other.state.engine
+        with Session(engine) as session:
+            session.execute(sa.delete(AccountIndexSnapshot))
+            session.commit()
+        other.state.directory.snapshot_from = 0  # any size: a real directory needs thousands to be worth one
+        other.state.directory.refresh(engine)
+        other.state.directory.close()  # the snapshot is written in the background
+        with Session(engine) as session:
+            got = read_snapshot(session)
+            assert got is not None and got[0] == other.state.directory.version
+            assert got[1].by_crm_id("A-1") is not None
 
     def test_not_ready_until_the_directory_is_loaded(self, app: FastAPI, auth: dict[str, str]) -> None:
         bare = TestClient(app)  # no lifespan: nothing loaded the directory yet

@@ -59,6 +59,12 @@ class TestIndexStructure:
         idx.upsert(ENTRIES[0])
         assert _state(idx) == _state(AccountIndex.build(ENTRIES))
 
+    def test_dumps_and_loads_give_the_same_index(self, index: AccountIndex) -> None:
+        loaded = AccountIndex.loads(index.dumps())
+        assert _state(loaded) == _state(index)
+        loaded.remove("H2")  # and it goes on updating like a built one
+        assert attribute(CustomerHint(email="a@hallvik.se"), loaded).account_id == "H1"
+
     def test_shared_keys_and_domains(self, index: AccountIndex) -> None:
         # "Hallvik" is H1's alias and begins H2's name: the model ranks H1 first (whether it asks is learned)
         a = attribute(CustomerHint(name="Hallvik"), index)

@@ -1,4 +1,4 @@
-"""accounts.version: the directory's change counter value of each account's last change
+"""accounts.version (the directory counter's value at each account's last change) and account index snapshots
 
 Every process keeps the account directory in memory and catches up with the rows whose version is above the
 one it has applied (app/accounts/directory.py), instead of rebuilding the whole index on every change.
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import app.core.timeutil
+
 revision: str = '0009_account_versions'
 down_revision: str | None = '0008_duplicates'
 branch_labels: str | Sequence[str] | None = None
@@ -21,8 +23,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("accounts", sa.Column("version", sa.BigInteger(), nullable=False, server_default="0"))
     op.create_index("ix_accounts_version", "accounts", ["version"])
+    op.create_table(
+        "account_index_snapshots",
+        sa.Column("fingerprint", sa.String(64), primary_key=True),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", app.core.timeutil.UTCDateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("account_index_snapshots")
     op.drop_index("ix_accounts_version", table_name="accounts")
     op.drop_column("accounts", "version")
