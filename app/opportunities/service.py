@@ -62,14 +62,6 @@ def absorb(opp: Opportunity, signal: Signal) -> None:
         opp.estimated_currency = signal.value_currency
 
 
-def add_signal(session: Session, opp: Opportunity, signal: Signal, crm: str | None) -> None:
-    """Attach ``signal`` to ``opp``: credit its contributor, update the summary, mark the CRM behind."""
-    absorb(opp, signal)
-    session.add(signal)
-    credit_signals(session, [(opp, signal)])
-    touch(session, [opp], crm)
-
-
 def credit_signals(
     session: Session, placed: list[tuple[Opportunity, Signal]], *, fresh: set[uuid.UUID] | None = None
 ) -> None:
