@@ -34,8 +34,8 @@ from sqlmodel import Session
 from app.accounts.models import Account, AccountIndexSnapshot
 from app.attribution import AccountEntry, AccountIndex
 from app.attribution.matcher import state_fingerprint
-from app.core.dbutil import insert_for, insert_for_dialect
-from app.core.tables import Counter
+from app.core import versions
+from app.core.dbutil import insert_for_dialect
 from app.core.timeutil import utcnow
 
 VERSION_COUNTER = "accounts_version"
@@ -49,24 +49,17 @@ _ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
 _COLUMNS: tuple[Any, ...] = tuple(
     _ACCOUNTS.c[name] for name in ("id", "crm_id", "name", "legal_name", "aliases", "domains", "country")
 )
-_COUNTERS = Counter.__table__  # type: ignore[attr-defined]
 _SNAPSHOTS = AccountIndexSnapshot.__table__  # type: ignore[attr-defined]
 
 
 def bump_version(session: Session) -> int:
     """Call in the transaction that changes accounts, before writing them; stamp each changed row with the
-    returned value (``Account.version``). The counter's row lock orders such transactions, so every version
-    up to the counter's committed value is committed."""
-    stmt = insert_for(session, _COUNTERS).values(name=VERSION_COUNTER, value=1)
-    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"value": _COUNTERS.c.value + 1}).returning(
-        _COUNTERS.c.value
-    )
-    return int(session.execute(stmt).scalar_one())
+    returned value (``Account.version``)."""
+    return versions.bump(session, VERSION_COUNTER)
 
 
 def current_version(session: Session | Connection) -> int:
-    value = session.execute(sa.select(_COUNTERS.c.value).where(_COUNTERS.c.name == VERSION_COUNTER)).scalar()
-    return int(value or 0)
+    return versions.read(session, VERSION_COUNTER)
 
 
 def changed_since(session: Session | Connection, version: int, limit: int | None = None) -> list[AccountEntry]:

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from app.core import versions
 from app.core.errors import InvalidInput, field_errors, invalid
 from app.core.timeutil import utcnow
 from app.mandates.models import Mandate
@@ -83,8 +84,16 @@ def _message(rule: MandateRule, level: MandateLevel, within: bool | None) -> str
     return "Thank you: the account owner will follow up with the customer."
 
 
+COUNTER = "mandates"
+
+
 def load(session: Session) -> Policy:
     return Policy({(r.function, r.kind): _rule(r) for r in MandateRepo(session).all()})
+
+
+def cached() -> versions.Versioned[Policy]:
+    """A per-process copy of the policy, reloaded when ``replace_policy`` changed it (ingest reads it always)."""
+    return versions.Versioned(COUNTER, load)
 
 
 def read_policy(session: Session) -> MandatePolicyRead:
@@ -115,6 +124,7 @@ def replace_policy(
     if errors:
         raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in errors[:5]), errors=errors)
     now = utcnow()
+    versions.bump(session, COUNTER)
     MandateRepo(session).replace(
         [
             Mandate(

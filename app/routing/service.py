@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from app.accounts.models import Account
 from app.contributors.models import Contributor
+from app.core import versions
 from app.core.errors import InvalidInput, NotFound
 from app.core.timeutil import utcnow
 from app.notifications.events import Event, emit_many
@@ -68,13 +69,18 @@ def first_match(rules: Sequence[RoutingRule], o: Opening) -> RoutingRule | None:
     return next((r for r in rules if r.active and matches(r, o)), None)
 
 
-def route_new(session: Session, openings: Sequence[tuple[uuid.UUID, Opening]]) -> dict[uuid.UUID, OpportunityRoute]:
-    """Route newly opened opportunities (two statements, whatever their number); those no rule matches get no route
-    and no response time: the account owner has them as before."""
+def route_new(
+    session: Session,
+    openings: Sequence[tuple[uuid.UUID, Opening]],
+    rules: Sequence[RoutingRule] | None = None,
+) -> dict[uuid.UUID, OpportunityRoute]:
+    """Route newly opened opportunities (two statements, whatever their number; one when the active ``rules``
+    are given); those no rule matches get no route and no response time: the account owner has them as before."""
     if not openings:
         return {}
     repo = RoutingRepo(session)
-    rules = repo.rules(active_only=True)
+    if rules is None:
+        rules = repo.rules(active_only=True)
     now = utcnow()
     routes: dict[uuid.UUID, OpportunityRoute] = {}
     for opportunity_id, opening in openings:
@@ -170,11 +176,28 @@ def _apply(rule: RoutingRule, data: RoutingRuleIn) -> RoutingRule:
     return rule
 
 
+COUNTER = "routing_rules"
+
+
+def active_rules(session: Session) -> list[RoutingRule]:
+    """The active rules in the order they are tried, detached: a process keeps them (``cached``)."""
+    rules = RoutingRepo(session).rules(active_only=True)
+    for rule in rules:
+        session.expunge(rule)
+    return rules
+
+
+def cached() -> versions.Versioned[list[RoutingRule]]:
+    """A per-process copy of the active rules, reloaded when a rule is created, replaced or deleted."""
+    return versions.Versioned(COUNTER, active_rules)
+
+
 def create_rule(
     session: Session, data: RoutingRuleIn, functions: Collection[str], kinds: Collection[str]
 ) -> RoutingRule:
     _check_vocabulary(data, functions, kinds)
     rule = _apply(RoutingRule(name=data.name, sla_hours=data.sla_hours), data)
+    versions.bump(session, COUNTER)
     session.add(rule)
     session.flush()
     return rule
@@ -193,12 +216,14 @@ def replace_rule(
     """New conditions apply to opportunities opened from now on; routes already given keep theirs."""
     rule = get_rule(session, rule_id)
     _check_vocabulary(data, functions, kinds)
+    versions.bump(session, COUNTER)
     session.add(_apply(rule, data))
     session.flush()
     return rule
 
 
 def delete_rule(session: Session, rule_id: uuid.UUID) -> None:
+    versions.bump(session, COUNTER)
     session.delete(get_rule(session, rule_id))
 
 

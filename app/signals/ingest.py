@@ -29,16 +29,20 @@ from app.core.dbutil import insert_for
 from app.core.ids import uuid7
 from app.core.settings import Settings
 from app.core.timeutil import as_utc, utcnow
+from app.core.versions import Versioned
 from app.dedup import records as dedup
 from app.dedup.corpus import Corpus
 from app.dedup.model import DedupModel
 from app.duplicates import suggestions as duplicates
 from app.duplicates.matcher import Matcher
+from app.mandates import service as mandates
+from app.mandates.service import Policy
 from app.notifications.events import Event, emit_many
 from app.opportunities.models import Opportunity
 from app.opportunities.repo import OpportunityRepo
 from app.opportunities.service import absorb, credit_signals, new_opportunity, touch
 from app.routing import service as routing
+from app.routing.models import RoutingRule
 from app.signals import matching
 from app.signals.models import Signal
 from schemas.signals import SignalCreate
@@ -54,6 +58,9 @@ class IngestConfig:
     max_age_days: int
     directory: AccountDirectory = field(default_factory=AccountDirectory, compare=False)
     matcher: Matcher = field(default_factory=lambda: Matcher(365), compare=False)
+    # Per-process copies of what every signal reads and an administrator rarely changes (app/core/versions.py).
+    mandates: Versioned[Policy] = field(default_factory=mandates.cached, compare=False)
+    routing_rules: Versioned[list[RoutingRule]] = field(default_factory=routing.cached, compare=False)
 
     @property
     def horizon(self) -> timedelta:
@@ -141,8 +148,9 @@ class Effects:
     events: list[Event]
     follow_ups: bool  # whether captured signals may be concerned (never at intake: their origin comes after)
 
-    def apply(self, session: Session) -> None:
-        routing.route_new(session, self.openings)
+    def apply(self, session: Session, config: IngestConfig) -> None:
+        if self.openings:
+            routing.route_new(session, self.openings, config.routing_rules.get(session))
         emit_many(session, self.events, follow_ups=self.follow_ups)
 
 
@@ -171,7 +179,7 @@ def run(
     effects = settle(
         session, config, [(p.opportunity, p.signal) for p in placed if p.opportunity], people.values(), accounts
     )
-    effects.apply(session)
+    effects.apply(session, config)
     duplicates.suggest(session, suggested)
     for p in placed:
         outcomes[p.draft.index] = Outcome(
@@ -351,7 +359,7 @@ def place_reviewed(session: Session, config: IngestConfig, signal: Signal, accou
         session.add(opp)
     session.add(signal)
     effects = settle(session, config, [(opp, signal)], [contributor], accounts, follow_ups=True)
-    effects.apply(session)
+    effects.apply(session, config)
     duplicates.suggest(session, [(signal, account, where.decision)])
     return opp
 

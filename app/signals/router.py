@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -48,7 +49,11 @@ def _config(request: Request) -> service.IngestConfig:
     return config
 
 
-Answer = tuple[int, dict[str, Any], dict[str, str]]
+Answer = tuple[int, BaseModel, dict[str, str]]
+
+
+def _json(body: bytes, status: int, headers: dict[str, str]) -> Response:
+    return Response(body, status, headers=headers, media_type="application/json")
 
 
 def _idempotent(
@@ -59,7 +64,7 @@ def _idempotent(
     path: str,
     payload: BaseModel,
     work: Callable[[Session], Answer],
-) -> JSONResponse:
+) -> Response:
     """Run ``work`` in one transaction guarded by the Idempotency-Key: a repeat replays the stored answer.
 
     A unique-index race (two requests with one source reference) rolls back and runs again; the loser then
@@ -76,11 +81,14 @@ def _idempotent(
                         session, key.key_id, idempotency_key, "POST", path, digest, ttl
                     )
                     if replay is not None:
-                        return JSONResponse(replay.body, replay.status_code, headers={**REPLAYED, **where(replay.body)})
-                status, body, headers = work(session)
+                        headers = {**REPLAYED, **where(replay.body)}
+                        return _json(orjson.dumps(replay.body), replay.status_code, headers)
+                status, answer, headers = work(session)
+                # Serialised once, by pydantic's own (Rust) encoder; parsed back only to be stored for replays.
+                body = answer.model_dump_json().encode()
                 if record_id is not None:
-                    idempotency.finish(session, record_id, status, body)
-            return JSONResponse(body, status, headers=headers)
+                    idempotency.finish(session, record_id, status, orjson.loads(body))
+            return _json(body, status, headers)
         except (IntegrityError, OperationalError) as exc:
             if attempt == ATTEMPTS - 1 or not service.retryable(exc):
                 raise
@@ -103,13 +111,12 @@ def create_signal(
     engine: EngineDep,
     key: WriteKey,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     config = _config(request)
 
     def work(session: Session) -> Answer:
         result = service.ingest(session, config, data, key.key_id)
-        body = result.read.model_dump(mode="json")
-        return (201 if result.created else 200), body, where(body)
+        return (201 if result.created else 200), result.read, {"Location": f"/v1/signals/{result.signal.id}"}
 
     return _idempotent(request, engine, key, idempotency_key, "/v1/signals", data, work)
 
@@ -131,7 +138,7 @@ def create_signals_batch(
     engine: EngineDep,
     key: WriteKey,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     config = _config(request)
     parsed: list[SignalCreate | BatchItemResult] = []
     for index, item in enumerate(batch.signals):
@@ -148,7 +155,7 @@ def create_signals_batch(
             rejected=sum(r.status == 422 for r in results),
             results=results,
         )
-        return 200, body.model_dump(mode="json"), {}
+        return 200, body, {}
 
     return _idempotent(request, engine, key, idempotency_key, "/v1/signals/batch", batch, work)
 

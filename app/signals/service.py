@@ -93,7 +93,7 @@ def ingest_many(
             continue
         drafts.append(pipeline.Draft(index=i, data=data, observed_at=pipeline.observed(data)))
     outcomes = pipeline.run(session, config, drafts, api_key_id)
-    policy = mandates.load(session)
+    policy = config.mandates.get(session)
     results: list[IngestResult | InvalidInput] = []
     for i in range(len(batch)):
         if i in errors:
