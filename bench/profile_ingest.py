@@ -100,7 +100,7 @@ def main() -> None:
         proc = start([str(BIN / "signal-pipeline"), "serve", "--no-migrate", "--port", str(port)], env, port)
         try:
             base = f"http://{host}"
-            clients = args.clients if args.batch == 1 else 4
+            clients = args.clients
             asyncio.run(load(base, requests_for(200, args.batch, headers, host), clients, 2, args.batch))
             spy = subprocess.Popen(
                 [

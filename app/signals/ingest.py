@@ -452,7 +452,7 @@ def _upsert_contributors(session: Session, placed: Sequence[Placed]) -> dict[str
     ).returning(*table.c)
     people: dict[str, Contributor] = {}
     for returned in session.execute(stmt, values).mappings():
-        person = Contributor.model_validate(dict(returned))
+        person = Contributor(**returned)  # a table model's constructor does not validate: these are our own rows
         people[person.email or ""] = person
     return people
 
