@@ -88,6 +88,9 @@ def serve(
         access_log=False,
         log_config=logging_config(settings.log_level, settings.log_format),
         proxy_headers=False,
+        # The supervisor kills a worker that does not answer its ping in time (default 5 s); a worker importing
+        # the app or loading the account directory on a busy machine can take longer, and was killed in a loop.
+        timeout_worker_healthcheck=60,
     )
 
 

@@ -17,15 +17,20 @@ BIN = Path(sys.executable).parent / "signal-pipeline"
 
 
 @contextmanager
-def serve(env: dict[str, str], log_dir: Path, timeout: float = 90) -> Iterator[str]:
-    """Start the server, wait until /readyz answers 200, yield its URL; stop it afterwards.
+def serve(env: dict[str, str], log_dir: Path, timeout: float = 90, workers: int = 1) -> Iterator[str]:
+    """Start the server (``workers`` processes), wait until /readyz answers 200, yield its URL; stop it afterwards.
 
     ``timeout`` catches a start that never succeeds; it is no speed target (on a loaded machine a start that
     migrates a fresh database can take well over 30 s)."""
     port = free_port()
     log_path = log_dir / "server.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([BIN, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [BIN, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout
