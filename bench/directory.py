@@ -127,7 +127,7 @@ def main() -> None:
                 f"import {len(rows):,} accounts in {len(chunks)} chunks of {args.chunk}: {total:.1f} s "
                 f"({len(rows) / total:,.0f} accounts/s); mean chunk: "
                 f"first tenth {statistics.fmean(times[:tenth]) * 1000:.0f} ms, "
-                f"last tenth {statistics.fmean(times[-tenth:]) * 1000:.0f} ms; {rejected} rows rejected  (target < 30 s)"
+                f"last tenth {statistics.fmean(times[-tenth:]) * 1000:.0f} ms; {rejected} rows rejected (target < 30 s)"
             )
             probe = {
                 "contributor": {"email": "bench@ourco.se", "function": "support"},
