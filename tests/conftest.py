@@ -121,6 +121,36 @@ def auth(make_key: KeyFactory) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_key()}"}
 
 
+class Resolver:
+    """Name resolution for the outbound guard in tests (integrations.outbound.set_resolver): a table the test
+    fills and may change between creation and delivery; names not in it do not resolve."""
+
+    # example.com's public address when this was written; only ever resolved to, never connected to.
+    PUBLIC = "93.184.215.14"
+
+    def __init__(self) -> None:
+        self.table: dict[str, list[str]] = {}
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append(host)
+        if host not in self.table:
+            raise OSError(f"{host} does not resolve")
+        return self.table[host]
+
+
+@pytest.fixture
+def resolver() -> Iterator[Resolver]:
+    from integrations import outbound
+
+    fake = Resolver()
+    outbound.set_resolver(fake)
+    try:
+        yield fake
+    finally:
+        outbound.set_resolver(None)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,7 +24,13 @@ def start_loops(
     capture = capture or TaskRunner(engine, IngestConfig.from_settings(settings), build_sources())
     threads = [
         threading.Thread(target=capture.run_loop, args=(stop,), name="capture", daemon=True),
-        threading.Thread(target=run_delivery_loop, args=(engine, stop), name="notifications", daemon=True),
+        threading.Thread(
+            target=run_delivery_loop,
+            args=(engine, stop),
+            kwargs={"policy": settings.webhook_policy},
+            name="notifications",
+            daemon=True,
+        ),
         threading.Thread(
             target=run_maintenance, args=(engine, stop), kwargs={"ttl": ttl}, name="maintenance", daemon=True
         ),

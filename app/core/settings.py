@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integrations import registry
 from integrations.base import CRMSettings
+from integrations.outbound import OutboundPolicy
 
 ENV_PREFIX = "SIGNAL_PIPELINE_"
 
@@ -95,6 +96,11 @@ class Settings(BaseSettings):
     webhook_base_url: str | None = Field(
         default=None, description="public URL the CRM calls (signature checks use it when behind a proxy)"
     )
+    allow_insecure_webhooks: bool = Field(
+        default=False,
+        description="notification subscriptions may use loopback receivers, also over plain http (local development "
+        "and tests only); otherwise only https to public addresses (integrations/outbound.py)",
+    )
 
     # Web app sign-in: OpenID Connect when the issuer is set; otherwise `signal-pipeline dev login-link`.
     oidc_issuer: str | None = Field(default=None, description="issuer URL; its /.well-known/openid-configuration")
@@ -105,6 +111,11 @@ class Settings(BaseSettings):
         default_factory=dict, description="issuer role -> contributor|seller|analyst|admin; unmapped roles are ignored"
     )
     web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="a web sign-in lasts this long")
+
+    @property
+    def webhook_policy(self) -> OutboundPolicy:
+        """Where notification subscriptions may send events."""
+        return OutboundPolicy(allow_insecure_loopback=self.allow_insecure_webhooks)
 
     @field_validator("database_url")
     @classmethod

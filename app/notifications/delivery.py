@@ -1,5 +1,8 @@
 """The delivery worker: posts due notification deliveries, signed, with retries, backoff and a log.
 
+Every request goes through the outbound guard (integrations/outbound.py): the URL is checked and its host resolved
+again at each attempt, the connection goes to the address that passed, redirects are not followed.
+
 At least once: a delivery is claimed by pushing its ``next_attempt_at`` out by a lease and committing, then
 posted, then recorded. A worker that dies mid-post leaves the row to become due again when the lease ends,
 so nothing is lost across restarts; receivers deduplicate on the event id. Order is not guaranteed.
@@ -26,6 +29,8 @@ from app.core.timeutil import utcnow
 from app.notifications import signing
 from app.notifications.events import envelope
 from app.notifications.models import DeliveryAttempt, NotificationDelivery, NotificationEvent, Subscription
+from integrations import outbound
+from integrations.outbound import OutboundPolicy
 
 log = logging.getLogger("signal_pipeline.notifications")
 
@@ -35,7 +40,6 @@ BACKOFF_BASE = timedelta(seconds=10)
 BACKOFF_CAP = timedelta(hours=6)
 JITTER = 0.2
 LEASE = timedelta(seconds=60)
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 USER_AGENT = "signal-pipeline-notifications/1"
 
 
@@ -110,8 +114,11 @@ def _post(client: httpx.Client, item: _Claimed) -> tuple[int | None, str | None]
     }
     try:
         response = client.post(item.url, content=item.body, headers=headers)
+    except outbound.RefusedURL as exc:
+        # The URL passed when it was stored; its host now resolves somewhere it may not go (or rules tightened).
+        return None, f"refused: {exc.code}"
     except httpx.HTTPError as exc:
-        # The exception type only: messages can echo URLs with credentials.
+        # The exception type only: messages can echo URLs.
         return None, type(exc).__name__
     if 200 <= response.status_code < 300:
         return response.status_code, None
@@ -152,14 +159,20 @@ def _record(engine: Engine, item: _Claimed, status: int | None, error: str | Non
 
 
 def deliver_due(
-    engine: Engine, *, limit: int = 100, client: httpx.Client | None = None, now: datetime | None = None
+    engine: Engine,
+    *,
+    limit: int = 100,
+    now: datetime | None = None,
+    policy: OutboundPolicy = OutboundPolicy(),
+    client: httpx.Client | None = None,
 ) -> int:
-    """Claim up to ``limit`` due deliveries, post each once, record the results; returns how many were tried."""
+    """Claim up to ``limit`` due deliveries, post each once, record the results; returns how many were tried.
+    ``client`` must come from ``outbound.guarded_client`` (the loop reuses one); by default one for ``policy``."""
     claimed = _claim(engine, limit, now or utcnow())
     if not claimed:
         return 0
     own = client is None
-    http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    http = client or outbound.guarded_client(policy)
     try:
         for item in claimed:
             started = utcnow()
@@ -176,9 +189,16 @@ def deliver_due(
     return len(claimed)
 
 
-def run_delivery_loop(engine: Engine, stop: threading.Event, *, interval: float = 1.0, batch: int = 100) -> None:
+def run_delivery_loop(
+    engine: Engine,
+    stop: threading.Event,
+    *,
+    interval: float = 1.0,
+    batch: int = 100,
+    policy: OutboundPolicy = OutboundPolicy(),
+) -> None:
     """Deliver until ``stop`` is set; sleeps ``interval`` when nothing is due. For the worker process."""
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+    with outbound.guarded_client(policy) as client:
         while not stop.is_set():
             try:
                 tried = deliver_due(engine, limit=batch, client=client)

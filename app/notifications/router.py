@@ -12,7 +12,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from app.core.api import PageDep, SessionDep, problems, split_page
+from app.core.api import PageDep, SessionDep, SettingsDep, problems, split_page
 from app.core.auth import AdminKey
 from app.notifications import service
 from app.notifications.models import NotificationEvent
@@ -30,8 +30,10 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["notifications"])
     responses=problems(401, 403, 422),
     summary="Register a callback URL for signed events; the secret is shown only in this answer",
 )
-def create_subscription(data: SubscriptionCreate, session: SessionDep, key: AdminKey) -> SubscriptionCreated:
-    sub = service.create(session, data)
+def create_subscription(
+    data: SubscriptionCreate, session: SessionDep, settings: SettingsDep, key: AdminKey
+) -> SubscriptionCreated:
+    sub = service.create(session, data, settings.webhook_policy)
     read = service.to_read(sub)
     return SubscriptionCreated(**read.model_dump(), secret=sub.secret)
 

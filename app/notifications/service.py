@@ -6,17 +6,25 @@ import uuid
 
 from sqlmodel import Session
 
-from app.core.errors import NotFound
+from app.core.errors import NotFound, invalid
 from app.core.timeutil import utcnow
 from app.notifications import signing
 from app.notifications.models import NotificationDelivery, Subscription
 from app.notifications.repo import SubscriptionRepo
+from integrations import outbound
+from integrations.outbound import OutboundPolicy
 from schemas.notifications import DeliveryRead, SubscriptionCreate, SubscriptionRead
 
 
-def create(session: Session, data: SubscriptionCreate) -> Subscription:
+def create(session: Session, data: SubscriptionCreate, policy: OutboundPolicy) -> Subscription:
+    """Store a subscription whose URL passes the outbound guard (checked again before every delivery)."""
+    url = str(data.url)
+    try:
+        outbound.check(url, policy)
+    except outbound.RefusedURL as exc:
+        raise invalid("url", exc.reason, exc.code) from None
     sub = Subscription(
-        url=str(data.url),
+        url=url,
         description=data.description,
         event_kinds=sorted(set(data.events)),
         secret=signing.new_secret(),

@@ -46,7 +46,7 @@ def worker(
     if once:
         if worker is not None:
             worker.drain(timeout=3600)
-        while deliver_due(engine, limit=100):
+        while deliver_due(engine, limit=100, policy=settings.webhook_policy):
             pass
         return
     background = start_loops(engine, settings, stop)

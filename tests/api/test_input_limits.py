@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from schemas.limits import MAX_CSV_FIELD_CHARS, MAX_JSON_DEPTH, MAX_TITLE_CHARS
 from tests.api.helpers import row_counts
-from tests.conftest import signal_body
+from tests.conftest import Resolver, signal_body
 
 PROBLEM = "application/problem+json"
 
@@ -181,7 +181,8 @@ class TestContract:
         assert r.status_code == 405
         assert r.headers["allow"] == "GET, POST"
 
-    def test_a_deleted_subscription_is_404(self, client: TestClient, auth: dict[str, str]) -> None:
+    def test_a_deleted_subscription_is_404(self, client: TestClient, auth: dict[str, str], resolver: Resolver) -> None:
+        resolver.table["hooks.example.com"] = [resolver.PUBLIC]
         sub = client.post("/v1/subscriptions", json={"url": "https://hooks.example.com/x"}, headers=auth).json()
         assert client.delete(f"/v1/subscriptions/{sub['id']}", headers=auth).status_code == 204
         assert client.get(f"/v1/subscriptions/{sub['id']}", headers=auth).status_code == 404

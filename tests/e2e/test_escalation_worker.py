@@ -68,6 +68,7 @@ def start_worker(db_url: str, name: str, log: Path) -> subprocess.Popen[bytes]:
         **os.environ,
         "SIGNAL_PIPELINE_DATABASE_URL": db_url,
         "SIGNAL_PIPELINE_CRM": "none",
+        "SIGNAL_PIPELINE_ALLOW_INSECURE_WEBHOOKS": "true",  # the receiver is http://127.0.0.1
         "SIGNAL_PIPELINE_ROUTING_SWEEP_SECONDS": "0.05",
         "SIGNAL_PIPELINE_LOG_FORMAT": "json",
     }
@@ -84,7 +85,8 @@ def start_worker(db_url: str, name: str, log: Path) -> subprocess.Popen[bytes]:
 def test_two_workers_escalate_each_overdue_opportunity_exactly_once(
     pg_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
-    app = create_app(Settings(database_url=pg_url, log_format="text"))
+    # The receiver is http://127.0.0.1, which only SIGNAL_PIPELINE_ALLOW_INSECURE_WEBHOOKS lets a subscription use.
+    app = create_app(Settings(database_url=pg_url, log_format="text", allow_insecure_webhooks=True))
     with TestClient(app) as client:
         from app.core.auth import create_key
 

@@ -18,12 +18,26 @@ from sqlmodel import select
 
 from app.accounts.models import Account
 from app.core.db import make_engine, transaction
+from app.core.settings import Settings
 from app.core.timeutil import utcnow
 from app.notifications import delivery, signing
 from app.notifications.events import emit
 from app.notifications.models import NotificationDelivery
 from app.opportunities.models import Opportunity
-from tests.conftest import free_port
+from integrations.outbound import OutboundPolicy
+from tests.conftest import Resolver, free_port
+
+# These tests' receivers listen on http://127.0.0.1, which only this setting lets a subscription use.
+LOCAL_RECEIVERS = OutboundPolicy(allow_insecure_loopback=True)
+
+
+def deliver(engine: sa.Engine, **kw: Any) -> int:
+    return delivery.deliver_due(engine, policy=LOCAL_RECEIVERS, **kw)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, log_format="text", allow_insecure_webhooks=True)
 
 
 class Receiver:
@@ -126,7 +140,7 @@ class TestDelivery:
         )
         assert r.status_code == 200, r.text
         with Receiver(port, sub["secret"]) as receiver:
-            assert delivery.deliver_due(engine, limit=10) == 1
+            assert deliver(engine, limit=10) == 1
         assert receiver.bad_signatures == 0
         [event] = receiver.received
         assert event["type"] == "opportunity.closed"
@@ -134,7 +148,7 @@ class TestDelivery:
         assert event["data"]["status"] == "won" and event["data"]["amount"] == "1200.00"
         log = client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=auth).json()["items"]
         assert [(d["state"], d["attempts"], d["last_status_code"]) for d in log] == [("delivered", 1, 200)]
-        assert delivery.deliver_due(engine, limit=10) == 0  # nothing left due
+        assert deliver(engine, limit=10) == 0  # nothing left due
 
     def test_only_subscribed_kinds_are_delivered(
         self, client: TestClient, auth: dict[str, str], engine: sa.Engine, opportunity: uuid.UUID
@@ -164,11 +178,11 @@ class TestDelivery:
             for kind in kinds:
                 emit(session, kind, opportunity_id=opportunity, data={"n": kind})
         # The receiver is down: two rounds fail and back off.
-        assert delivery.deliver_due(engine, limit=10) == 4
+        assert deliver(engine, limit=10) == 4
         assert states(engine) == [("retrying", 1)] * 4
-        assert delivery.deliver_due(engine, limit=10) == 0  # backing off: nothing is due yet
+        assert deliver(engine, limit=10) == 0  # backing off: nothing is due yet
         later = utcnow() + timedelta(minutes=5)
-        assert delivery.deliver_due(engine, limit=10, now=later) == 4
+        assert deliver(engine, limit=10, now=later) == 4
         assert states(engine) == [("retrying", 2)] * 4
         log = client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=auth).json()["items"]
         assert {d["last_error"] for d in log} == {"ConnectError"}
@@ -177,8 +191,8 @@ class TestDelivery:
         restarted = make_engine(settings.database_url)
         try:
             with Receiver(port, sub["secret"]) as receiver:
-                assert delivery.deliver_due(restarted, limit=10, now=utcnow() + timedelta(hours=1)) == 4
-            assert delivery.deliver_due(restarted, limit=10, now=utcnow() + timedelta(days=1)) == 0
+                assert deliver(restarted, limit=10, now=utcnow() + timedelta(hours=1)) == 4
+            assert deliver(restarted, limit=10, now=utcnow() + timedelta(days=1)) == 0
         finally:
             restarted.dispose()
         assert sorted(e["type"] for e in receiver.received) == sorted(kinds)
@@ -195,9 +209,9 @@ class TestDelivery:
             emit(session, "opportunity.synced", opportunity_id=opportunity)
         claimed = delivery._claim(engine, 10, utcnow())  # the worker claims, then dies before posting
         assert len(claimed) == 1
-        assert delivery.deliver_due(engine, limit=10) == 0  # still leased
+        assert deliver(engine, limit=10) == 0  # still leased
         with Receiver(port, sub["secret"]) as receiver:
-            assert delivery.deliver_due(engine, limit=10, now=utcnow() + delivery.LEASE + timedelta(seconds=1)) == 1
+            assert deliver(engine, limit=10, now=utcnow() + delivery.LEASE + timedelta(seconds=1)) == 1
         assert len(receiver.received) == 1
 
     def test_a_receiver_that_keeps_failing_ends_dead_after_the_attempt_limit(
@@ -215,14 +229,14 @@ class TestDelivery:
             emit(session, "opportunity.closed", opportunity_id=opportunity)
         with Receiver(port, sub["secret"], status=500):
             for hours in (0, 1, 2, 3):
-                delivery.deliver_due(engine, limit=10, now=utcnow() + timedelta(hours=hours))
+                deliver(engine, limit=10, now=utcnow() + timedelta(hours=hours))
         assert states(engine) == [("dead", 3)]
         dead = client.get(f"/v1/subscriptions/{sub['id']}/deliveries?state=dead", headers=auth).json()["items"]
         assert dead[0]["last_status_code"] == 500
         r = client.post(f"/v1/subscriptions/{sub['id']}/deliveries/{dead[0]['id']}/retry", headers=auth)
         assert r.status_code == 200 and r.json()["state"] == "pending"
         with Receiver(port, sub["secret"]) as receiver:
-            assert delivery.deliver_due(engine, limit=10) == 1
+            assert deliver(engine, limit=10) == 1
         assert len(receiver.received) == 1
 
     def test_backoff_grows_exponentially_within_the_jitter(self) -> None:
@@ -234,7 +248,10 @@ class TestDelivery:
 
 
 class TestSubscriptionsApi:
-    def test_secret_is_shown_only_at_creation(self, client: TestClient, auth: dict[str, str]) -> None:
+    def test_secret_is_shown_only_at_creation(
+        self, client: TestClient, auth: dict[str, str], resolver: Resolver
+    ) -> None:
+        resolver.table["tickets.example"] = [resolver.PUBLIC]
         sub = subscribe(client, auth, "https://tickets.example/hook")
         listed = client.get("/v1/subscriptions", headers=auth).json()["items"]
         assert [s["id"] for s in listed] == [sub["id"]]
@@ -261,5 +278,5 @@ class TestSubscriptionsApi:
         assert client.delete(f"/v1/subscriptions/{sub['id']}", headers=auth).status_code == 204
         with transaction(engine) as session:
             emit(session, "opportunity.synced", opportunity_id=opportunity)
-        assert delivery.deliver_due(engine, limit=10) == 0
+        assert deliver(engine, limit=10) == 0
         assert states(engine) == [("dead", 0)]

@@ -16,9 +16,15 @@ from integrations import registry
 ROOT = Path(__file__).resolve().parents[2]
 # Modules that assemble the application from every feature's router.
 COMPOSITION_ROOTS = {"app.main", "app.openapi"}
-# What app/ may import from integrations/: the interfaces (CRM, capture) and the registry, never a vendor or a
-# sandbox.
-VENDOR_NEUTRAL = {"integrations", "integrations.base", "integrations.capture", "integrations.registry"}
+# What app/ may import from integrations/: the interfaces (CRM, capture), the outbound URL guard and the registry,
+# never a vendor or a sandbox.
+VENDOR_NEUTRAL = {
+    "integrations",
+    "integrations.base",
+    "integrations.capture",
+    "integrations.outbound",
+    "integrations.registry",
+}
 
 
 def module_name(path: Path) -> str:
