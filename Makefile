@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export SIGNAL_PIPELINE_DATABASE_URL ?= sqlite:///./var/signal-pipeline.db
 
-.PHONY: run test lint typecheck pytest openapi bench clean
+.PHONY: run test lint typecheck pytest fuzz openapi bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ typecheck: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest -n 2 --dist loadfile -q
+
+## fuzz: schemathesis over every operation of openapi/openapi.json against a real server on PostgreSQL
+## (its own database on TEST_DATABASE_URL's server; FUZZ_MAX_EXAMPLES, FUZZ_SEED: see fuzz/run.py)
+fuzz: $(VENV)/.dev
+	$(BIN)/python fuzz/run.py
 
 ## openapi: regenerate openapi/openapi.json from the code
 openapi: $(VENV)/.runtime

@@ -7,41 +7,44 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts import service
 from app.accounts.directory import AccountDirectory
-from app.core.api import EngineDep, PageDep, SessionDep, problems, split_page
+from app.core.api import EngineDep, PageDep, SessionDep, problems, read_body_as, split_page
 from app.core.auth import AdminKey, ReadKey
 from app.core.db import transaction
 from app.core.errors import invalid
-from schemas.accounts import AccountImport, AccountRead, ImportResult
+from schemas.accounts import AccountImport, AccountIn, AccountRead, ImportResult
 from schemas.common import Page
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
-IMPORT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/AccountImport"}},
-            "text/csv": {
-                "schema": {
-                    "type": "string",
-                    "description": "header row with crm_id,name,... ; aliases and domains separated by ';'",
-                }
-            },
-            "multipart/form-data": {
-                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
-            },
+IMPORT_BODY = read_body_as(
+    AccountImport,
+    AccountIn,
+    other={
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "header row with crm_id,name,... ; aliases and domains separated by ';'",
+            }
         },
-    }
-}
+        "multipart/form-data": {
+            "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+    },
+)
 
 
 async def _rows(request: Request) -> list[dict[str, Any]]:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
-        form = await request.form()
+        try:
+            form = await request.form()
+        except StarletteHTTPException:
+            # Starlette answers a body it cannot parse as multipart (no boundary, truncated parts) with a bare 400.
+            raise invalid("file", "not valid multipart/form-data", "multipart_invalid") from None
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise invalid("file", "upload the CSV as the form field 'file'", "missing_file")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -97,6 +99,23 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": Problem, "content": {"application/problem+json": {}}} for s in statuses}
 
 
+COMPONENT_REF = "#/components/schemas/{model}"
+# Carries the JSON schemas a hand-written request body refers to, from the operation into components.schemas.
+_BODY_MODELS = "x-body-models"
+
+
+def read_body_as(
+    model: type[BaseModel], *referenced: type[BaseModel], other: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``openapi_extra`` of a handler that reads its own body: ``model`` as application/json, plus ``other``
+    media types. ``referenced`` are models the schema points at only through ``json_schema_extra`` references;
+    their schemas are published too, so every $ref in the document resolves."""
+    _, defs = models_json_schema([(m, "validation") for m in (model, *referenced)], ref_template=COMPONENT_REF)
+    content: dict[str, Any] = {"application/json": {"schema": {"$ref": COMPONENT_REF.format(model=model.__name__)}}}
+    content.update(other or {})
+    return {"requestBody": {"required": True, "content": content}, _BODY_MODELS: defs.get("$defs", {})}
+
+
 PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 # Statuses the middleware may send on any operation, whatever the route declares (see app/input_limits.py).
 ALWAYS_POSSIBLE = {"422": "The request is not valid (the problem names the field)"}
@@ -105,9 +124,12 @@ WITH_BODY = {"413": "Request body too large"}
 
 def problem_contract(openapi: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document as the service behaves: every error is problem+json (FastAPI would document its
-    own 422 body as application/json), and statuses the middleware sends are declared on each operation."""
+    own 422 body as application/json), statuses the middleware sends are declared on each operation, and the
+    schemas of hand-read bodies (``read_body_as``) are published."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     for operations in openapi.get("paths", {}).values():
         for operation in operations.values():
+            schemas.update(operation.pop(_BODY_MODELS, {}))
             responses = operation.setdefault("responses", {})
             extra = {**ALWAYS_POSSIBLE, **(WITH_BODY if "requestBody" in operation else {})}
             for status, description in extra.items():
@@ -115,7 +137,6 @@ def problem_contract(openapi: dict[str, Any]) -> dict[str, Any]:
             for status, response in responses.items():
                 if status[0] in "45":
                     response["content"] = PROBLEM_CONTENT
-    schemas = openapi.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return openapi

@@ -20,7 +20,7 @@ from schemas.opportunities import MergeRequest, OpportunityRead, OpportunitySumm
 router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
 
 
-@router.get("", response_model=Page[OpportunitySummary], responses=problems(401, 403, 422))
+@router.get("", response_model=Page[OpportunitySummary], responses=problems(401, 403, 404, 422))
 def list_opportunities(
     session: SessionDep,
     key: ReadKey,

@@ -182,7 +182,7 @@ def get_signal(signal_id: uuid.UUID, session: SessionDep, key: ReadKey) -> Signa
     return service.to_read(session, service.get(session, signal_id, key))
 
 
-@router.get("", response_model=Page[SignalRead], responses=problems(401, 403, 422))
+@router.get("", response_model=Page[SignalRead], responses=problems(401, 403, 404, 422))
 def list_signals(
     session: SessionDep,
     key: ReadKey,
