@@ -204,7 +204,8 @@ def check(url: str, policy: OutboundPolicy) -> Target:
         raise RefusedURL("the URL has no host", "host_missing")
     if host.rstrip(".") in METADATA_HOSTS:
         raise RefusedURL("the host is a cloud metadata service", "host_not_allowed")
-    port = port or (443 if scheme == "https" else 80)
+    if port is None:
+        port = 443 if scheme == "https" else 80
     literal = _host_address(host)
     if literal is not None:
         addresses: list[IPAddress] = [literal]
