@@ -30,6 +30,10 @@ cli.add_typer(mandates_cli, name="mandates")
 cli.add_typer(matching_cli, name="matching")
 dev_cli = typer.Typer(help="Development helpers for the embedded set-up.", no_args_is_help=True)
 cli.add_typer(dev_cli, name="dev")
+secrets_cli = typer.Typer(
+    help="Keys of the secrets stored encrypted (SIGNAL_PIPELINE_SECRET_KEYS).", no_args_is_help=True
+)
+cli.add_typer(secrets_cli, name="secrets")
 
 ALL_SCOPES = ("signals:write", "signals:read", "reports:read", "admin")
 
@@ -76,6 +80,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
         upgrade(settings.database_url)
+    _check_secrets(settings)
     if workers > 1 and settings.sqlite_path is not None:
         raise typer.BadParameter("several workers need PostgreSQL; SQLite serves one process", param_hint="--workers")
     typer.echo(f"signal-pipeline listening on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
@@ -92,6 +97,18 @@ def serve(
         # the app or loading the account directory on a busy machine can take longer, and was killed in a loop.
         timeout_worker_healthcheck=60,
     )
+
+
+def _check_secrets(settings: Settings) -> None:
+    """Stop here, with the reason, if the stored secrets do not decrypt with the configured keys."""
+    from app.core.db import make_engine
+    from app.core.secretbox import open_box_or_exit
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        open_box_or_exit(settings, engine)
+    finally:
+        engine.dispose()
 
 
 @keys_cli.command("create")
@@ -304,6 +321,41 @@ def dev_login_link(
     with transaction(make_engine(settings.database_url)) as session:
         token = create_link_token(session, address, ROLES[ROLES.index(role)])
     typer.echo(f"{base_url.rstrip('/')}/app/login/link?token={token}")
+
+
+@secrets_cli.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh key for SIGNAL_PIPELINE_SECRET_KEYS (put it first to encrypt with it)."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret with the first key of SIGNAL_PIPELINE_SECRET_KEYS (any listed key decrypts).
+
+    Safe to run again: values already under the first key are left alone. Afterwards the other keys can go.
+    """
+    from app.core.db import make_engine
+    from app.core.secretbox import RotationCount, box_from_settings, install, rotate_stored
+
+    settings = _settings()
+    box = box_from_settings(settings)
+    install(box)
+    typer.echo(f"encrypting with key {box.fingerprints[0]}; decrypting with {', '.join(box.fingerprints)}")
+
+    def progress(column: str, count: RotationCount) -> None:
+        typer.echo(f"  {column}: {count.rotated} re-encrypted, {count.current} already current", err=True)
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        counts = rotate_stored(engine, box, progress)
+    finally:
+        engine.dispose()
+    for column, count in counts.items():
+        typer.echo(f"{column}: {count.rotated} re-encrypted, {count.current} already current")
+    typer.echo(f"done: {sum(c.rotated for c in counts.values())} secrets re-encrypted")
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.input_limits import InputLimits
 from app.core.middleware import AccessLog, BodyLimit, LiteralPathMethods
+from app.core.ratelimit import RateLimitHeaders, api_key_quota, build_limiter
+from app.core.secretbox import open_box
 from app.core.settings import Settings, get_settings
 from app.duplicates.router import router as duplicates_router
 from app.mandates.router import router as mandates_router
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        open_box(settings, engine)  # a wrong SIGNAL_PIPELINE_SECRET_KEYS stops the start, not a later request
         warm(app.state.directory, engine)
         stops: list[Callable[[], None]] = []
         if settings.worker_in_process:
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for stop_one in stops:
             stop_one()
         app.state.directory.close()
+        app.state.rate_limiter.close()
         engine.dispose()
 
     app = FastAPI(
@@ -89,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.key_cache = KeyCache()
+    app.state.rate_limiter = build_limiter(settings)
+    app.state.api_quota = api_key_quota(settings)
     app.state.directory = AccountDirectory()
     app.state.readiness = [lambda: None if app.state.directory.ready else "loading the account directory"]
     app.state.ingest_config = IngestConfig.from_settings(settings, app.state.directory)
@@ -125,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.mount(f"/sandbox/{name}", sandbox)
             sandbox_settings[name] = source_settings
     app.state.capture_sources = build_sources(sandbox_settings)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(LiteralPathMethods)
     app.add_middleware(InputLimits)  # inside BodyLimit: bodies it sees are already bounded
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

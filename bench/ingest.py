@@ -1,10 +1,16 @@
 """Ingest throughput and latency over real HTTP, against a bare-INSERT FastAPI baseline measured in the same run.
 
     .venv/bin/python bench/ingest.py [--seconds 10] [--clients 16] [--workers 2] [--backends postgresql,sqlite]
+                                     [--rounds 1] [--redis redis://127.0.0.1:6379/0]
 
 PostgreSQL comes from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test; a scratch database
 is created next to it and dropped afterwards). Prints signals/s and p50/p99 latency, one signal per request and
 through the batch endpoint, and the ratio to the baseline.
+
+The service runs with its per-key rate limit off (RATE_LIMIT_PER_MINUTE=0) and on (a limit too high to refuse
+anything, so every request pays the limiter's round trip: the database's bucket store, and Redis with --redis);
+the "vs no limit" ratio is the limiter's cost. ``--rounds N`` repeats the service variants in turn and reports
+each one's median round, so a load spike on a shared machine hits every variant alike.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -201,6 +208,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
         "SIGNAL_PIPELINE_DATABASE_URL": url,
         "SIGNAL_PIPELINE_LOG_LEVEL": "warning",
         "BARE_DATABASE_URL": bare_url,
+        "SIGNAL_PIPELINE_SECRET_KEYS": Fernet.generate_key().decode(),  # no key file written under ./var
         "PYTHONPATH": str(ROOT),
     }
     subprocess.run([BIN / "signal-pipeline", "migrate"], env=env, check=True, capture_output=True)
@@ -213,42 +221,32 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
         text=True,
     ).stdout.strip()
     headers = {"Authorization": f"Bearer {key}"}
-    results = []
+    serve = [BIN / "signal-pipeline", "serve", "--workers", str(workers), "--no-migrate"]
+    bare = [BIN / "uvicorn", "bench.bare_app:app", "--workers", str(workers), "--log-level", "warning"]
+    on = {"SIGNAL_PIPELINE_RATE_LIMIT_PER_MINUTE": str(10**9)}  # every request takes a token; none is refused
+    variants: list[tuple[str, list[Path | str], dict[str, str]]] = [
+        ("no rate limit", serve, {"SIGNAL_PIPELINE_RATE_LIMIT_PER_MINUTE": "0"}),
+        ("limit in " + ("db" if backend == "postgresql" else "process"), serve, on),
+    ]
+    if args.redis and backend == "postgresql":
+        variants.append(("limit in redis", serve, {**on, "SIGNAL_PIPELINE_REDIS_URL": args.redis}))
+    rounds: dict[str, list[dict[str, float]]] = {}
     try:
-        for label, cmd in (
-            (
-                "bare INSERT",
-                [
-                    BIN / "uvicorn",
-                    "bench.bare_app:app",
-                    "--workers",
-                    str(workers),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-            ),
-            ("signal-pipeline", [BIN / "signal-pipeline", "serve", "--workers", str(workers), "--no-migrate"]),
-        ):
+        plan = [("bare INSERT", [*bare, "--no-access-log"], {})] + variants * args.rounds
+        for label, cmd, extra in plan:
             port = free_port()
-            proc = start([str(c) for c in cmd] + ["--port", str(port)], env, port)
+            proc = start([str(c) for c in cmd] + ["--port", str(port)], {**env, **extra}, port)
             try:
                 u = f"http://127.0.0.1:{port}"
                 host = f"127.0.0.1:{port}"
                 asyncio.run(load(u, requests_for(300, 1, headers, host), args.clients, 2, 1))  # warm-up
                 singles = requests_for(int(args.seconds * 1500), 1, headers, host)
-                results.append(
-                    (
-                        f"{backend:10} {label:16} 1/request ",
-                        asyncio.run(load(u, singles, args.clients, args.seconds, 1)),
-                    )
+                rounds.setdefault(f"{backend:10} {label:16} 1/request ", []).append(
+                    asyncio.run(load(u, singles, args.clients, args.seconds, 1))
                 )
                 batches = requests_for(int(args.seconds * 12), args.batch, headers, host)
-                results.append(
-                    (
-                        f"{backend:10} {label:16} batch of {args.batch}",
-                        asyncio.run(load(u, batches, args.batch_clients, args.seconds, args.batch)),
-                    )
+                rounds.setdefault(f"{backend:10} {label:16} batch of {args.batch}", []).append(
+                    asyncio.run(load(u, batches, args.batch_clients, args.seconds, args.batch))
                 )
             finally:
                 proc.send_signal(signal.SIGTERM)
@@ -256,7 +254,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
     finally:
         if cleanup:
             cleanup()
-    return results
+    return [(label, median_round(runs)) for label, runs in rounds.items()]
+
+
+def median_round(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The round with the median throughput (its latencies with it)."""
+    return sorted(runs, key=lambda r: r["signals_per_s"])[len(runs) // 2]
 
 
 def main() -> None:
@@ -267,20 +270,28 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each service variant, in turn")
+    parser.add_argument("--redis", default=None, help="also measure the limiter in this Redis (PostgreSQL runs)")
     args = parser.parse_args()
-    print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per run, machine: {os.cpu_count()} cores")
+    print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per run, {args.rounds} round(s)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     for backend in args.backends.split(","):
         rows = run_backend(backend, args)
-        base = {label.split()[2] + label.split()[-1]: r for label, r in rows if "bare" in label}
+        by_label = dict(rows)
         for label, r in rows:
             line = (
                 f"{label}  {r['signals_per_s']:8.0f} signals/s  p50 {r['p50_ms']:7.1f} ms  "
                 f"p99 {r['p99_ms']:7.1f} ms  errors {int(r['errors'])}"
             )
-            if "signal-pipeline" in label:
-                b = next(v for k, v in base.items() if k.endswith(label.split()[-1]))
-                line += f"  ratio to bare {r['signals_per_s'] / b['signals_per_s']:.2f}"
+            mode = label[28:]
+            if "bare INSERT" not in label:
+                bare = by_label[f"{backend:10} {'bare INSERT':16} {mode}"]
+                line += f"  ratio to bare {r['signals_per_s'] / bare['signals_per_s']:.2f}"
+            if "limit in" in label:
+                off = by_label[f"{backend:10} {'no rate limit':16} {mode}"]
+                line += f"  vs no limit {r['signals_per_s'] / off['signals_per_s']:.3f}"
             print(line, flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
@@ -29,6 +30,9 @@ from app.core.settings import Settings
 from app.main import create_app
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
+# One encryption key for stored secrets per test process (inherited by the servers tests start), so no test
+# writes a key file under ./var.
+os.environ.setdefault("SIGNAL_PIPELINE_SECRET_KEYS", Fernet.generate_key().decode())
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 ALL_SCOPES = ["signals:write", "signals:read", "reports:read", "admin"]
 

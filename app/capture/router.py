@@ -6,18 +6,17 @@ work in the request's transaction and run it right after answering. No vendor is
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.capture.ratelimit import WindowLimiter
 from app.capture.service import ServiceContext, TaskRunner, store_deferred
 from app.core.api import EngineDep, problems
 from app.core.db import transaction
 from app.core.errors import AppError, NotFound, invalid
+from app.core.ratelimit import Quota, limit_request_async, remote_address
 from integrations.base import RawRequest
 from integrations.capture import CaptureInvalid, CaptureRejected, CaptureSource, Deferred, Reply
 
@@ -26,10 +25,6 @@ router = APIRouter(prefix="/capture", tags=["capture"])
 
 class CaptureUnauthorized(AppError):
     status, code, title = 401, "capture_rejected", "The request signature is missing, wrong or too old"
-
-
-class TooManyRequests(AppError):
-    status, code, title = 429, "rate_limited", "Too many requests to this capture source"
 
 
 Name = Annotated[str, Path(pattern="^[a-z][a-z0-9_]{1,39}$", description="the capture source, e.g. a chat tool")]
@@ -62,9 +57,10 @@ def _source(request: Request, name: str, route: str) -> CaptureSource:
 
 async def _receive(name: str, route: str, request: Request, engine: Any, background: BackgroundTasks) -> Response:
     source = _source(request, name, route)
-    wait = _limiter(request).allow(f"capture:{name}", source.rate_limit_per_minute)
-    if wait is not None:
-        raise TooManyRequests(headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    # Before the signature check, so a flood of forged requests is refused cheaply; per sender, so one noisy
+    # address does not use up the tool's budget for the others.
+    per_minute = source.rate_limit_per_minute
+    await limit_request_async(request, f"capture:{name}:{remote_address(request)}", Quota(per_minute, per_minute))
     raw = RawRequest(
         method=request.method, url=str(request.url), headers=dict(request.headers), body=await request.body()
     )
@@ -84,14 +80,6 @@ async def _receive(name: str, route: str, request: Request, engine: Any, backgro
             background.add_task(runner.run_due, 1, task_id)
         answer = answer.reply
     return _response(answer)
-
-
-def _limiter(request: Request) -> WindowLimiter:
-    state = request.app.state
-    if not hasattr(state, "capture_limiter"):
-        state.capture_limiter = WindowLimiter()
-    limiter: WindowLimiter = state.capture_limiter
-    return limiter
 
 
 def _store(engine: Any, name: str, work: Deferred) -> Any:

@@ -120,12 +120,23 @@ PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components
 # Statuses the middleware may send on any operation, whatever the route declares (see app/input_limits.py).
 ALWAYS_POSSIBLE = {"422": "The request is not valid (the problem names the field)"}
 WITH_BODY = {"413": "Request body too large"}
+# Every operation that checks an API key or a signature (so may answer 401) is rate limited (app/core/ratelimit.py).
+RATE_LIMIT_HEADERS = {
+    "Retry-After": "seconds until a request will be accepted again (on 429)",
+    "RateLimit-Limit": "requests a full bucket allows at once (draft-ietf-httpapi-ratelimit-headers-06)",
+    "RateLimit-Remaining": "requests left now",
+    "RateLimit-Reset": "seconds until the bucket is full again",
+}
+RATE_LIMITED = {
+    "description": "Too many requests: the key's (or the sender's) token bucket is empty; retry after Retry-After",
+    "headers": {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS},
+}
 
 
 def problem_contract(openapi: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document as the service behaves: every error is problem+json (FastAPI would document its
-    own 422 body as application/json), statuses the middleware sends are declared on each operation, and the
-    schemas of hand-read bodies (``read_body_as``) are published."""
+    own 422 body as application/json), statuses the middleware and the rate limiter send are declared on each
+    operation, and the schemas of hand-read bodies (``read_body_as``) are published."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     for operations in openapi.get("paths", {}).values():
         for operation in operations.values():
@@ -134,9 +145,15 @@ def problem_contract(openapi: dict[str, Any]) -> dict[str, Any]:
             extra = {**ALWAYS_POSSIBLE, **(WITH_BODY if "requestBody" in operation else {})}
             for status, description in extra.items():
                 responses.setdefault(status, {"description": description})
+            if "401" in responses:
+                responses["429"] = {**RATE_LIMITED}
             for status, response in responses.items():
                 if status[0] in "45":
                     response["content"] = PROBLEM_CONTENT
+    openapi["components"]["headers"] = {
+        name: {"description": description, "schema": {"type": "integer"}}
+        for name, description in RATE_LIMIT_HEADERS.items()
+    }
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return openapi

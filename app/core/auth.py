@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.core.errors import Forbidden, Unauthorized
+from app.core.ratelimit import Quota, limit_request
 from app.core.tables import ApiKey
 from app.core.timeutil import utcnow
 
@@ -114,6 +115,9 @@ def revoke(session: Session, prefix_or_id: str) -> ApiKey | None:
 
 
 def _principal(request: Request) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # a second scope check in the same request: authenticated and counted once
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -122,6 +126,10 @@ def _principal(request: Request) -> Principal:
     principal = cache.lookup(request.app.state.engine, token.strip())
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
+    # Limited after authentication, per key: an unknown key gets its 401 without costing anyone's budget.
+    quota: Quota | None = request.app.state.api_quota
+    if quota is not None:
+        limit_request(request, f"key:{principal.key_id}", quota)
     request.state.principal = principal
     return principal
 

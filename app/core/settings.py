@@ -112,6 +112,25 @@ class Settings(BaseSettings):
     )
     web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="a web sign-in lasts this long")
 
+    # Rate limits (app/core/ratelimit.py): a token bucket per API key, and one per capture/webhook source and remote
+    # address. The buckets live in Redis when redis_url is set, else in PostgreSQL, else (SQLite) in the process.
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="requests per minute per API key (the refill rate); 0 = no limit"
+    )
+    rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="requests a full bucket allows at once; default: one minute's worth"
+    )
+    webhook_rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="CRM webhook requests per minute per CRM and remote address"
+    )
+    redis_url: SecretStr | None = Field(default=None, description="redis://host:6379/0: shared rate-limit buckets")
+
+    # Secrets at rest (app/core/secretbox.py): the first key encrypts, every key decrypts. Unset: the embedded
+    # set-up generates one into var/secret-key (next to the SQLite file), which only one machine can use.
+    secret_keys: SecretStr | None = Field(
+        default=None, description="comma-separated Fernet keys (`signal-pipeline secrets new-key` prints one)"
+    )
+
     @property
     def webhook_policy(self) -> OutboundPolicy:
         """Where notification subscriptions may send events."""
@@ -122,6 +141,15 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from app.core.secretbox import parse_keys
+
+            parse_keys(value.get_secret_value())
         return value
 
     @field_validator("crm")
@@ -156,6 +184,12 @@ class Settings(BaseSettings):
         if missing and len(missing) < len(parts):
             raise ValueError(f"OpenID Connect is half configured: set {', '.join(missing)}")
         return self
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the embedded set-up keeps its generated key: beside the SQLite file, else ./var."""
+        path = self.sqlite_path
+        return (path.parent if path is not None else Path("var")) / "secret-key"
 
     @property
     def sqlite_path(self) -> Path | None:

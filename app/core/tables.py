@@ -78,3 +78,15 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=50)
     value: int = 0
+
+
+class RateLimitBucket(SQLModel, table=True):
+    """One request-rate token bucket (app/core/ratelimit.py) when PostgreSQL holds them. Unlogged on PostgreSQL:
+    a crash empties the table, which only refills every bucket."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: str = Field(primary_key=True, max_length=200)
+    tokens: float
+    updated_at: float  # seconds since the epoch, from the limiter's clock
+    allowed: bool  # whether the last request took a token (read back by RETURNING)

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 import app.core.tables  # noqa: F401  (the naming convention applies before any table is declared)
 from app.core.ids import uuid7
+from app.core.secretbox import EncryptedString
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -19,7 +20,8 @@ def _created() -> Any:
 
 
 class Subscription(SQLModel, table=True):
-    """A callback URL that receives signed events. The secret must be kept to sign, so it is stored as is."""
+    """A callback URL that receives signed events. The secret must be read back to sign, so it is stored
+    encrypted (app/core/secretbox.py), not hashed."""
 
     __tablename__ = "subscriptions"
 
@@ -28,7 +30,7 @@ class Subscription(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=200)
     # Empty means every kind.
     event_kinds: list[str] = Field(default_factory=list, sa_type=sa.JSON(), nullable=False)
-    secret: str = Field(max_length=100)
+    secret: str = Field(sa_type=EncryptedString(), nullable=False)
     active: bool = True
     created_at: datetime = _created()
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime(), nullable=True)

@@ -30,6 +30,7 @@ def worker(
     from app.core.background import start_loops
     from app.core.db import make_engine
     from app.core.logging import configure_logging
+    from app.core.secretbox import open_box_or_exit
     from app.notifications.delivery import deliver_due
     from app.sync import metrics
     from app.sync.worker import make_worker
@@ -39,6 +40,7 @@ def worker(
     stop = threading.Event()
     worker = make_worker(settings, stop=stop, worker_id=worker_id)
     engine = make_engine(settings.database_url)
+    open_box_or_exit(settings, engine)  # it signs notifications with stored secrets: wrong keys stop it here
     if settings.sync_metrics_port:
         metrics.serve_worker_metrics(settings.sync_metrics_port)
     for sig in (signal.SIGTERM, signal.SIGINT):

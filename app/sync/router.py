@@ -14,6 +14,7 @@ from app.core.api import EngineDep, SessionDep, problems
 from app.core.auth import AdminKey, ReadKey
 from app.core.db import transaction
 from app.core.errors import AppError, NotFound
+from app.core.ratelimit import Quota, limit_request_async, remote_address
 from app.sync import pull
 from app.sync.adapters import build_adapter
 from app.sync.status import job_read, read_status, retry_dead
@@ -82,6 +83,8 @@ async def receive_webhook(
     adapter = get_adapter(request)
     if adapter is None or adapter.name != crm:
         raise NotFound(f"no {crm} integration is configured")
+    per_minute = request.app.state.settings.webhook_rate_limit_per_minute
+    await limit_request_async(request, f"webhook:{crm}:{remote_address(request)}", Quota(per_minute, per_minute))
     body = await request.body()
     settings = request.app.state.settings
     url = str(request.url)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.core.ids import uuid7
+from app.core.secretbox import EncryptedString
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -43,7 +44,7 @@ class SignInToken(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     role: str | None = Field(default=None, max_length=20)
     nonce: str | None = Field(default=None, max_length=128)
-    code_verifier: str | None = Field(default=None, max_length=128)
+    code_verifier: str | None = Field(default=None, sa_type=EncryptedString(), nullable=True)  # PKCE: encrypted
     next_path: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)

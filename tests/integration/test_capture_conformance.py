@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from app.capture.models import CaptureTask
 from app.signals.models import Signal
@@ -105,8 +106,16 @@ def test_a_long_title_is_shortened_and_kept_whole_in_the_body(env: Any) -> None:
     assert text in signal.body
 
 
-def test_each_source_has_its_own_rate_limit(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_source_has_its_own_rate_limit_per_sender(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     source = env.app.state.capture_sources[env.name]
-    monkeypatch.setattr(source, "rate_limit_per_minute", 0)
+    monkeypatch.setattr(source, "rate_limit_per_minute", 1)
+    assert env.post(env.malformed_request()).status_code != 429
     response = env.post(env.malformed_request())
     assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert response.headers["content-type"] == "application/problem+json"
+    # Another sender's address has its own bucket.
+    request = env.malformed_request()
+    path = f"/capture/{env.name}" + (f"/{request.route}" if request.route else "")
+    with TestClient(env.app, raise_server_exceptions=False, client=("198.51.100.7", 40000)) as other:
+        answer = other.post(path, content=request.body, headers=request.headers)
+    assert answer.status_code != 429

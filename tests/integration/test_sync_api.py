@@ -348,6 +348,16 @@ class TestWebhooks:
             opp = session.get(Opportunity, uuid.UUID(opp_id))
             assert opp is not None and opp.status == "open"
 
+    def test_the_webhook_has_its_own_limit_per_sender(
+        self, api: TestClient, hs_app: FastAPI, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(hs_app.state.settings, "webhook_rate_limit_per_minute", 1)
+        assert api.post("/v1/webhooks/hubspot", content=b"[]").status_code == 401  # unsigned
+        refused = api.post("/v1/webhooks/hubspot", content=b"[]")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert api.get("/v1/sync/status", headers=headers).status_code == 200  # API keys have their own buckets
+
     def test_an_unconfigured_crm_is_404(self, api: TestClient) -> None:
         assert api.post("/v1/webhooks/salesforce", content=b"[]").status_code == 404
 
