@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from app.contributors.models import Contributor
+from app.core.secretbox import EncryptedString
 from app.core.tables import ApiKey
 from app.core.timeutil import utcnow
 
@@ -65,6 +66,8 @@ def erase(session: Session, contributor: Contributor) -> ErasureResult:
 
 def _texty(column: sa.Column[object]) -> bool:
     kind = column.type
+    if isinstance(kind, EncryptedString):  # ciphertext holds no readable personal data; a REPLACE would corrupt it
+        return False
     if isinstance(kind, sa.TypeDecorator):  # SQLModel's AutoString wraps String
         kind = kind.impl_instance
     return isinstance(kind, (sa.String, sa.JSON)) and not column.primary_key
