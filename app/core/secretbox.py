@@ -141,7 +141,7 @@ def key_file_keys(path: Path) -> list[bytes]:
 def box_from_settings(settings: Settings) -> SecretBox:
     if settings.secret_keys is not None:
         return SecretBox(parse_keys(settings.secret_keys.get_secret_value()))
-    return SecretBox(key_file_keys(settings.secret_key_file))
+    return SecretBox(key_file_keys(settings.key_file))
 
 
 _installed: SecretBox | None = None

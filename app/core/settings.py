@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     secret_keys: SecretStr | None = Field(
         default=None, description="comma-separated Fernet keys (`signal-pipeline secrets new-key` prints one)"
     )
+    secret_key_file: Path | None = Field(
+        default=None, description="without SECRET_KEYS: the generated key's file, shared by every process that reads it"
+    )
 
     @property
     def webhook_policy(self) -> OutboundPolicy:
@@ -146,6 +149,8 @@ class Settings(BaseSettings):
     @field_validator("secret_keys")
     @classmethod
     def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None  # set but empty (compose's default): the key file
         if value is not None:
             from app.core.secretbox import parse_keys
 
@@ -186,8 +191,10 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def secret_key_file(self) -> Path:
-        """Where the embedded set-up keeps its generated key: beside the SQLite file, else ./var."""
+    def key_file(self) -> Path:
+        """The generated key's file (no SECRET_KEYS): SECRET_KEY_FILE, else beside the SQLite file, else ./var."""
+        if self.secret_key_file is not None:
+            return self.secret_key_file
         path = self.sqlite_path
         return (path.parent if path is not None else Path("var")) / "secret-key"
 

@@ -184,6 +184,12 @@ class TestWrongKey:
             load_settings()
 
 
+def test_an_empty_keys_variable_with_a_key_file_shares_one_generated_key(tmp_path: Path) -> None:
+    settings = Settings(database_url="postgresql://x@db/y", secret_keys="", secret_key_file=tmp_path / "k")
+    assert settings.secret_keys is None and settings.key_file == tmp_path / "k"
+    assert secretbox.box_from_settings(settings).fingerprints == secretbox.box_from_settings(settings).fingerprints
+
+
 def test_without_keys_the_embedded_setup_generates_a_private_key_file(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/var/db.sqlite", secret_keys=None)
     first = secretbox.box_from_settings(settings)
