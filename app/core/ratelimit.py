@@ -214,7 +214,8 @@ def build_limiter(settings: Settings, clock: Clock = time.time) -> RateLimiter:
     if settings.redis_url is not None:
         return RedisLimiter(settings.redis_url.get_secret_value(), clock=clock)
     if not settings.database_url.startswith("sqlite"):
-        return PostgresLimiter(settings.database_url, pool_size=settings.db_pool_size, clock=clock)
+        # A small pool: one short statement per request; the database's connection slots are shared by all.
+        return PostgresLimiter(settings.database_url, pool_size=min(settings.db_pool_size, 4), clock=clock)
     return MemoryLimiter(clock)
 
 
