@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.common import Money, Str40, Strict
+from schemas.common import Money, NoNul, Str40, Strict
 
 # Ordered from least to most: each level includes the ones before it.
 MandateLevel = Literal["report", "propose", "quote"]
@@ -23,7 +23,9 @@ class MandateRule(Strict):
     limit: Money | None = Field(
         default=None, description="propose or quote only up to this value; above it the account owner follows up"
     )
-    note: str | None = Field(default=None, max_length=500, description="shown to the contributor with the mandate")
+    note: Annotated[str, NoNul] | None = Field(
+        default=None, max_length=500, description="shown to the contributor with the mandate"
+    )
 
 
 class MandatePolicy(Strict):

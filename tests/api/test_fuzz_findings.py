@@ -91,3 +91,17 @@ class TestAccountImportMultipart:
         assert r.headers["content-type"] == "application/problem+json"
         assert [e["field"] for e in r.json()["errors"]] == ["file"]
         assert row_counts(engine) == before
+
+
+class TestMandateNote:
+    def test_a_nul_in_a_mandate_note_is_422_naming_it_and_nothing_is_stored(
+        self, client: TestClient, auth: dict[str, str], engine: sa.Engine
+    ) -> None:
+        # PUT /v1/mandates with {"rules": [{"note": "...\u0000...", ...}]} was a 500 (psycopg DataError on PostgreSQL).
+        before = row_counts(engine)
+        body = '{"rules": [{"limit": null, "note": "\\f\\u0000\\u000b7w", "level": "report"}]}'
+        r = client.put("/v1/mandates", content=body, headers={**auth, "Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in r.json()["errors"]] == ["rules.0.note"]
+        assert row_counts(engine) == before
