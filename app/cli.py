@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
+from app.core.auth import Scope
 from app.core.settings import Settings, load_settings
 from app.duplicates.cli import matching_cli
 from app.mandates.cli import mandates_cli
@@ -35,7 +36,7 @@ secrets_cli = typer.Typer(
 )
 cli.add_typer(secrets_cli, name="secrets")
 
-ALL_SCOPES = ("signals:write", "signals:read", "reports:read", "admin")
+ALL_SCOPES = tuple(scope.value for scope in Scope)
 
 
 def _settings() -> Settings:
@@ -114,7 +115,13 @@ def _check_secrets(settings: Settings) -> None:
 @keys_cli.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="who or what uses the key, e.g. 'ticket-bot'")],
-    scopes: Annotated[str, typer.Option(help=f"comma-separated: {', '.join(ALL_SCOPES)}")] = "signals:write",
+    scopes: Annotated[
+        str | None,
+        typer.Option(
+            help=f"comma-separated: {', '.join(ALL_SCOPES)}; default signals:write with --contributor, "
+            "else signals:write:any (an unbound key has no contributor of its own to report as)"
+        ),
+    ] = None,
     contributor: Annotated[str | None, typer.Option(help="bind the key to a contributor (id or e-mail)")] = None,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
@@ -123,6 +130,8 @@ def keys_create(
     from app.core.db import make_engine, transaction
     from app.core.errors import NotFound
 
+    if scopes is None:
+        scopes = "signals:write" if contributor else "signals:write:any"
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(ALL_SCOPES))
     if unknown or not wanted:

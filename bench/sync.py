@@ -154,7 +154,7 @@ def steady(crm: str, seconds: float, rate: float) -> dict[str, float]:
         assert adapter is not None
         pull_all(engine, adapter)
         with transaction(engine) as session:
-            _key, raw = create_key(session, "bench", ["signals:write"], None)
+            _key, raw = create_key(session, "bench", ["signals:write:any"], None)
         headers = {"Authorization": f"Bearer {raw}"}
 
         seen: dict[str, float] = {}

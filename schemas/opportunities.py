@@ -56,8 +56,11 @@ class OpportunitySummary(BaseModel):
 
 class OpportunityRead(OpportunitySummary):
     outcome: OutcomeRead
-    contributors: list[CreditRead]
-    signals: list[SignalRead]
+    contributors: list[CreditRead] = Field(description="everyone credited; others' e-mail only for an unbound key")
+    signals: list[SignalRead] = Field(description="for a key bound to a contributor, only that person's")
+    other_signals: int = Field(
+        default=0, description="signals of other contributors not listed (a key bound to a contributor sees a count)"
+    )
 
 
 class MergeRequest(Strict):

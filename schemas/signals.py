@@ -41,6 +41,21 @@ class ContributorRef(Strict):
         return value.lower()
 
 
+class ContributorUpdate(Strict):
+    """PATCH /v1/contributors/{ref} (contributors:write): the only way to change a known person's name, team or
+    function; a posted signal only fills in what is still empty."""
+
+    name: Str200 | None = None
+    team: Str100 | None = None
+    function: Slug | None = Field(default=None, description="delivery, support, project, consulting, ...")
+
+    @model_validator(mode="after")
+    def _something(self) -> ContributorUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of name, team, function")
+        return self
+
+
 class CustomerHint(Strict):
     """Whatever the reporter knows about the customer; at least one field."""
 

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.accounts import service
 from app.accounts.directory import AccountDirectory
 from app.core.api import EngineDep, PageDep, SessionDep, problems, read_body_as, split_page
-from app.core.auth import AdminKey, ReadKey
+from app.core.auth import AccountsReadKey, AccountsWriteKey
 from app.core.db import transaction
 from app.core.errors import invalid
 from schemas.accounts import AccountImport, AccountIn, AccountRead, ImportResult
@@ -67,7 +67,7 @@ async def _rows(request: Request) -> list[dict[str, Any]]:
     openapi_extra=IMPORT_BODY,
     summary="Upsert accounts by CRM id, from JSON or CSV; a result per row",
 )
-async def import_accounts(request: Request, engine: EngineDep, key: AdminKey) -> ImportResult:
+async def import_accounts(request: Request, engine: EngineDep, key: AccountsWriteKey) -> ImportResult:
     rows = await _rows(request)
     directory: AccountDirectory = request.app.state.directory
 
@@ -84,7 +84,7 @@ async def import_accounts(request: Request, engine: EngineDep, key: AdminKey) ->
 @router.get("", response_model=Page[AccountRead], responses=problems(401, 403, 422))
 def list_accounts(
     session: SessionDep,
-    key: ReadKey,
+    key: AccountsReadKey,
     paging: PageDep,
     q: Annotated[str | None, Query(max_length=200, description="part of a name, alias, domain, or a CRM id")] = None,
 ) -> Page[AccountRead]:
@@ -94,5 +94,5 @@ def list_accounts(
 
 
 @router.get("/{ref}", response_model=AccountRead, responses=problems(401, 403, 404))
-def get_account(ref: str, session: SessionDep, key: ReadKey) -> AccountRead:
+def get_account(ref: str, session: SessionDep, key: AccountsReadKey) -> AccountRead:
     return AccountRead.model_validate(service.resolve_account(session, ref), from_attributes=True)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.contributors import privacy
 from app.contributors.repo import ContributorRepo
-from app.contributors.service import feed, readable_contributor, resolve_contributor
+from app.contributors.service import feed, readable_contributor, resolve_contributor, update
 from app.core.api import PageDep, PageRequest, SessionDep, problems, split_page
-from app.core.auth import AdminKey, ReadKey
+from app.core.auth import AdminKey, ContributorsWriteKey, ReadKey
 from app.core.errors import NotFound
 from schemas.common import Page
 from schemas.contributors import FeedItem
-from schemas.signals import ContributorRead
+from schemas.signals import ContributorRead, ContributorUpdate
 
 router = APIRouter(prefix="/v1/contributors", tags=["contributors"])
 me_router = APIRouter(prefix="/v1/me", tags=["contributors"])
@@ -55,6 +55,20 @@ def contributor_feed(ref: Ref, session: SessionDep, key: ReadKey, paging: PageDe
     contributor = readable_contributor(session, ref, key)
     items = feed(session, contributor, before=paging.before, limit=paging.fetch)
     return _page(items, paging)
+
+
+@router.patch(
+    "/{ref}",
+    response_model=ContributorRead,
+    responses=problems(401, 403, 404, 422),
+    summary="Change a contributor's name, team or function (a posted signal never overwrites them)",
+)
+def update_contributor(
+    ref: Ref, data: ContributorUpdate, request: Request, session: SessionDep, key: ContributorsWriteKey
+) -> ContributorRead:
+    contributor = readable_contributor(session, ref, key)  # a bound key changes only its own person
+    update(session, contributor, data, request.app.state.ingest_config.functions)
+    return ContributorRead.model_validate(contributor, from_attributes=True)
 
 
 @router.delete(

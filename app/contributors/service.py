@@ -11,10 +11,11 @@ from app.contributors.models import Contributor
 from app.contributors.repo import FeedRepo
 from app.core.auth import Principal
 from app.core.dbutil import insert_for
-from app.core.errors import NotFound
+from app.core.errors import NotFound, invalid
 from app.core.ids import uuid7
 from app.core.timeutil import utcnow
 from schemas.contributors import Colleague, FeedAccount, FeedItem, FeedOpportunity
+from schemas.signals import ContributorUpdate
 
 
 def resolve_contributor(session: Session, ref: str) -> Contributor:
@@ -46,9 +47,22 @@ def readable_contributor(session: Session, ref: str, principal: Principal) -> Co
     cannot learn whether someone else exists.
     """
     contributor = resolve_contributor(session, ref)
-    if principal.contributor_id is not None and principal.contributor_id != contributor.id:
+    if not principal.sees(contributor.id):
         raise NotFound("no such contributor")
     return contributor
+
+
+def update(session: Session, contributor: Contributor, data: ContributorUpdate, functions: frozenset[str]) -> None:
+    """Set the fields ``data`` names (null clears name or team); the function must be one of ``functions``."""
+    if data.function is not None and data.function not in functions:
+        raise invalid("function", f"must be one of: {', '.join(sorted(functions))}", "unknown_function")
+    if "function" in data.model_fields_set and data.function is None:
+        raise invalid("function", "cannot be cleared; choose one (or 'other')", "required")
+    if contributor.email is None:
+        raise NotFound("no such contributor")  # erased: nothing personal may be written back
+    for name in data.model_fields_set:
+        setattr(contributor, name, getattr(data, name))
+    session.add(contributor)
 
 
 def feed(session: Session, contributor: Contributor, *, before: uuid.UUID | None, limit: int) -> list[FeedItem]:

@@ -23,10 +23,29 @@ from app.core.timeutil import utcnow
 
 
 class Scope(StrEnum):
-    signals_write = "signals:write"
-    signals_read = "signals:read"
-    reports_read = "reports:read"
-    admin = "admin"
+    """What a key may do. A key bound to a contributor acts for that person only: ``contributor_id`` narrows every
+    read to their own data (others' objects answer 404), whatever its scopes, except where a ``:any``/``:all``
+    scope says otherwise. Keys themselves are managed with the command line only (``signal-pipeline keys``)."""
+
+    signals_write = "signals:write"  # report signals as the key's own contributor; assign, detach, merge, outcome
+    signals_write_any = "signals:write:any"  # trusted integrations: report in anyone's name
+    signals_read = "signals:read"  # signals, opportunities, feeds, review queue, mandates, routing rules
+    contributors_write = "contributors:write"  # change a contributor's name, team and function
+    reports_read = "reports:read"  # reports; a bound key reads only its own recognition statement
+    reports_read_all = "reports:read:all"  # company-wide reports also for a key bound to a contributor
+    accounts_read = "accounts:read"  # the account directory
+    accounts_write = "accounts:write"  # import accounts
+    sync_read = "sync:read"  # CRM sync status
+    sync_write = "sync:write"  # replay dead sync jobs
+    admin = "admin"  # everything above, plus subscriptions, mandates, routing rules, staff counts, erasure
+
+
+# A scope that includes another: reporting in anyone's name includes reporting in one's own.
+IMPLIES: dict[str, frozenset[str]] = {Scope.signals_write_any.value: frozenset({Scope.signals_write.value})}
+
+
+class ContributorNotAllowed(Forbidden):
+    code = "contributor_not_allowed"
 
 
 @dataclass(frozen=True)
@@ -37,7 +56,35 @@ class Principal:
     contributor_id: uuid.UUID | None
 
     def has(self, scope: Scope) -> bool:
-        return scope.value in self.scopes or Scope.admin.value in self.scopes
+        if Scope.admin.value in self.scopes or scope.value in self.scopes:
+            return True
+        return any(scope.value in IMPLIES.get(held, ()) for held in self.scopes)
+
+    @property
+    def bound(self) -> bool:
+        return self.contributor_id is not None
+
+    def sees(self, contributor_id: uuid.UUID | None) -> bool:
+        """Whether this principal may see data of ``contributor_id``: unbound, or bound to that very person."""
+        return self.contributor_id is None or self.contributor_id == contributor_id
+
+    def may_post_as(self, contributor_id: uuid.UUID | None) -> bool:
+        """Reporting in someone's name: anyone's with signals:write:any, else only the key's own contributor (an
+        unbound key has none: it needs signals:write:any; ``None`` is a person not yet known)."""
+        return self.has(Scope.signals_write_any) or (self.bound and self.contributor_id == contributor_id)
+
+    def reads_company_reports(self) -> bool:
+        """Company-wide reports (everyone's numbers): reports:read on an unbound key, or reports:read:all."""
+        return self.has(Scope.reports_read_all) or (self.has(Scope.reports_read) and not self.bound)
+
+
+def check_company_reports(principal: Principal) -> None:
+    if not principal.reads_company_reports():
+        raise Forbidden(
+            "a key bound to a contributor reads only that person's recognition statement; company-wide reports "
+            "need an unbound key with reports:read, or reports:read:all",
+            required_scope=Scope.reports_read_all.value,
+        )
 
 
 def hash_key(raw: str) -> str:
@@ -144,7 +191,22 @@ def require(scope: Scope) -> object:
     return Depends(dependency)
 
 
+def require_company_reports() -> object:
+    def dependency(request: Request) -> Principal:
+        principal = _principal(request)
+        check_company_reports(principal)
+        return principal
+
+    return Depends(dependency)
+
+
 WriteKey = Annotated[Principal, require(Scope.signals_write)]
 ReadKey = Annotated[Principal, require(Scope.signals_read)]
+ContributorsWriteKey = Annotated[Principal, require(Scope.contributors_write)]
 ReportsKey = Annotated[Principal, require(Scope.reports_read)]
+CompanyReportsKey = Annotated[Principal, require_company_reports()]
+AccountsReadKey = Annotated[Principal, require(Scope.accounts_read)]
+AccountsWriteKey = Annotated[Principal, require(Scope.accounts_write)]
+SyncReadKey = Annotated[Principal, require(Scope.sync_read)]
+SyncWriteKey = Annotated[Principal, require(Scope.sync_write)]
 AdminKey = Annotated[Principal, require(Scope.admin)]

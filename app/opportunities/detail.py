@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from app.accounts.models import Account
+from app.core.auth import Principal
 from app.opportunities import service
 from app.opportunities.models import Opportunity
 from app.signals import service as signals
@@ -19,7 +20,9 @@ def summary(opp: Opportunity, account: Account) -> OpportunitySummary:
     )
 
 
-def detail(session: Session, opp: Opportunity) -> OpportunityRead:
+def detail(session: Session, opp: Opportunity, viewer: Principal) -> OpportunityRead:
+    """The opportunity as ``viewer`` may see it: a key bound to a contributor gets its own signals and a count of
+    the others', and colleagues by name, function and team (as in its feed), without their e-mail."""
     account = session.get(Account, opp.account_id)
     assert account is not None
     repo = SignalRepo(session)
@@ -35,6 +38,7 @@ def detail(session: Session, opp: Opportunity) -> OpportunityRead:
         limit=1000,
     )
     people, _, _ = repo.related(rows)
+    shown = [s for s in rows if viewer.sees(s.contributor_id)]
     return OpportunityRead.model_validate(
         {
             **summary(opp, account).model_dump(),
@@ -42,7 +46,7 @@ def detail(session: Session, opp: Opportunity) -> OpportunityRead:
             "contributors": [
                 CreditRead(
                     contributor_id=p.id,
-                    email=p.email,
+                    email=p.email if viewer.sees(p.id) else None,
                     name=p.name,
                     function=p.function,
                     team=p.team,
@@ -53,8 +57,9 @@ def detail(session: Session, opp: Opportunity) -> OpportunityRead:
                 for c, p in service.credits_read(session, opp)
             ],
             "signals": [
-                signals.build_read(s, people[s.contributor_id], account, opp)
-                for s in sorted(rows, key=lambda s: s.observed_at)
+                signals.seen_by(signals.build_read(s, people[s.contributor_id], account, opp), viewer)
+                for s in sorted(shown, key=lambda s: s.observed_at)
             ],
+            "other_signals": len(rows) - len(shown),
         }
     )

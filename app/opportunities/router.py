@@ -54,7 +54,7 @@ def list_opportunities(
 
 @router.get("/{opportunity_id}", response_model=OpportunityRead, responses=problems(401, 403, 404))
 def get_opportunity(opportunity_id: uuid.UUID, session: SessionDep, key: ReadKey) -> OpportunityRead:
-    return detail(session, service.get(session, opportunity_id, key))
+    return detail(session, service.get(session, opportunity_id, key), key)
 
 
 @router.post(
@@ -70,4 +70,4 @@ def merge_opportunity(
     survivor = service.get(session, opportunity_id, key)
     absorbed = service.get(session, data.opportunity_id, key)
     service.merge(session, survivor, absorbed, key.name, crm)
-    return detail(session, survivor)
+    return detail(session, survivor, key)

@@ -1,5 +1,8 @@
 """Contribution reports under /v1/reports (scope reports:read). JSON, or CSV with ?format=csv.
 
+Company-wide reports (everyone's numbers) answer a key bound to a contributor with 403 unless it holds
+reports:read:all; such a key reads its own recognition statement only (anyone else's is 404).
+
 Every report takes an inclusive date range (``from``, ``to``; default the last 365 days; at most 3 years).
 """
 
@@ -18,10 +21,10 @@ from sqlmodel import Session
 
 from app.contributors.service import readable_contributor
 from app.core.api import EngineDep, SessionDep, SettingsDep, problems
-from app.core.auth import AdminKey, ReportsKey
+from app.core.auth import AdminKey, CompanyReportsKey, ReportsKey
 from app.core.csv_export import to_csv
 from app.core.db import transaction
-from app.core.errors import Forbidden, invalid
+from app.core.errors import invalid
 from app.core.timeutil import utcnow
 from app.reports import adoption, facts, render, service, statements
 from app.reports.repo import Range
@@ -107,7 +110,7 @@ def _report(
 )
 def contributions(
     engine: EngineDep,
-    key: ReportsKey,
+    key: CompanyReportsKey,
     date_from: From = None,
     date_to: To = None,
     group_by: GroupBy = "contributor",
@@ -136,7 +139,7 @@ def contributions(
 )
 def credit(
     engine: EngineDep,
-    key: ReportsKey,
+    key: CompanyReportsKey,
     date_from: From = None,
     date_to: To = None,
     group_by: GroupBy = "contributor",
@@ -171,7 +174,7 @@ def credit(
 def participation(
     engine: EngineDep,
     settings: SettingsDep,
-    key: ReportsKey,
+    key: CompanyReportsKey,
     date_from: From = None,
     date_to: To = None,
     by: Literal["function", "team"] = "function",
@@ -201,7 +204,7 @@ def participation(
 )
 def concentration(
     engine: EngineDep,
-    key: ReportsKey,
+    key: CompanyReportsKey,
     date_from: From = None,
     date_to: To = None,
     credit: CreditModel = "originator",
@@ -240,7 +243,7 @@ def concentration(
 )
 def ageing(
     engine: EngineDep,
-    key: ReportsKey,
+    key: CompanyReportsKey,
     date_from: From = None,
     date_to: To = None,
     sla_days: Annotated[int, Query(ge=0, le=3650, description="days without a stage change")] = (
@@ -272,7 +275,7 @@ def put_staff_counts(data: StaffCounts, session: SessionDep, key: AdminKey) -> S
 
 @router.get("/staff-counts", response_model=StaffCountsRead, responses=problems(401, 403, 422))
 def get_staff_counts(
-    session: SessionDep, key: ReportsKey, dimension: Literal["function", "team"] = "function"
+    session: SessionDep, key: CompanyReportsKey, dimension: Literal["function", "team"] = "function"
 ) -> StaffCountsRead:
     return StaffCountsRead(dimension=dimension, counts=service.staff(session, dimension))
 
@@ -349,17 +352,13 @@ def recognition(
 )
 def team_recognition(
     engine: EngineDep,
-    key: ReportsKey,
+    key: CompanyReportsKey,
     team: Annotated[str, Query(min_length=1, max_length=100)],
     date_from: From = None,
     date_to: To = None,
     currency: Currency = service.DEFAULT_CURRENCY,
     format: StatementFormat = "json",
 ) -> Response:
-    if key.contributor_id is not None:
-        raise Forbidden(
-            "a key bound to one contributor reads only that person's statement", required_scope="reports:read"
-        )
     cur = _currency(currency)
     start, end, r = service.date_range(date_from, date_to)
     facts.refresh(engine)
@@ -382,7 +381,7 @@ def team_recognition(
     summary="Active contributors per week and function, share of staff, repeat rate, median time to first reaction",
 )
 def adoption_report(
-    engine: EngineDep, key: ReportsKey, date_from: From = None, date_to: To = None, format: Format = "json"
+    engine: EngineDep, key: CompanyReportsKey, date_from: From = None, date_to: To = None, format: Format = "json"
 ) -> Response:
     return _report(
         engine, "adoption", AdoptionRow, date_from, date_to, format, adoption.adoption, group_by="week,function"

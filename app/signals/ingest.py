@@ -399,7 +399,9 @@ def _new_signal(a: Attributed, account: Account | None, api_key_id: uuid.UUID | 
 
 
 def _upsert_contributors(session: Session, placed: Sequence[Placed]) -> dict[str, Contributor]:
-    """One statement for every contributor of the batch; later posts add details, never erase them."""
+    """One statement for every contributor of the batch. A post fills in a name or team still empty, never
+    changes a known one: that is PATCH /v1/contributors/{ref} (contributors:write), so a signal posted by an
+    integration cannot rename or move a person."""
     stats: dict[str, dict[str, Any]] = {}
     for p in placed:
         c, at = p.draft.data.contributor, p.draft.observed_at
@@ -434,8 +436,8 @@ def _upsert_contributors(session: Session, placed: Sequence[Placed]) -> dict[str
         index_elements=["email"],
         set_={
             "signal_count": table.c.signal_count + ex.signal_count,
-            "name": sa.func.coalesce(ex.name, table.c.name),
-            "team": sa.func.coalesce(ex.team, table.c.team),
+            "name": sa.func.coalesce(table.c.name, ex.name),
+            "team": sa.func.coalesce(table.c.team, ex.team),
             # "other" is the default, not a statement: it never overwrites a known function.
             "function": sa.case((ex.function == "other", table.c.function), else_=ex.function),
             "first_signal_at": sa.case(

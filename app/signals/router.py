@@ -115,8 +115,10 @@ def create_signal(
     config = _config(request)
 
     def work(session: Session) -> Answer:
+        service.check_authors(session, key, [("contributor.email", data.contributor.email)])
         result = service.ingest(session, config, data, key.key_id)
-        return (201 if result.created else 200), result.read, {"Location": f"/v1/signals/{result.signal.id}"}
+        read = service.seen_by(result.read, key)
+        return (201 if result.created else 200), read, {"Location": f"/v1/signals/{result.signal.id}"}
 
     return _idempotent(request, engine, key, idempotency_key, "/v1/signals", data, work)
 
@@ -148,7 +150,13 @@ def create_signals_batch(
             parsed.append(BatchItemResult(index=index, status=422, errors=field_errors(exc.errors())))
 
     def work(session: Session) -> Answer:
-        results = _batch_results(session, config, parsed, key.key_id)
+        authors = [
+            (f"signals.{i}.contributor.email", s.contributor.email)
+            for i, s in enumerate(parsed)
+            if isinstance(s, SignalCreate)
+        ]
+        service.check_authors(session, key, authors)  # one foreign author refuses the whole batch: nothing stored
+        results = _batch_results(session, config, parsed, key)
         body = BatchResult(
             created=sum(r.status == 201 for r in results),
             existing=sum(r.status == 200 for r in results),
@@ -161,11 +169,11 @@ def create_signals_batch(
 
 
 def _batch_results(
-    session: Session, config: service.IngestConfig, parsed: list[SignalCreate | BatchItemResult], key_id: uuid.UUID
+    session: Session, config: service.IngestConfig, parsed: list[SignalCreate | BatchItemResult], key: Principal
 ) -> list[BatchItemResult]:
     """Ingest the valid items as one set; items that failed validation keep their 422."""
     valid = [(i, item) for i, item in enumerate(parsed) if isinstance(item, SignalCreate)]
-    outcomes = service.ingest_many(session, config, [item for _, item in valid], key_id)
+    outcomes = service.ingest_many(session, config, [item for _, item in valid], key.key_id)
     results: dict[int, BatchItemResult] = {
         i: item for i, item in enumerate(parsed) if isinstance(item, BatchItemResult)
     }
@@ -173,13 +181,15 @@ def _batch_results(
         if isinstance(outcome, InvalidInput):
             results[i] = BatchItemResult(index=i, status=422, errors=outcome.errors)
         else:
-            results[i] = BatchItemResult(index=i, status=201 if outcome.created else 200, signal=outcome.read)
+            results[i] = BatchItemResult(
+                index=i, status=201 if outcome.created else 200, signal=service.seen_by(outcome.read, key)
+            )
     return [results[i] for i in range(len(parsed))]
 
 
 @router.get("/{signal_id}", response_model=SignalRead, responses=problems(401, 403, 404))
 def get_signal(signal_id: uuid.UUID, session: SessionDep, key: ReadKey) -> SignalRead:
-    return service.to_read(session, service.get(session, signal_id, key))
+    return service.seen_by(service.to_read(session, service.get(session, signal_id, key)), key)
 
 
 @router.get("", response_model=Page[SignalRead], responses=problems(401, 403, 404, 422))
@@ -213,12 +223,15 @@ def list_signals(
     people, accounts, opps = repo.related(page)
     policy = mandates.load(session)
     items = [
-        service.build_read(
-            s,
-            people[s.contributor_id],
-            accounts.get(s.account_id) if s.account_id else None,
-            opps.get(s.opportunity_id) if s.opportunity_id else None,
-            policy,
+        service.seen_by(
+            service.build_read(
+                s,
+                people[s.contributor_id],
+                accounts.get(s.account_id) if s.account_id else None,
+                opps.get(s.opportunity_id) if s.opportunity_id else None,
+                policy,
+            ),
+            key,
         )
         for s in page
     ]
@@ -238,7 +251,7 @@ def assign_account(
     signal = service.get(session, signal_id, key)
     account = resolve_account(session, data.account)
     service.assign(session, config, signal, account, key.name)
-    return service.to_read(session, signal)
+    return service.seen_by(service.to_read(session, signal), key)
 
 
 @router.post(
@@ -251,7 +264,7 @@ def detach_signal(signal_id: uuid.UUID, request: Request, session: SessionDep, k
     config = _config(request)
     signal = service.get(session, signal_id, key)
     detach(session, signal, key.name, config.crm)
-    return service.to_read(session, signal)
+    return service.seen_by(service.to_read(session, signal), key)
 
 
 review_router = APIRouter(prefix="/v1/review", tags=["signals"])

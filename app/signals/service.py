@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.accounts.models import Account
 from app.contributors.models import Contributor
-from app.core.auth import Principal
+from app.core.auth import ContributorNotAllowed, Principal, Scope
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.timeutil import as_utc, utcnow
 from app.duplicates import labels
@@ -172,10 +172,36 @@ def review_queue(session: Session, principal: Principal, before: uuid.UUID | Non
     return items
 
 
+def check_authors(session: Session, principal: Principal, authors: list[tuple[str, str]]) -> None:
+    """Each (field, contributor e-mail) must be someone ``principal`` may report as (``Principal.may_post_as``):
+    otherwise 403 naming every such field, before anything is stored."""
+    if principal.has(Scope.signals_write_any) or not authors:
+        return
+    emails = sorted({email for _, email in authors})
+    known = dict(
+        session.exec(select(Contributor.email, Contributor.id).where(col(Contributor.email).in_(emails))).all()
+    )
+    refused = [
+        FieldError(
+            field=field,
+            code="contributor_not_allowed",
+            reason="this key reports only as its own contributor; reporting in another's name needs signals:write:any",
+        )
+        for field, email in authors
+        if not principal.may_post_as(known.get(email))
+    ]
+    if refused:
+        raise ContributorNotAllowed(
+            "; ".join(f"{e.field}: {e.reason}" for e in refused[:5]),
+            errors=refused,
+            required_scope=Scope.signals_write_any.value,
+        )
+
+
 def get(session: Session, signal_id: uuid.UUID, principal: Principal | None = None) -> Signal:
     """A signal by id; 404 if unknown or, for a key bound to a contributor, someone else's (never 403)."""
     signal = SignalRepo(session).by_id(signal_id)
-    if signal is None or (principal and principal.contributor_id not in (None, signal.contributor_id)):
+    if signal is None or (principal is not None and not principal.sees(signal.contributor_id)):
         raise NotFound(f"no signal {signal_id}")
     return signal
 
@@ -195,6 +221,16 @@ def to_read(
     if opp is None and signal.opportunity_id:
         opp = session.get(Opportunity, signal.opportunity_id)
     return build_read(signal, contributor, account, opp, policy or mandates.load(session))
+
+
+def seen_by(read: SignalRead, principal: Principal) -> SignalRead:
+    """``read`` as ``principal`` may see it: a key bound to a contributor learns how many signals its signal
+    matched, not which (they may be other people's; ids included)."""
+    if not principal.bound or read.opportunity is None or "matched_signal_ids" not in read.opportunity.match:
+        return read
+    match = dict(read.opportunity.match)
+    match["matched_signal_count"] = len(match.pop("matched_signal_ids") or [])
+    return read.model_copy(update={"opportunity": read.opportunity.model_copy(update={"match": match})})
 
 
 def build_read(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from app.core.api import EngineDep, SessionDep, problems
-from app.core.auth import AdminKey, ReadKey
+from app.core.auth import SyncReadKey, SyncWriteKey
 from app.core.db import transaction
 from app.core.errors import AppError, NotFound
 from app.core.ratelimit import Quota, limit_request_async, remote_address
@@ -44,7 +44,7 @@ class CRMUnavailable(AppError):
     responses=problems(401, 403),
     summary="Sync lag, job counts and recent errors per CRM",
 )
-def sync_status(engine: EngineDep, _key: ReadKey) -> SyncStatus:
+def sync_status(engine: EngineDep, _key: SyncReadKey) -> SyncStatus:
     crms: list[CRMSyncStatus] = read_status(engine)
     return SyncStatus(crms=crms)
 
@@ -55,7 +55,7 @@ def sync_status(engine: EngineDep, _key: ReadKey) -> SyncStatus:
     summary="Replay a dead sync job: it becomes due now with a fresh attempt count",
     responses=problems(401, 403, 404, 409),
 )
-def retry_dead_job(job_id: uuid.UUID, session: SessionDep, _key: AdminKey) -> SyncJobRead:
+def retry_dead_job(job_id: uuid.UUID, session: SessionDep, _key: SyncWriteKey) -> SyncJobRead:
     job = retry_dead(session, job_id)
     return job_read(job)
 

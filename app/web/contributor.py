@@ -58,7 +58,8 @@ def submit_signal(
     title: Annotated[str, Form(max_length=200)] = "",
     body: Annotated[str, Form(max_length=20000)] = "",
 ) -> Response:
-    """The same intake as POST /v1/signals; the answer shows the attribution and the opportunity at once."""
+    """The same intake as POST /v1/signals; the answer shows the attribution and the opportunity at once. The form
+    has no contributor field: a person always reports as themselves, so ``check_authors`` has nothing to refuse."""
     need(user, Scope.signals_write, "report signals")
     values = {"customer": customer, "kind": kind, "title": title, "body": body}
     payload = {
@@ -91,7 +92,7 @@ def _form_errors(request: Request, values: dict[str, str], errors: dict[str, str
 @router.get("/accounts/options")
 def account_options(request: Request, user: UserDep, customer: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Typeahead: <option>s of the account directory matching what was typed (the API's account search)."""
-    need(user, Scope.signals_read, "search accounts")
+    need(user, Scope.accounts_read, "search accounts")
     accounts = []
     if len(customer.strip()) >= 2:
         with transaction(request.app.state.engine) as session:

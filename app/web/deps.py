@@ -103,6 +103,12 @@ def need(user: WebUser, scope: Scope, what: str) -> None:
         raise WebForbidden(what)
 
 
+def need_company_reports(user: WebUser) -> None:
+    """The API's rule for company-wide reports (``Principal.reads_company_reports``), answered with the web's page."""
+    if not user.principal.reads_company_reports():
+        raise WebForbidden("read company-wide reports")
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 

@@ -16,14 +16,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from app.core.auth import Scope
 from app.core.csv_export import to_csv
 from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.settings import Settings
 from app.reports import adoption, facts, service
 from app.reports.repo import Range
-from app.web.deps import UserDep, is_htmx, need, render
+from app.web.deps import UserDep, is_htmx, need_company_reports, render
 from schemas.recognition import AdoptionRow
 from schemas.reports import AgeingRow, ConcentrationRow, CreditModel, CreditRow, ParticipationRow
 
@@ -277,7 +276,7 @@ def _compute(request: Request, f: Filters, chosen: list[Insight]) -> list[tuple[
 def insights(request: Request, user: UserDep, f: FiltersDep) -> Response:
     """The page shell: filters and one placeholder per report, each loaded as its own request (htmx), so the page
     answers at once and the reports compute in parallel."""
-    need(user, Scope.reports_read, "read reports")
+    need_company_reports(user)
     start, end, _r = service.date_range(f.date_from, f.date_to)
     settings: Settings = request.app.state.settings
     context = {
@@ -301,7 +300,7 @@ def _insight(name: str) -> Insight:
 
 @router.get("/insights/{name}.csv")
 def insight_csv(request: Request, name: str, user: UserDep, f: FiltersDep) -> Response:
-    need(user, Scope.reports_read, "read reports")
+    need_company_reports(user)
     insight = _insight(name)
     ((_, rows),) = _compute(request, f, [insight])
     start, end, _r = service.date_range(f.date_from, f.date_to)
@@ -316,7 +315,7 @@ def insight_csv(request: Request, name: str, user: UserDep, f: FiltersDep) -> Re
 @router.get("/insights/{name}")
 def insight_block(request: Request, name: str, user: UserDep, f: FiltersDep) -> Response:
     """One report's section: chart, table and CSV link."""
-    need(user, Scope.reports_read, "read reports")
+    need_company_reports(user)
     insight = _insight(name)
     ((_, rows),) = _compute(request, f, [insight])
     block = Block(insight, rows, insight.chart(rows).spec(), _ignored(insight, f))

@@ -109,14 +109,14 @@ def assign_account(
 def opportunity(request: Request, opportunity_id: uuid.UUID, user: UserDep) -> Response:
     """An opportunity with its signals, credited contributors and CRM link (404 for a contributor not on it)."""
     with transaction(request.app.state.engine) as session:
-        read = detail(session, opportunities.get(session, opportunity_id, user.principal))
+        read = detail(session, opportunities.get(session, opportunity_id, user.principal), user.principal)
     return render(request, "opportunity.html", {"title": read.title, "opp": read})
 
 
 @router.get("/review/account-options")
 def account_options(request: Request, user: UserDep, account: Annotated[str, Query(max_length=200)] = "") -> Response:
     """Typeahead for the assign form: accounts matching the text, offered by CRM id (what assignment takes)."""
-    need(user, Scope.signals_read, "search accounts")
+    need(user, Scope.accounts_read, "search accounts")
     found = []
     if len(account.strip()) >= 2:
         with transaction(request.app.state.engine) as session:

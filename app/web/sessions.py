@@ -34,10 +34,16 @@ class RoleGrant:
     bound: bool
 
 
+# accounts:read for the customer typeahead; an analyst's signals stay their own, the reports are company-wide.
 ROLE_GRANTS: dict[Role, RoleGrant] = {
-    "contributor": RoleGrant(frozenset({Scope.signals_write, Scope.signals_read}), bound=True),
-    "seller": RoleGrant(frozenset({Scope.signals_write, Scope.signals_read}), bound=False),
-    "analyst": RoleGrant(frozenset({Scope.signals_write, Scope.signals_read, Scope.reports_read}), bound=True),
+    "contributor": RoleGrant(frozenset({Scope.signals_write, Scope.signals_read, Scope.accounts_read}), bound=True),
+    "seller": RoleGrant(frozenset({Scope.signals_write, Scope.signals_read, Scope.accounts_read}), bound=False),
+    "analyst": RoleGrant(
+        frozenset(
+            {Scope.signals_write, Scope.signals_read, Scope.accounts_read, Scope.reports_read, Scope.reports_read_all}
+        ),
+        bound=True,
+    ),
     "admin": RoleGrant(frozenset({Scope.admin}), bound=False),
 }
 # When an identity provider lists several of our roles, the one granting most wins.

@@ -89,8 +89,8 @@ class TestIdempotencyKey:
         assert row_counts(engine) == before
 
     def test_keys_are_scoped_to_the_api_key(self, client: TestClient, make_key: object, engine: sa.Engine) -> None:
-        k1 = {"Authorization": f"Bearer {make_key('signals:write')}", "Idempotency-Key": "shared"}  # type: ignore[operator]
-        k2 = {"Authorization": f"Bearer {make_key('signals:write')}", "Idempotency-Key": "shared"}  # type: ignore[operator]
+        k1 = {"Authorization": f"Bearer {make_key('signals:write:any')}", "Idempotency-Key": "shared"}  # type: ignore[operator]
+        k2 = {"Authorization": f"Bearer {make_key('signals:write:any')}", "Idempotency-Key": "shared"}  # type: ignore[operator]
         a = client.post("/v1/signals", json=signal_body(), headers=k1)
         b = client.post("/v1/signals", json=signal_body(), headers=k2)
         assert (a.status_code, b.status_code) == (201, 201)

@@ -287,12 +287,14 @@ class TestDeadLetters:
         assert len(crm_copies(hs_env.control)) == 97
         assert hs_env.control.call_count("/crm/v3/objects/deals/batch/create") - creates_before == 1
 
-    def test_status_needs_a_key_and_retry_needs_admin(self, api: TestClient, hs_app: FastAPI) -> None:
+    def test_status_needs_sync_read_and_retry_needs_sync_write(self, api: TestClient, hs_app: FastAPI) -> None:
         assert api.get("/v1/sync/status").status_code == 401
         with transaction(hs_app.state.engine) as session:
-            _key, raw = create_key(session, "reader", ["signals:read"], None)
+            _key, raw = create_key(session, "reader", ["sync:read"], None)
+            _key, signals_only = create_key(session, "signals", ["signals:read"], None)
         reader = {"Authorization": f"Bearer {raw}"}
         assert api.get("/v1/sync/status", headers=reader).status_code == 200
+        assert api.get("/v1/sync/status", headers={"Authorization": f"Bearer {signals_only}"}).status_code == 403
         assert api.post(f"/v1/sync/dead/{uuid.uuid4()}/retry", headers=reader).status_code == 403
 
 
