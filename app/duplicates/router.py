@@ -40,7 +40,7 @@ def accept_duplicate(
 ) -> SignalRead:
     signal = signals.get(session, signal_id, key)
     service.accept(session, signal, data.opportunity_id, key.name, request.app.state.ingest_config.crm)
-    return signals.to_read(session, signal)
+    return signals.seen_by(signals.to_read(session, signal), key)
 
 
 @router.post(
@@ -52,4 +52,4 @@ def accept_duplicate(
 def reject_duplicate(signal_id: uuid.UUID, data: RejectDuplicate, session: SessionDep, key: WriteKey) -> SignalRead:
     signal = signals.get(session, signal_id, key)
     service.reject(session, signal, data.opportunity_id, key.name)
-    return signals.to_read(session, signal)
+    return signals.seen_by(signals.to_read(session, signal), key)

@@ -26,7 +26,8 @@ from schemas.duplicates import CandidateOpportunity, DuplicateReviewItem, Signal
 
 def queue(session: Session, principal: Principal, before: uuid.UUID | None, limit: int) -> list[DuplicateReviewItem]:
     """Up to ``limit`` signals with open duplicate candidates (newest first), each with its candidates and their
-    latest signals. A principal bound to a contributor sees only that person's signals."""
+    latest signals. A principal bound to a contributor sees only that person's signals, and of a candidate's
+    signals only its own (the others as the candidate's ``signal_count``)."""
     repo = SuggestionRepo(session)
     ids = repo.open_signal_ids(contributor_id=principal.contributor_id, before=before, limit=limit)
     if not ids:
@@ -37,11 +38,14 @@ def queue(session: Session, principal: Principal, before: uuid.UUID | None, limi
     texts = repo.recent_signals({o.id for pairs in open_.values() for _, o in pairs})
     items = []
     for s in rows:
-        read = signals.build_read(
-            s,
-            people[s.contributor_id],
-            accounts.get(s.account_id) if s.account_id else None,
-            opps.get(s.opportunity_id) if s.opportunity_id else None,
+        read = signals.seen_by(
+            signals.build_read(
+                s,
+                people[s.contributor_id],
+                accounts.get(s.account_id) if s.account_id else None,
+                opps.get(s.opportunity_id) if s.opportunity_id else None,
+            ),
+            principal,
         )
         candidates = [
             CandidateOpportunity(
@@ -54,6 +58,7 @@ def queue(session: Session, principal: Principal, before: uuid.UUID | None, limi
                 signals=[
                     SignalText(id=t.id, title=t.title, body=t.body, kind=t.kind, observed_at=t.observed_at)
                     for t in texts.get(o.id, [])
+                    if principal.sees(t.contributor_id)  # a bound key reads its own texts only (count: signal_count)
                 ],
             )
             for sg, o in open_.get(s.id, [])

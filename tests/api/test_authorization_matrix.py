@@ -242,6 +242,20 @@ CASES: list[Case] = [
         (200, 200, 200, 404),
     ),
     Case("GET", "/v1/review/attribution", get(lambda w, p: "/v1/review/attribution"), (200, 200, 200, 200)),
+    Case("GET", "/v1/review/duplicates", get(lambda w, p: "/v1/review/duplicates"), (200, 200, 200, 200)),
+    # Not a candidate: authorised callers reach the rule (409); others' signals are 404 before it.
+    Case(
+        "POST",
+        "/v1/review/duplicates/{signal_id}/accept",
+        send(lambda w, p: f"/v1/review/duplicates/{p.signal}/accept", lambda w, p: {"opportunity_id": p.opp}),
+        (409, 409, 409, 404),
+    ),
+    Case(
+        "POST",
+        "/v1/review/duplicates/{signal_id}/reject",
+        send(lambda w, p: f"/v1/review/duplicates/{p.signal}/reject", lambda w, p: {"opportunity_id": p.opp}),
+        (409, 409, 409, 404),
+    ),
     # accounts: the directory has its own scopes
     Case(
         "POST",
