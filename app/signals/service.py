@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -223,14 +224,35 @@ def to_read(
     return build_read(signal, contributor, account, opp, policy or mandates.load(session))
 
 
+_SIGNAL_ID = re.compile(r"signal [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _unnamed(reasons: list[str]) -> list[str]:
+    return [_SIGNAL_ID.sub("one of its signals", r) for r in reasons]
+
+
 def seen_by(read: SignalRead, principal: Principal) -> SignalRead:
-    """``read`` as ``principal`` may see it: a key bound to a contributor learns how many signals its signal
-    matched, not which (they may be other people's; ids included)."""
-    if not principal.bound or read.opportunity is None or "matched_signal_ids" not in read.opportunity.match:
+    """``read`` as ``principal`` may see it. A key bound to a contributor learns how many signals its signal
+    matched, not which: they may be other people's (ids included), so match ids become a count and explanations
+    that name a signal say "one of its signals"."""
+    if not principal.bound:
         return read
-    match = dict(read.opportunity.match)
-    match["matched_signal_count"] = len(match.pop("matched_signal_ids") or [])
-    return read.model_copy(update={"opportunity": read.opportunity.model_copy(update={"match": match})})
+    update: dict[str, Any] = {}
+    if read.duplicate_candidates:
+        update["duplicate_candidates"] = [
+            c.model_copy(update={"reasons": _unnamed(c.reasons)}) for c in read.duplicate_candidates
+        ]
+    if read.opportunity is not None and read.opportunity.match:
+        match = dict(read.opportunity.match)
+        if "matched_signal_ids" in match:
+            match["matched_signal_count"] = len(match.pop("matched_signal_ids") or [])
+        if isinstance(match.get("reason"), str):
+            match["reason"] = _unnamed([match["reason"]])[0]
+        match["duplicate_candidates"] = [
+            {**c, "reasons": _unnamed(list(c.get("reasons", [])))} for c in match.get("duplicate_candidates", [])
+        ]
+        update["opportunity"] = read.opportunity.model_copy(update={"match": match})
+    return read.model_copy(update=update) if update else read
 
 
 def build_read(

@@ -464,7 +464,7 @@ def test_matrix(world: World, keys: dict[str, dict[str, str]], case: Case, colum
         assert row_counts(world.engine) == before, "a refused request stored something"
     if column.startswith("bound") and r.status_code < 400:
         leaked = [x for x in (world.bob.email, *world.bob.signals) if x in r.text]
-        assert leaked == [], f"{case.method} {url} shows Bob's data to Ann's key: {leaked}"
+        assert leaked == [], f"{case.method} {url} shows Bob's data to Ann's key: {leaked} in {r.text}"
 
 
 def bearer(raw: str) -> dict[str, str]:

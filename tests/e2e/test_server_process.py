@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ, "SIGNAL_PIPELINE_DATABASE_URL": db_url, "SIGNAL_PIPELINE_LOG_FORMAT": "json"}
-    key = cli(env, "keys", "create", "--name", "e2e", "--scopes", "signals:write,signals:read")
+    key = cli(env, "keys", "create", "--name", "e2e", "--scopes", "signals:write:any,signals:read")
     with serve(env, tmp_path) as url:
         yield url, {"Authorization": f"Bearer {key}"}
 
