@@ -39,7 +39,7 @@ class TestKeysCreate:
 class TestScopesMigration:
     def test_keys_from_before_keep_what_they_could_do_and_bound_keys_lose_the_leaks(self, tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'old.db'}"
-        upgrade(url, "0009_account_versions")  # the parent of 0010_scopes
+        upgrade(url, "0011_encrypt_secrets")  # the parent of 0012_scopes
         engine = sa.create_engine(url)
         person = uuid.uuid4().hex
         rows = {

@@ -5,8 +5,8 @@ status. Unbound keys keep all of that through the new scopes (signals:write:any,
 bound to a contributor do not get them: those were the leaks. admin implies every scope, so admin keys are unchanged.
 Web sessions take their role's scopes (app/web/sessions.py ROLE_GRANTS, copied here as they are at this revision).
 
-Revision ID: 0010_scopes
-Revises: 0009_account_versions
+Revision ID: 0012_scopes
+Revises: 0011_encrypt_secrets
 Create Date: 2026-12-05 12:40:00
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_scopes"
-down_revision: str | None = "0009_account_versions"
+revision: str = "0012_scopes"
+down_revision: str | None = "0011_encrypt_secrets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
