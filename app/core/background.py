@@ -1,4 +1,5 @@
-"""The loops every background process runs beside the sync: notification delivery, housekeeping, escalation."""
+"""The loops every background process runs beside the sync: notification delivery, housekeeping, escalation and
+the report tables' refresh."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.capture.service import TaskRunner, build_sources
 from app.core.maintenance import run_maintenance
 from app.core.settings import Settings
 from app.notifications.delivery import run_delivery_loop
+from app.reports.facts import run_refresh_loop
 from app.routing.sweep import run_escalation_loop
 from app.signals.service import IngestConfig
 
@@ -18,8 +20,9 @@ from app.signals.service import IngestConfig
 def start_loops(
     engine: Engine, settings: Settings, stop: threading.Event, *, capture: TaskRunner | None = None
 ) -> list[threading.Thread]:
-    """Start the delivery, capture, maintenance and escalation threads; they end once ``stop`` is set (join them
-    then). ``capture`` runs the capture tasks; by default those of the sources the environment configures."""
+    """Start the delivery, capture, maintenance, escalation and report refresh threads; they end once ``stop`` is
+    set (join them then). ``capture`` runs the capture tasks; by default those of the sources the environment
+    configures."""
     ttl = timedelta(hours=settings.idempotency_ttl_hours)
     capture = capture or TaskRunner(engine, IngestConfig.from_settings(settings), build_sources())
     threads = [
@@ -41,6 +44,7 @@ def start_loops(
             name="escalation",
             daemon=True,
         ),
+        threading.Thread(target=run_refresh_loop, args=(engine, stop), name="reports", daemon=True),
     ]
     for thread in threads:
         thread.start()

@@ -9,6 +9,8 @@ opportunity sum exactly to its value: non-originators get the truncated share, t
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,7 +23,11 @@ from app.core.tables import Counter
 from app.core.timeutil import UTCDateTime
 from app.reports import rollups
 
+log = logging.getLogger("signal_pipeline.reports")
+
 WATERMARK = "report_facts_watermark"
+# How often the background loop brings the report tables up to date: how stale a report can be.
+REFRESH_SECONDS = 2.0
 OVERLAP_SECONDS = 300
 CHUNK = 2000
 
@@ -97,11 +103,12 @@ def _set_watermark(conn: Connection, value: int) -> None:
     conn.execute(sa.update(table).where(table.c.name == WATERMARK).values(value=value))
 
 
-def refresh(engine: Engine, *, full: bool = False) -> int:
+def refresh(engine: Engine, *, full: bool = False, wait: bool = False) -> int:
     """Bring the facts up to date; returns how many opportunities were rebuilt (-1 for a full rebuild).
 
     Concurrent callers do not queue: on PostgreSQL whoever holds the watermark row refreshes and the others
-    read the facts as they are, a few seconds stale at most.
+    return at once (0), unless ``wait``: then they wait for it and refresh after it (tests, which must see their
+    own writes). Readers never wait: they read the tables as the last refresh committed them.
     """
     started = int(time.time())
     table = Counter.__table__  # type: ignore[attr-defined]
@@ -116,7 +123,7 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
         )
         stmt = sa.select(table.c.value).where(table.c.name == WATERMARK)
         if dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+            stmt = stmt.with_for_update(skip_locked=not wait)
         mark = conn.execute(stmt).scalar_one_or_none()
         if mark is None:
             return 0
@@ -145,3 +152,16 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
 
 def insert_for_conn(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
     return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+def run_refresh_loop(engine: Engine, stop: threading.Event, *, interval: float = REFRESH_SECONDS) -> None:
+    """Refresh every ``interval`` seconds until ``stop`` is set: the one writer of the report tables besides a
+    seed's full build, so that report requests only read (issue 10) and never pay for a refresh (issue 13)."""
+    while not stop.is_set():
+        try:
+            rebuilt = refresh(engine)
+            if rebuilt:
+                log.info("reports.refreshed", extra={"opportunities": rebuilt})
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("reports.refresh_failed", extra={"error_type": type(exc).__name__})
+        stop.wait(interval)

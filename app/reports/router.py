@@ -26,7 +26,7 @@ from app.core.csv_export import to_csv
 from app.core.db import transaction
 from app.core.errors import invalid
 from app.core.timeutil import utcnow
-from app.reports import adoption, facts, render, service, statements
+from app.reports import adoption, render, service, statements
 from app.reports.repo import Range
 from schemas.common import DateIn
 from schemas.currency import ISO_4217
@@ -91,9 +91,9 @@ def _report(
     compute: Callable[[Session, Range], tuple[Rows, dict[str, Any]]],
     **envelope: Any,
 ) -> Response:
-    """Every report: resolve the range, bring the report tables up to date, compute, answer JSON or CSV."""
+    """Every report: resolve the range, compute from the report tables (kept current in the background by
+    ``facts.run_refresh_loop``: a GET never writes), answer JSON or CSV."""
     start, end, r = service.date_range(date_from, date_to)
-    facts.refresh(engine)
     with transaction(engine) as session:
         rows, summary = compute(session, r)
     report = Report[Any](
@@ -330,7 +330,6 @@ def recognition(
 ) -> Response:
     cur = _currency(currency)
     start, end, r = service.date_range(date_from, date_to)
-    facts.refresh(engine)
     with transaction(engine) as session:
         person = readable_contributor(session, contributor, key)  # a key bound to a person reads only theirs
         statement = statements.recognition(session, statements.person_ref(person), r, start, end, cur)
@@ -361,7 +360,6 @@ def team_recognition(
 ) -> Response:
     cur = _currency(currency)
     start, end, r = service.date_range(date_from, date_to)
-    facts.refresh(engine)
     with transaction(engine) as session:
         statement = statements.team(session, team, r, start, end, cur)
     return _statement(

@@ -20,7 +20,7 @@ from app.core.csv_export import to_csv
 from app.core.db import transaction
 from app.core.errors import NotFound
 from app.core.settings import Settings
-from app.reports import adoption, facts, service
+from app.reports import adoption, service
 from app.reports.repo import Range
 from app.web.deps import UserDep, is_htmx, need_company_reports, render
 from schemas.recognition import AdoptionRow
@@ -266,7 +266,6 @@ def _ignored(insight: Insight, f: Filters) -> list[str]:
 def _compute(request: Request, f: Filters, chosen: list[Insight]) -> list[tuple[Insight, Rows]]:
     engine = request.app.state.engine
     _start, _end, r = service.date_range(f.date_from, f.date_to)
-    facts.refresh(engine)
     with transaction(engine) as session:
         context = Context(session, r, f, request.app.state.settings)
         return [(i, i.compute(context)) for i in chosen]

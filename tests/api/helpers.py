@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
 from app.core.db import transaction
 from app.dedup.model import shipped
 from app.duplicates.models import MatchCalibration
+from app.reports import facts
 
 # (merge threshold, suggestion floor) for steer(): tests of what happens after the decision, not of the model
 MERGE_ALL = (0.0, 0.0)  # the best candidate always joins
@@ -57,3 +60,10 @@ def row_counts(engine: sa.Engine) -> dict[str, int]:
             for t in SQLModel.metadata.sorted_tables
             if t.name not in OPERATIONAL_TABLES
         }
+
+
+def reports_current(client: TestClient) -> None:
+    """What the background refresh does every few seconds (report requests only read): bring the report tables up
+    to date now, waiting for a refresh already running, so that a test reads its own writes."""
+    app = cast(FastAPI, client.app)
+    facts.refresh(app.state.engine, wait=True)

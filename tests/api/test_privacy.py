@@ -16,6 +16,7 @@ from app.core.tables import IdempotencyRecord
 from app.notifications.events import emit
 from app.opportunities.models import OpportunityEvent
 from app.sync.models import CRMUser
+from tests.api.helpers import reports_current
 from tests.api.test_reports_data import PEOPLE, Dataset, build
 from tests.conftest import KeyFactory
 
@@ -84,8 +85,10 @@ class TestErasure:
     ) -> None:
         reports = {"Authorization": f"Bearer {make_key('reports:read')}"}
         params = {"from": "2025-01-01", "to": "2025-03-31", "group_by": "function"}
+        reports_current(client)
         before = client.get("/v1/reports/contributions", params=params, headers=reports).json()["rows"]
         assert client.delete(f"/v1/contributors/{data.emails['ann']}", headers=auth).status_code == 204
+        reports_current(client)
         after = client.get("/v1/reports/contributions", params=params, headers=reports).json()["rows"]
         assert after == before
         by_person = client.get(

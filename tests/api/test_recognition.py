@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
+from app.reports import facts
 from schemas.recognition import StatementLine
 from tests.api.test_reports_data import Dataset, build
 from tests.conftest import KeyFactory
@@ -23,7 +24,9 @@ MODELS = ("originator", "equal", "time_weighted")
 
 @pytest.fixture
 def data(engine: sa.Engine) -> Dataset:
-    return build(engine)
+    built = build(engine)
+    facts.refresh(engine, wait=True)  # what the background refresh does (report requests only read)
+    return built
 
 
 def statement(client: TestClient, auth: dict[str, str], who: str, **params: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from app.core.db import transaction
 from app.opportunities.models import Credit, Opportunity
 from app.reports import facts
 from app.signals.models import Signal
+from tests.api.helpers import reports_current
 from tests.api.test_reports_data import Dataset, at, build
 from tests.conftest import KeyFactory
 
@@ -35,6 +36,7 @@ def reports(make_key: KeyFactory) -> dict[str, str]:
 
 
 def get(client: TestClient, headers: dict[str, str], report: str, **params: Any) -> dict[str, Any]:
+    reports_current(client)
     response = client.get(f"/v1/reports/{report}", params={**RANGE, **params}, headers=headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -300,6 +302,7 @@ class TestFormats:
     ) -> None:
         rows = get(client, reports, report, **params)["rows"]
         assert rows
+        reports_current(client)
         r = client.get(f"/v1/reports/{report}", params={**RANGE, **params, "format": "csv"}, headers=reports)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         parsed = list(csv.DictReader(io.StringIO(r.text)))

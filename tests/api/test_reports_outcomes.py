@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.api.helpers import reports_current
 from tests.conftest import KeyFactory, signal_body
 
 
@@ -30,6 +31,7 @@ def test_a_won_opportunitys_contributors_are_credited(
     opp = client.post("/v1/signals", json=signal, headers=headers).json()["opportunity"]["id"]
     won = {"status": "won", "amount": "250000", "currency": won_currency}
     assert client.post(f"/v1/opportunities/{opp}/outcome", json=won, headers=headers).status_code == 200
+    reports_current(client)
 
     credit = client.get("/v1/reports/credit", params={**_range(), "group_by": "contributor"}, headers=headers).json()
     rows = credit["rows"]

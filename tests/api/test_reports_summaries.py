@@ -22,6 +22,7 @@ from app.opportunities.models import Credit, Opportunity
 from app.reports.milestones import record_milestone
 from app.reports.repo import ReportRepo
 from app.signals.models import Signal
+from tests.api.helpers import reports_current
 from tests.conftest import KeyFactory
 
 RANGES = [
@@ -145,6 +146,7 @@ def _build(engine: sa.Engine, seed: int = 11) -> list[Opportunity]:
 
 
 def _answers(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+    reports_current(client)
     out: dict[str, Any] = {}
     for start, end in RANGES:
         for report, params in CASES:

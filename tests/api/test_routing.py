@@ -16,7 +16,7 @@ from app.core.timeutil import utcnow
 from app.notifications.models import NotificationEvent, Subscription
 from app.routing.models import OpportunityRoute
 from app.routing.sweep import sweep
-from tests.api.helpers import row_counts
+from tests.api.helpers import reports_current, row_counts
 from tests.conftest import KeyFactory, signal_body
 
 ACCOUNTS = [
@@ -234,6 +234,7 @@ class TestEscalation:
         late = report(client, auth)
         report(client, auth, customer="Tailspin Health", domain="tailspin.example", title="Scheduling")
         make_due(engine, late)
+        reports_current(client)
         rows = client.get("/v1/reports/ageing", params={"sla_days": 30}, headers=auth).json()["rows"]
         assert sum(r["overdue"] for r in rows) == 1
         assert sum(r["opportunities"] for r in rows) == 1  # the one still inside its time is not ageing yet

@@ -9,6 +9,7 @@ import re
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from tests.api.helpers import reports_current
 from tests.conftest import signal_body
 from tests.web.helpers import csrf, sign_in
 
@@ -91,6 +92,7 @@ class TestInsights:
             )
             assert web.post("/v1/signals", json=body, headers=auth).status_code == 201
         sign_in(web, engine, "ulla@ourco.se", "analyst")
+        reports_current(web)
         shell = web.get("/app/insights?function=support")
         assert shell.status_code == 200
         assert shell.text.count('hx-trigger="load"') == 6
