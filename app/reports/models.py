@@ -15,7 +15,6 @@ from sqlmodel import Field, SQLModel
 
 import app.core.tables  # noqa: F401  (the naming convention applies before any table is declared)
 from app.core.timeutil import UTCDateTime, utcnow
-from app.opportunities.models import Opportunity
 from app.signals.models import Signal
 
 
@@ -238,13 +237,18 @@ class StaffCount(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
 
 
-# Report access paths on other slices' tables: the fact refresh finds changed opportunities by updated_at,
-# and participation reads (observed_at, contributor_id) pairs from the index alone.
-sa.Index("ix_opportunities_updated_at", Opportunity.__table__.c.updated_at)  # type: ignore[attr-defined]
+# The change log (migration 0008): triggers on credits, opportunities, opportunity_milestones and signals append the
+# ids whose report rows are stale, in the writer's transaction; the refresh deletes what it rebuilds. No key: appends
+# never wait on one another, and an id logged twice is rebuilt once.
+STALE_OPPORTUNITIES = sa.Table(
+    "report_stale_opportunities", SQLModel.metadata, sa.Column("opportunity_id", sa.Uuid(), nullable=False)
+)
+STALE_SIGNALS = sa.Table("report_stale_signals", SQLModel.metadata, sa.Column("signal_id", sa.Uuid(), nullable=False))
+
+# A report access path on another slice's table: participation reads (observed_at, contributor_id) pairs from the
+# index alone.
 sa.Index(
     "ix_signals_observed_at_contributor_id",
     Signal.__table__.c.observed_at,  # type: ignore[attr-defined]
     Signal.__table__.c.contributor_id,  # type: ignore[attr-defined]
 )
-# The refresh finds signals received since its watermark (new ones are not yet in any changed opportunity's past).
-sa.Index("ix_signals_received_at", Signal.__table__.c.received_at)  # type: ignore[attr-defined]

@@ -15,13 +15,11 @@ SQLite has none of this: its reports read the detail tables directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from app.core.timeutil import UTCDateTime
 from app.reports.models import _MEASURES
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -153,12 +151,16 @@ def _ids_param(name: str) -> sa.BindParameter[object]:
 
 def rebuild_all(conn: Connection) -> None:
     """Build every summary from the fact table and the signals (after the facts were rebuilt)."""
-    conn.execute(
-        sa.text(
-            "TRUNCATE report_rollup_contributor, report_rollup_account, report_rollup_source_kind, "
-            "report_signal_facts, report_durations, report_contributor_dims"
-        )
-    )
+    # DELETE, not TRUNCATE: reports keep reading the old rows until this commits instead of waiting for it.
+    for table in (
+        "report_rollup_contributor",
+        "report_rollup_account",
+        "report_rollup_source_kind",
+        "report_signal_facts",
+        "report_durations",
+        "report_contributor_dims",
+    ):
+        conn.execute(sa.text(f"DELETE FROM {table}"))
     conn.execute(
         sa.text(
             f"INSERT INTO report_signal_facts (signal_id, {SIGNAL_COLUMNS}) SELECT id, {SIGNAL_COLUMNS} FROM signals"
@@ -204,39 +206,29 @@ def rebuild_facts(conn: Connection, opportunity_ids: Sequence[object], insert_sq
     conn.execute(sa.text(_DURATIONS + f" AND f.opportunity_id IN {changed}"))
 
 
-def refresh_signals(conn: Connection, since: datetime, opportunities_changed: bool) -> None:
-    """Re-mirror signals received since ``since`` or belonging to a changed opportunity, and apply the change."""
+def refresh_signals(conn: Connection, signal_ids: Sequence[object]) -> None:
+    """Re-mirror these signals (inserted, changed or deleted since the last refresh) and apply the change."""
     _sync_contributor_dims(conn)
-    received = conn.execute(
-        sa.text("SELECT EXISTS (SELECT 1 FROM signals WHERE received_at >= :since)").bindparams(
-            sa.bindparam("since", type_=UTCDateTime())
-        ),
-        {"since": since},
-    ).scalar_one()
-    if not received and not opportunities_changed:
+    if not signal_ids:
         return
     for statement in _DELTA_TABLES.split(";"):
         conn.execute(sa.text(statement))
-    changed = (
-        "(SELECT id FROM signals WHERE received_at >= :since UNION "
-        "SELECT s.id FROM report_changed_opportunities c JOIN signals s ON s.opportunity_id = c.id)"
-    )
-    params = {"since": since}
-    types = sa.bindparam("since", type_=UTCDateTime())
+    changed = "(SELECT unnest(:ids))"
+    ids = {"ids": list(signal_ids)}
     conn.execute(
         sa.text(
             f"WITH gone AS (DELETE FROM report_signal_facts WHERE signal_id IN {changed} RETURNING {SIGNAL_COLUMNS}) "
             f"INSERT INTO report_signal_delta SELECT -1, {SIGNAL_COLUMNS} FROM gone"
-        ).bindparams(types),
-        params,
+        ).bindparams(_ids_param("ids")),
+        ids,
     )
     conn.execute(
         sa.text(
             f"WITH added AS (INSERT INTO report_signal_facts (signal_id, {SIGNAL_COLUMNS}) "
             f"SELECT id, {SIGNAL_COLUMNS} FROM signals WHERE id IN {changed} RETURNING {SIGNAL_COLUMNS}) "
             f"INSERT INTO report_signal_delta SELECT 1, {SIGNAL_COLUMNS} FROM added"
-        ).bindparams(types),
-        params,
+        ).bindparams(_ids_param("ids")),
+        ids,
     )
     if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM report_signal_delta)")).scalar_one():
         _apply(conn, SIGNAL_AXES, "report_signal_delta")
