@@ -30,6 +30,14 @@ WATERMARK = "report_facts_watermark"
 # How often the background loop brings the report tables up to date: how stale a report can be.
 REFRESH_SECONDS = 2.0
 CHUNK = 2000
+REPORT_TABLES = (
+    "report_credit_facts",
+    "report_signal_facts",
+    "report_durations",
+    "report_rollup_contributor",
+    "report_rollup_account",
+    "report_rollup_source_kind",
+)
 
 _COLUMNS = (
     "credit_id, opportunity_id, contributor_id, account_id, role, rank, n_credits, signal_count, opp_signal_count, "
@@ -135,13 +143,20 @@ def refresh(engine: Engine, *, full: bool = False, wait: bool = False) -> int:
         if full or mark == 0:
             rebuild_all(conn)
             _set_watermark(conn, started)
-            return -1
-        if opportunities:
-            rebuild(conn, opportunities)
-        if dialect == "postgresql":
-            rollups.refresh_signals(conn, signals)
-        _set_watermark(conn, started)
-        return len(opportunities)
+            rebuilt = -1
+        else:
+            if opportunities:
+                rebuild(conn, opportunities)
+            if dialect == "postgresql":
+                rollups.refresh_signals(conn, signals)
+            _set_watermark(conn, started)
+            return len(opportunities)
+    if dialect == "postgresql":
+        # A full build rewrote every row: vacuum now so that reports read the index alone (the visibility map)
+        # from the first request, instead of visiting the heap until autovacuum comes by.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f"VACUUM (ANALYZE) {', '.join(REPORT_TABLES)}"))
+    return rebuilt
 
 
 def _take(conn: Connection, table: sa.Table, column: str) -> list[Any]:

@@ -599,7 +599,8 @@ class ReportRepo:
 
     def ageing(self, r: Range, cutoff: datetime, now: datetime) -> Sequence[sa.Row[Any]]:
         """Open opportunities with no stage change whose clock (first sync, else first signal) started before cutoff,
-        or whose routed response time passed without a reaction (``overdue`` counts the latter)."""
+        or whose routed response time passed without a reaction (``overdue`` counts the latter); ``waiting_s`` is the
+        oldest one's wait in seconds (computed in SQL: converting thousands of timestamps costs more)."""
         since = "COALESCE(f.first_synced_at, f.opp_first_seen_at)"
         reaction = first_reaction_sql("postgresql" if self.pg else "sqlite")
         unanswered = (
@@ -609,7 +610,7 @@ class ReportRepo:
         )
         stmt = _binds(
             f"""SELECT a.owner AS owner, c.team AS team, COUNT(*) AS opportunities,
-                  SUM(f.opp_signal_count) AS signals, MIN({since}) AS oldest,
+                  SUM(f.opp_signal_count) AS signals, {self.seconds(":now", f"MIN({since})")} AS waiting_s,
                   SUM(CASE WHEN {unanswered} THEN 1 ELSE 0 END) AS overdue
                 FROM report_credit_facts f
                 JOIN accounts a ON a.id = f.account_id
@@ -628,7 +629,7 @@ class ReportRepo:
             sa.column("team"),
             sa.column("opportunities"),
             sa.column("signals"),
-            sa.column("oldest", UTCDateTime()),
+            sa.column("waiting_s", sa.Float()),
             sa.column("overdue"),
         )
         return self._run(stmt, {"f": r.start, "t": r.end, "cutoff": cutoff, "now": now})
@@ -762,6 +763,8 @@ class ReportRepo:
     def reactions(self, r: Range) -> tuple[int, int, float | None]:
         """Opportunities first seen in the range (not merged away): how many, how many had a first reaction (see
         ``app.routing.reaction``), and the median seconds from the first signal to it."""
+        if self.summaries:
+            return self._pg_reactions(r)
         reaction = first_reaction_sql("postgresql" if self.pg else "sqlite")
         inner = f"""SELECT o.first_seen_at AS seen, {reaction} AS reacted
             FROM opportunities o LEFT JOIN opportunity_milestones m ON m.opportunity_id = o.id
@@ -783,3 +786,20 @@ class ReportRepo:
         rows = self._run(detail, params)
         seconds = [max((x.reacted - x.seen).total_seconds(), 0.0) for x in rows if x.reacted is not None]
         return len(rows), len(seconds), statistics.median(seconds) if seconds else None
+
+    def _pg_reactions(self, r: Range) -> tuple[int, int, float | None]:
+        """``reactions`` from the summaries: opportunities are the originator credits by first-seen month (every
+        opportunity has one), the reacted ones their metric-3 durations, read from the month index."""
+        sql = self._summed("kind", "f", "SUM(u.originated) AS n")
+        opportunities = sum(int(n) for _k, n in self._pg_run(sql, Split.of(r)))
+        stmt = _binds(
+            "SELECT COUNT(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS m FROM report_durations "
+            "WHERE metric = 3 AND month >= :mf AND month <= :ml AND observed_at >= :f AND observed_at < :t",
+            f=UTCDateTime(),
+            t=UTCDateTime(),
+            mf=sa.Date(),
+            ml=sa.Date(),
+        )
+        params = {"f": r.start, "t": r.end, "mf": r.start.date().replace(day=1), "ml": r.end.date()}
+        row = self.session.execute(stmt, params).one()
+        return opportunities, int(row.n), None if row.m is None else max(float(row.m), 0.0)

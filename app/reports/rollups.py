@@ -120,17 +120,25 @@ def _apply(conn: Connection, axes: Sequence[str], source: str, where: str = "TRU
         conn.execute(sa.text(f"DELETE FROM {table} WHERE n = 0"))
 
 
+# Metric 1: first signal to first sync; 2: to first stage change; 3: to first reaction (app.routing.reaction: a stage
+# change, the close or a recorded human decision), dated by the opportunity's first signal (adoption's selection).
 _DURATIONS = f"""
 INSERT INTO report_durations (opportunity_id, metric, observed_at, month, contributor_id, account_id, function, team,
   source_system, kind, seconds)
-SELECT f.opportunity_id, m.metric, f.observed_at, {period_sql("f.observed_at", "month")}, f.contributor_id,
-  f.account_id, c.function, COALESCE(c.team, ''), f.source_system, f.kind,
-  CAST(EXTRACT(EPOCH FROM (CASE m.metric WHEN 1 THEN f.first_synced_at ELSE f.first_stage_changed_at END
-    - f.opp_first_seen_at)) AS double precision)
-FROM report_credit_facts f
-JOIN contributors c ON c.id = f.contributor_id
-CROSS JOIN (VALUES (1), (2)) AS m(metric)
-WHERE f.rank = 1 AND (CASE m.metric WHEN 1 THEN f.first_synced_at ELSE f.first_stage_changed_at END) IS NOT NULL
+SELECT d.opportunity_id, d.metric, d.at, {period_sql("d.at", "month")}, d.contributor_id, d.account_id, c.function,
+  COALESCE(c.team, ''), d.source_system, d.kind,
+  CAST(EXTRACT(EPOCH FROM (d.done - d.opp_first_seen_at)) AS double precision)
+FROM (
+  SELECT f.opportunity_id, f.contributor_id, f.account_id, f.source_system, f.kind, f.opp_first_seen_at, m.metric,
+    CASE m.metric WHEN 3 THEN f.opp_first_seen_at ELSE f.observed_at END AS at,
+    CASE m.metric WHEN 1 THEN f.first_synced_at WHEN 2 THEN f.first_stage_changed_at
+      ELSE LEAST(f.first_stage_changed_at, f.closed_at,
+        (SELECT MIN(e.created_at) FROM opportunity_events e WHERE e.opportunity_id = f.opportunity_id)) END AS done
+  FROM report_credit_facts f CROSS JOIN (VALUES (1), (2), (3)) AS m(metric)
+  WHERE f.rank = 1 {{where}}
+) d
+JOIN contributors c ON c.id = d.contributor_id
+WHERE d.done IS NOT NULL
 """
 
 _DELTA_TABLES = """
@@ -168,7 +176,7 @@ def rebuild_all(conn: Connection) -> None:
     )
     _apply(conn, SIGNAL_AXES, "report_signal_facts", weight="1")
     _apply(conn, FACT_AXES, "report_credit_facts", weight="1")
-    conn.execute(sa.text(_DURATIONS))
+    conn.execute(sa.text(_DURATIONS.format(where="")))
     conn.execute(
         sa.text(
             "INSERT INTO report_contributor_dims (contributor_id, function, team) "
@@ -203,7 +211,7 @@ def rebuild_facts(conn: Connection, opportunity_ids: Sequence[object], insert_sq
     )
     _apply(conn, FACT_AXES, "report_fact_delta")
     conn.execute(sa.text(f"DELETE FROM report_durations WHERE opportunity_id IN {changed}"))
-    conn.execute(sa.text(_DURATIONS + f" AND f.opportunity_id IN {changed}"))
+    conn.execute(sa.text(_DURATIONS.format(where=f"AND f.opportunity_id IN {changed}")))
 
 
 def refresh_signals(conn: Connection, signal_ids: Sequence[object]) -> None:

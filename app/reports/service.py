@@ -228,7 +228,7 @@ def ageing(session: Session, r: Range, sla_days: int) -> list[Row]:
             team=row.team,
             opportunities=int(row.opportunities),
             signals=int(row.signals or 0),
-            oldest_waiting_days=round((now - row.oldest).total_seconds() / 86400, 1),
+            oldest_waiting_days=round(float(row.waiting_s) / 86400, 1),
             overdue=int(row.overdue or 0),
         )
         for row in ReportRepo(session).ageing(r, now - timedelta(days=sla_days), now)

@@ -42,6 +42,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ),
     ("concentration", {"credit": "equal", "only_dependent": "true"}),
     ("ageing", {"sla_days": 14}),
+    ("adoption", {}),
 ]
 
 

@@ -4,6 +4,8 @@ Until now the refresh found changes by ``updated_at >= watermark - 5 minutes`` a
 every run (and inside report requests). The triggers below record exactly what changed, whoever changed it (ingest,
 review, merge, detach, outcomes, the sync worker, erasure), in the writer's own transaction: a change is in the log
 if and only if it committed. The refresh deletes the rows it can see and rebuilds only those.
+Metric 3 of report_durations (first signal to first reaction) serves the adoption report; opportunity events are
+logged for it. The report tables are vacuumed more eagerly (their reads are index-only scans).
 The indexes that served the old search (opportunities.updated_at, signals.received_at) go: nothing else reads them
 and every ingest paid for them.
 
@@ -47,6 +49,9 @@ PG_FUNCTIONS = {
       END IF;""",
     "report_log_milestones": """
       INSERT INTO report_stale_opportunities (opportunity_id) SELECT DISTINCT opportunity_id FROM new_rows;""",
+    # A recorded human decision is a reaction (report_durations metric 3).
+    "report_log_events": """
+      INSERT INTO report_stale_opportunities (opportunity_id) SELECT DISTINCT opportunity_id FROM new_rows;""",
     "report_log_opportunities": f"""
       IF TG_OP = 'DELETE' THEN
         INSERT INTO report_stale_opportunities (opportunity_id) SELECT id FROM old_rows;
@@ -73,8 +78,13 @@ PG_FUNCTIONS = {
 PG_TRIGGERS = (
     ("credits", "report_log_credits", ("INSERT", "UPDATE", "DELETE")),
     ("opportunity_milestones", "report_log_milestones", ("INSERT", "UPDATE")),
+    ("opportunity_events", "report_log_events", ("INSERT",)),
     ("opportunities", "report_log_opportunities", ("UPDATE", "DELETE")),
     ("signals", "report_log_signals", ("INSERT", "UPDATE", "DELETE")),
+)
+REPORT_TABLES = (
+    "report_credit_facts", "report_signal_facts", "report_durations", "report_rollup_contributor",
+    "report_rollup_account", "report_rollup_source_kind",
 )
 TRANSITIONS = {
     "INSERT": "NEW TABLE AS new_rows",
@@ -129,6 +139,13 @@ def upgrade() -> None:
                     f"CREATE TRIGGER {function}_{operation.lower()} AFTER {operation} ON {table} "
                     f"REFERENCING {TRANSITIONS[operation]} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
                 )
+        # Keep the visibility maps of the report tables fresh (their reads are index-only scans) after a few
+        # thousand changed rows rather than after a fifth of the table.
+        for table in REPORT_TABLES:
+            op.execute(
+                f"ALTER TABLE {table} SET (autovacuum_vacuum_scale_factor = 0.02, "
+                "autovacuum_vacuum_insert_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)"
+            )
     else:
         for name, body in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
@@ -138,6 +155,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        for table in REPORT_TABLES:
+            op.execute(
+                f"ALTER TABLE {table} RESET (autovacuum_vacuum_scale_factor, autovacuum_vacuum_insert_scale_factor, "
+                "autovacuum_analyze_scale_factor)"
+            )
         for table, function, operations in PG_TRIGGERS:
             for operation in operations:
                 op.execute(f"DROP TRIGGER {function}_{operation.lower()} ON {table}")
