@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.core.csv_export import FORMULA_TRIGGERS, safe_cell, to_csv
+from tests.api.helpers import reports_current
 from tests.conftest import signal_body
 from tests.web.helpers import LOOPBACK, sign_in
 
@@ -64,6 +65,7 @@ def hostile(client: TestClient, auth: dict[str, str]) -> None:
     )
     r = client.post("/v1/signals", json=body, headers=auth)
     assert r.status_code == 201, r.text
+    reports_current(client)
 
 
 API_CSVS = [

@@ -21,6 +21,7 @@ from app.core.db import make_engine, transaction
 from app.core.migrate import upgrade
 from app.core.settings import Settings
 from app.main import create_app
+from app.reports import facts
 from app.web.sessions import Role, create_link_token
 from tests.conftest import ALL_SCOPES, LiveServer
 
@@ -92,6 +93,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         s = Site(server.url, engine, raw)
         assert s.api.post("/v1/accounts/import", json={"accounts": ACCOUNTS}).status_code == 200
         _seed_history(s)
+        facts.refresh(engine, wait=True)  # what the worker's background refresh does: the reports show the history
         yield s
         s.api.close()
     engine.dispose()
