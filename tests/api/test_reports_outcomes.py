@@ -60,6 +60,7 @@ def test_every_amount_in_every_report_and_format_is_a_two_place_decimal_string_w
     opp = client.post("/v1/signals", json=signal_body(value={"amount": 250000, "currency": "SEK"}), headers=headers)
     won = {"status": "won", "amount": 250000, "currency": "SEK"}
     assert client.post(f"/v1/opportunities/{opp.json()['opportunity']['id']}/outcome", json=won, headers=headers)
+    reports_current(client)
     params = {**_range(), "currency": "SEK"}
     seen: list[str] = []
     for report in ("contributions", "credit", "concentration"):
