@@ -1,6 +1,6 @@
 """The per-credit fact table behind the reports, kept current incrementally.
 
-Triggers (migration 0012) log the opportunities and signals whose report rows are stale, in the writer's own
+Triggers (migration 0013) log the opportunities and signals whose report rows are stale, in the writer's own
 transaction, whoever the writer is: ingest, review, merge, detach, outcomes, the sync worker, erasure. ``refresh``
 takes the logged ids it can see and rebuilds only those (``run_refresh_loop`` does so every few seconds in the
 background), so report requests only read. Credit shares are computed here, in integer cents, so that each model's

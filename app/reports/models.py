@@ -237,7 +237,7 @@ class StaffCount(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime(), nullable=False)
 
 
-# The change log (migration 0012): triggers on credits, opportunities, opportunity_milestones and signals append the
+# The change log (migration 0013): triggers on credits, opportunities, opportunity_milestones and signals append the
 # ids whose report rows are stale, in the writer's transaction; the refresh deletes what it rebuilds. No key: appends
 # never wait on one another, and an id logged twice is rebuilt once.
 STALE_OPPORTUNITIES = sa.Table(

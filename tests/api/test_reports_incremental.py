@@ -1,4 +1,4 @@
-"""The report tables are kept by an incremental refresh that reads the change log the triggers write (migration 0012).
+"""The report tables are kept by an incremental refresh that reads the change log the triggers write (migration 0013).
 After each kind of write (ingest, review, merge, detach, outcome, sync milestone, function change, erasure) the
 incrementally kept tables must hold exactly what a from-scratch build holds; and a report request must not write."""
 

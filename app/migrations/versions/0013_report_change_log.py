@@ -9,8 +9,8 @@ logged for it. The report tables are vacuumed more eagerly (their reads are inde
 The indexes that served the old search (opportunities.updated_at, signals.received_at) go: nothing else reads them
 and every ingest paid for them.
 
-Revision ID: 0012_report_change_log
-Revises: 0011_encrypt_secrets
+Revision ID: 0013_report_change_log
+Revises: 0012_scopes
 Create Date: 2026-12-05 12:30:00
 """
 from collections.abc import Sequence
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0012_report_change_log'
-down_revision: str | None = '0011_encrypt_secrets'
+revision: str = '0013_report_change_log'
+down_revision: str | None = '0012_scopes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
