@@ -6,8 +6,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from app.dedup.text import Terms
-
 # IDF weights are recomputed when the corpus has grown by this factor since they were last fixed, so that
 # weighted vectors can be cached between refreshes (and a replay and the service see the same weights).
 REFRESH_GROWTH = 1.1
@@ -26,16 +24,16 @@ class Corpus:
         self._idf: dict[str, float] = {}
         self._unseen = 1.0
 
-    def add(self, t: Terms) -> None:
+    def add(self, vocabulary: frozenset[str]) -> None:
         self.docs += 1
-        self.df.update(t.vocabulary)
+        self.df.update(vocabulary)
         if self.docs < SMALL or self.docs >= self._fixed_at * REFRESH_GROWTH:
             self._refresh()
 
-    def add_all(self, many: Iterable[Terms]) -> None:
-        for t in many:
+    def add_all(self, many: Iterable[frozenset[str]]) -> None:
+        for vocabulary in many:
             self.docs += 1
-            self.df.update(t.vocabulary)
+            self.df.update(vocabulary)
         self._refresh()
 
     def _refresh(self) -> None:

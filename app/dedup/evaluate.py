@@ -18,7 +18,7 @@ from app.dedup.corpus import Corpus
 from app.dedup.decide import decide, within_horizon
 from app.dedup.features import Scored, candidate_features
 from app.dedup.model import DedupModel
-from app.dedup.text import terms
+from app.dedup.text import vocabulary
 
 Row = dict[str, Any]
 HIT_AT = (1, 3, 5)
@@ -72,7 +72,7 @@ def teacher_forced(rows: Sequence[Row], max_age_days: int) -> Iterator[Step]:
             idx = next((i for i, s in enumerate(scored) if s.candidate.id == gold), None)
             yield Step(row, scored, idx)
             opps[account][gold].append(text)
-        corpus.add(terms(text.title, text.body))
+        corpus.add(vocabulary(text.title, text.body))
 
 
 Decider = Callable[[r.SignalText, Sequence[r.OpportunityCandidate], Corpus], r.Decision]
@@ -95,7 +95,7 @@ def replay(rows: Sequence[Row], decider: Decider) -> dict[str, str]:
             key = d.opportunity_id if d.opportunity_id in opps[account] else text.id
             opps[account].setdefault(key, []).append(text)
             out[text.id] = key
-        corpus.add(terms(text.title, text.body))
+        corpus.add(vocabulary(text.title, text.body))
     return out
 
 

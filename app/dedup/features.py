@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from app.dedup.corpus import Corpus
 from app.dedup.records import OpportunityCandidate, SignalText
-from app.dedup.text import Terms, cosine, terms, weighted
+from app.dedup.text import Terms, chars, cosine, terms, weighted
 
 FEATURES = (
     "word_best",  # TF-IDF cosine (title and body) with the opportunity's best-matching signal
@@ -51,30 +51,57 @@ CHAR_CANDIDATES = 12
 class Vectors:
     words: dict[str, float]
     title: dict[str, float]
-    chars: dict[str, float]
     terms: Terms
+    mass: float  # IDF mass of its words (at least 1: no division by zero)
 
 
 @lru_cache(maxsize=16384)
 def _vectors(corpus: Corpus, epoch: int, title: str, body: str) -> Vectors:
     t = terms(title, body)
     idf, unseen = corpus.idf, corpus.unseen_idf
-    return Vectors(
-        weighted(t.words, idf, unseen), weighted(t.title, idf, unseen), weighted(t.chars, idf, unseen, "#"), t
-    )
+    mass = sum(idf.get(w, unseen) for w in t.words) or 1.0
+    return Vectors(weighted(t.words, idf, unseen), weighted(t.title, idf, unseen), t, mass)
+
+
+@lru_cache(maxsize=4096)
+def _char_vector(corpus: Corpus, epoch: int, title: str, body: str) -> dict[str, float]:
+    return weighted(chars(title, body), corpus.idf, corpus.unseen_idf, "#")
 
 
 def vectors(corpus: Corpus, s: SignalText) -> Vectors:
     return _vectors(corpus, corpus.epoch, s.title, s.body)
 
 
-def _centroid(vs: Sequence[dict[str, float]]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for v in vs:
-        for k, x in v.items():
-            out[k] = out.get(k, 0.0) + x
-    norm = math.sqrt(sum(x * x for x in out.values()))
-    return {k: x / norm for k, x in out.items()} if norm else {}
+def char_vector(corpus: Corpus, s: SignalText) -> dict[str, float]:
+    return _char_vector(corpus, corpus.epoch, s.title, s.body)
+
+
+# |sum of an opportunity's unit vectors|, by (corpus, weights epoch, vector kind, its signals' ids): it changes
+# only when a signal joins, and with it the centroid cosine is the mean of the cosines already computed.
+_SUM_NORMS: dict[tuple[int, int, str, tuple[str, ...]], float] = {}
+_SUM_NORMS_MAX = 50_000
+
+
+def _sum_norm(corpus: Corpus, kind: str, ids: tuple[str, ...], vs: Sequence[dict[str, float]]) -> float:
+    key = (id(corpus), corpus.epoch, kind, ids)
+    found = _SUM_NORMS.get(key)
+    if found is None:
+        squared = sum(cosine(a, a) for a in vs) + 2 * sum(
+            cosine(vs[i], vs[j]) for i in range(len(vs)) for j in range(i + 1, len(vs))
+        )
+        found = math.sqrt(max(squared, 0.0))
+        if len(_SUM_NORMS) >= _SUM_NORMS_MAX:
+            _SUM_NORMS.clear()
+        _SUM_NORMS[key] = found
+    return found
+
+
+def _centroid_cosine(
+    corpus: Corpus, kind: str, ids: tuple[str, ...], vs: Sequence[dict[str, float]], sims: Sequence[float]
+) -> float:
+    """Cosine of the new signal with the normalised sum of ``vs``, given its cosines ``sims`` with each."""
+    norm = _sum_norm(corpus, kind, ids, vs)
+    return sum(sims) / norm if norm else 0.0
 
 
 def _days(a: SignalText, b: SignalText) -> float:
@@ -100,9 +127,10 @@ def candidate_features(new: SignalText, candidates: Sequence[OpportunityCandidat
     if not cands:
         return []
     nv = vectors(corpus, new)
+    nc = char_vector(corpus, new)
     idf, unseen = corpus.idf, corpus.unseen_idf
     new_words = nv.terms.words
-    new_mass = sum(idf.get(w, unseen) for w in new_words) or 1.0
+    new_mass = nv.mass
     rows = []
     for c in cands:
         mvs = [vectors(corpus, s) for s in c.signals]
@@ -115,26 +143,40 @@ def candidate_features(new: SignalText, candidates: Sequence[OpportunityCandidat
     char_scores: dict[int, float] = {}
     char_centroids: dict[int, float] = {}
     for i in order[:CHAR_CANDIDATES]:
-        mvs = rows[i][1]
-        char_scores[i] = max(cosine(nv.chars, m.chars) for m in mvs)
-        char_centroids[i] = cosine(nv.chars, _centroid([m.chars for m in mvs])) if len(mvs) > 1 else char_scores[i]
+        cvs = [char_vector(corpus, s) for s in rows[i][0].signals]
+        csims = [cosine(nc, v) for v in cvs]
+        char_scores[i] = max(csims)
+        ids = tuple(s.id for s in rows[i][0].signals)
+        char_centroids[i] = _centroid_cosine(corpus, "chars", ids, cvs, csims) if len(cvs) > 1 else char_scores[i]
     char_order = sorted(char_scores, key=lambda i: -char_scores[i])
     char_rank = {i: k for k, i in enumerate(char_order)}
     n = len(rows)
+
+    def best_other(order: list[int], scores: dict[int, float] | list[float], i: int) -> float | None:
+        """The best score among the other candidates (the runner-up's for the best one)."""
+        for j in order[:2]:
+            if j != i:
+                return scores[j]
+        return None
+
     out = []
     for i, (c, mvs, sims, best) in enumerate(rows):
         m = mvs[best]
         member = c.signals[best]
         shared = [w for w in new_words if w in m.terms.words]
         shared_idf = [idf.get(w, unseen) for w in shared]
-        member_mass = sum(idf.get(w, unseen) for w in m.terms.words) or 1.0
-        others_word = max((word_scores[j] for j in range(n) if j != i), default=0.0)
+        member_mass = m.mass
+        others_word = best_other(order, word_scores, i) or 0.0
         chs = char_scores.get(i, 0.0)
-        others_char = max((v for j, v in char_scores.items() if j != i), default=0.0)
+        others_char = best_other(char_order, char_scores, i) or 0.0
         latest = max(s.observed_at for s in c.signals)
         facts = {
             "word_best": sims[best],
-            "word_centroid": cosine(nv.words, _centroid([v.words for v in mvs])) if len(mvs) > 1 else sims[best],
+            "word_centroid": _centroid_cosine(
+                corpus, "words", tuple(s.id for s in c.signals), [v.words for v in mvs], sims
+            )
+            if len(mvs) > 1
+            else sims[best],
             "title_best": max(cosine(nv.title, v.title) for v in mvs),
             "char_best": chs,
             "char_centroid": char_centroids.get(i, 0.0),

@@ -19,6 +19,8 @@ MIN_WORD = 2
 
 def fold(text: str) -> str:
     """Case-folded, accents removed: "Lönefil" and "lonefil" are one word."""
+    if text.isascii():  # nothing to normalise or strip: the common case, and much the cheapest
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -41,26 +43,27 @@ def char_grams(text: str) -> Counter[str]:
 
 @dataclass(frozen=True)
 class Terms:
-    """Term counts of one signal."""
+    """Word counts of one signal."""
 
     words: Counter[str]  # title and body
     title: Counter[str]
-    chars: Counter[str]  # character n-grams of the title and the opening of the body
-
-    @property
-    def vocabulary(self) -> frozenset[str]:
-        """What counts towards document frequencies: words, and character n-grams (prefixed, not to collide)."""
-        return frozenset(self.words) | frozenset("#" + g for g in self.chars)
 
 
 @lru_cache(maxsize=16384)
 def terms(title: str, body: str) -> Terms:
-    """Term counts of a signal's text; cached, since an open opportunity's signals are compared again and again."""
-    return Terms(
-        words=Counter(words(f"{title}\n{body}")),
-        title=Counter(words(title)),
-        chars=char_grams(f"{title}\n{body[:CHAR_TEXT_LIMIT]}"),
-    )
+    """Word counts of a signal's text; cached, since an open opportunity's signals are compared again and again."""
+    return Terms(words=Counter(words(f"{title}\n{body}")), title=Counter(words(title)))
+
+
+@lru_cache(maxsize=4096)
+def chars(title: str, body: str) -> Counter[str]:
+    """Character n-grams of the title and the opening of the body (computed only for the closest candidates)."""
+    return char_grams(f"{title}\n{body[:CHAR_TEXT_LIMIT]}")
+
+
+def vocabulary(title: str, body: str) -> frozenset[str]:
+    """What a signal adds to the document frequencies: its words, and its character n-grams (prefixed)."""
+    return frozenset(terms(title, body).words) | frozenset("#" + g for g in chars(title, body))
 
 
 def weighted(counts: Counter[str], idf: dict[str, float], default_idf: float, prefix: str = "") -> dict[str, float]:

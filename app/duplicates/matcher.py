@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.dedup.corpus import Corpus
 from app.dedup.model import DedupModel, shipped
-from app.dedup.text import terms
+from app.dedup.text import vocabulary
 from app.duplicates.models import MatchCalibration
 from app.signals.models import Signal
 
@@ -36,14 +36,14 @@ class CorpusCache:
                         .limit(self.sample)
                     )
                     corpus = Corpus()
-                    corpus.add_all(terms(title, body) for title, body in rows)
+                    corpus.add_all(vocabulary(title, body) for title, body in rows)
                     self._corpus = corpus
         return self._corpus
 
     def add(self, title: str, body: str) -> None:
         if self._corpus is not None:
             with self._lock:
-                self._corpus.add(terms(title, body))
+                self._corpus.add(vocabulary(title, body))
 
 
 class ModelSource:
