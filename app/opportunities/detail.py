@@ -26,17 +26,7 @@ def detail(session: Session, opp: Opportunity, viewer: Principal) -> Opportunity
     account = session.get(Account, opp.account_id)
     assert account is not None
     repo = SignalRepo(session)
-    rows = repo.list(
-        contributor_id=None,
-        account_id=None,
-        kind=None,
-        status=None,
-        observed_from=None,
-        observed_to=None,
-        opportunity_id=opp.id,
-        before=None,
-        limit=1000,
-    )
+    rows = repo.of_opportunity(opp.id)
     people, _, _ = repo.related(rows)
     shown = [s for s in rows if viewer.sees(s.contributor_id)]
     return OpportunityRead.model_validate(
@@ -57,8 +47,7 @@ def detail(session: Session, opp: Opportunity, viewer: Principal) -> Opportunity
                 for c, p in service.credits_read(session, opp)
             ],
             "signals": [
-                signals.seen_by(signals.build_read(s, people[s.contributor_id], account, opp), viewer)
-                for s in sorted(shown, key=lambda s: s.observed_at)
+                signals.seen_by(signals.build_read(s, people[s.contributor_id], account, opp), viewer) for s in shown
             ],
             "other_signals": len(rows) - len(shown),
         }

@@ -54,6 +54,11 @@ class SignalRepo:
             stmt = stmt.where(col(Signal.id) < before)
         return list(self.session.exec(stmt.order_by(col(Signal.id).desc()).limit(limit)))
 
+    def of_opportunity(self, opportunity_id: uuid.UUID) -> Sequence[Signal]:
+        """Every signal of one opportunity, oldest first: its detail shows them all, so there is no page size."""
+        stmt = select(Signal).where(Signal.opportunity_id == opportunity_id)
+        return list(self.session.exec(stmt.order_by(col(Signal.observed_at), col(Signal.id))))
+
     def related(
         self, signals: Sequence[Signal]
     ) -> tuple[dict[uuid.UUID, Contributor], dict[uuid.UUID, Account], dict[uuid.UUID, Opportunity]]:

@@ -133,6 +133,32 @@ class TestClustering:
         assert b["opportunity"]["id"] == a["opportunity"]["id"]  # type: ignore[index]
         assert b["attribution"]["method"] == "opportunity_ref"  # type: ignore[index]
 
+    def test_detail_shows_every_signal_beyond_any_page_size(
+        self, app: FastAPI, client: TestClient, auth: dict[str, str]
+    ) -> None:
+        """The detail once read signals through a 1,000-row page and silently dropped the rest."""
+        steer(app, MERGE_ALL)
+        setup_accounts(client, auth)
+        total = 1_001
+        for start in range(0, total, 500):
+            batch = [
+                signal_body(
+                    customer={"domain": "nordkraft.se"},
+                    body=INVOICES,
+                    title="Invoices keyed by hand",
+                    contributor={"email": f"person{i}@ourco.se"},  # one person's repeats would be one signal
+                )
+                for i in range(start, min(start + 500, total))
+            ]
+            r = client.post("/v1/signals/batch", json={"signals": batch}, headers=auth)
+            assert r.status_code in (200, 201, 207), r.text
+        opp_id = client.get("/v1/opportunities", headers=auth).json()["items"][0]["id"]
+        opp = client.get(f"/v1/opportunities/{opp_id}", headers=auth).json()
+        assert opp["signal_count"] == total
+        assert len(opp["signals"]) == total
+        observed = [s["observed_at"] for s in opp["signals"]]
+        assert observed == sorted(observed)
+
 
 class TestReviewQueue:
     def test_unknown_customer_waits_then_assignment_places_it(self, client: TestClient, auth: dict[str, str]) -> None:
