@@ -192,8 +192,11 @@ def test_screenshots_of_every_page(browser: Any, site: Site, tmp_path: Path) -> 
     """1280x800 screenshots of each page; written to docs/screenshots when UPDATE_SCREENSHOTS=1."""
     target = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
-    # Something in the review queue to show.
+    # Something in both review queues to show: a signal with no account, and a possible duplicate.
     site.signal("lena.holm@ourco.se", "support", "Northwind Traders", "Wants EDI invoicing", "Asked for EDI.")
+    with steered(site.engine, SUGGEST_ALL):  # a suggestion whatever the model says: the page is pictured here
+        site.signal("omar.said@ourco.se", "delivery", "Contoso Logistics", "Temperature logs for pharma",
+                    "A pharma customer of theirs wants a temperature log for every cold-chain shipment.")  # fmt: skip
     for name, role, path in _pages(site):
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         try:
@@ -202,7 +205,8 @@ def test_screenshots_of_every_page(browser: Any, site: Site, tmp_path: Path) -> 
                 sign_in(page, site, "anna.berg@ourco.se" if role == "contributor" else f"{role}@ourco.se", role)
             page.goto(site.url + path)
             page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(target / f"{name}.png"))
+            # The review page's second queue is below the fold: the whole page shows both.
+            page.screenshot(path=str(target / f"{name}.png"), full_page=name == "review")
         finally:
             context.close()
         assert (target / f"{name}.png").stat().st_size > 5_000
