@@ -90,7 +90,14 @@ class CreditFact(SQLModel, table=True):
         sa.Index(
             "ix_report_credit_facts_waiting",
             "opp_first_seen_at",
-            postgresql_include=["account_id", "contributor_id", "first_synced_at", "opp_signal_count"],
+            # opportunity_id for the routes join: with it, ageing reads the index alone.
+            postgresql_include=[
+                "account_id",
+                "contributor_id",
+                "first_synced_at",
+                "opp_signal_count",
+                "opportunity_id",
+            ],
             postgresql_where=sa.text("rank = 1 AND status = 'open' AND first_stage_changed_at IS NULL"),
             sqlite_where=sa.text("rank = 1 AND status = 'open' AND first_stage_changed_at IS NULL"),
         ),

@@ -192,8 +192,7 @@ def concentration(
     if repo.summaries and not only_dependent:
         # Without the dependence filter the answer is the top accounts by value, known from the rollups: only
         # those need their contributors grouped.
-        totals = repo.account_totals(r, currency, model)
-        accounts = sorted(totals, key=lambda a: (-totals[a], str(a)))[:limit]
+        accounts = repo.top_accounts(r, currency, model, limit)
     rows = []
     for row in repo.concentration(r, currency, model, accounts):
         total = int(row.acc_open or 0) + int(row.acc_won or 0)
@@ -222,16 +221,20 @@ def concentration(
 
 def ageing(session: Session, r: Range, sla_days: int) -> list[Row]:
     now = utcnow()
+    # Unpacked as tuples: one row per (owner, team) pair can mean tens of thousands, and attribute access on each
+    # row cost more than the query behind them.
     rows = [
         dict(
-            owner=row.owner,
-            team=row.team,
-            opportunities=int(row.opportunities),
-            signals=int(row.signals or 0),
-            oldest_waiting_days=round(float(row.waiting_s) / 86400, 1),
-            overdue=int(row.overdue or 0),
+            owner=owner,
+            team=team,
+            opportunities=int(opportunities),
+            signals=int(signals or 0),
+            oldest_waiting_days=round(float(waiting_s) / 86400, 1),
+            overdue=int(overdue or 0),
         )
-        for row in ReportRepo(session).ageing(r, now - timedelta(days=sla_days), now)
+        for owner, team, opportunities, signals, waiting_s, overdue in ReportRepo(session).ageing(
+            r, now - timedelta(days=sla_days), now
+        )
     ]
     return sorted(rows, key=lambda x: (-x["opportunities"], x["owner"] or "", x["team"] or ""))
 
