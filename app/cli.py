@@ -11,6 +11,10 @@ from typing import Annotated
 
 import typer
 
+from app.core import startup
+
+startup.pause()  # resumed at the end of this module, and by `serve`'s app once it is built
+
 import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
 from app.core.auth import Scope
 from app.core.settings import Settings, load_settings
@@ -65,10 +69,10 @@ def serve(
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="upgrade the schema first")] = True,
 ) -> None:
     """Run the HTTP service."""
+    startup.pause()  # while uvicorn imports and builds the app; its lifespan resumes
     import uvicorn
 
     from app.core.logging import configure_logging, logging_config
-    from app.core.migrate import upgrade
 
     if os.environ.get("SIGNAL_PIPELINE_SANDBOX", "").lower() in ("1", "true", "yes"):
         # The embedded demo: the CRM's sandbox mounted in this server, synced by an in-process worker.
@@ -80,6 +84,8 @@ def serve(
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
+        from app.core.migrate import upgrade
+
         upgrade(settings.database_url)
     _check_secrets(settings)
     if workers > 1 and settings.sqlite_path is not None:
@@ -365,6 +371,9 @@ def secrets_rotate() -> None:
     for column, count in counts.items():
         typer.echo(f"{column}: {count.rotated} re-encrypted, {count.current} already current")
     typer.echo(f"done: {sum(c.rotated for c in counts.values())} secrets re-encrypted")
+
+
+startup.resume()
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from app.capture.router import router as capture_router
 from app.capture.service import TaskRunner, build_sources, sandbox_mounts
 from app.contributors.router import me_router
 from app.contributors.router import router as contributors_router
+from app.core import startup
 from app.core.api import problem_contract
 from app.core.auth import KeyCache
 from app.core.background import start_loops
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        startup.resume()  # the app is built (`serve` paused the collector while it loaded)
         open_box(settings, engine)  # a wrong SIGNAL_PIPELINE_SECRET_KEYS stops the start, not a later request
         warm(app.state.directory, engine)
         stops: list[Callable[[], None]] = []

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import RouteContext
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from schemas.common import FieldError, Problem
 
@@ -102,22 +103,43 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
 
 
 class MethodTable:
-    """Which methods each route path serves (FastAPI nests included routers; ``iter_route_contexts`` flattens)."""
+    """Which methods each route path serves (FastAPI nests included routers; ``_flatten`` flattens)."""
 
     def __init__(self, routes: Iterable[Any]) -> None:
         self.paths: list[tuple[re.Pattern[str], set[str]]] = []
         self.literal: dict[str, list[str]] = {}
-        for route in iter_route_contexts(list(routes)):
-            regex, methods = getattr(route, "path_regex", None), route.methods
+        for path, regex, methods, literal in _flatten(routes, ""):
             if regex is None or not methods:
                 continue
             self.paths.append((regex, methods))
-            if route.path is not None and not getattr(route, "param_convertors", None):
-                self.literal[route.path] = sorted({*self.literal.get(route.path, []), *methods})
+            if path is not None and literal:
+                self.literal[path] = sorted({*self.literal.get(path, []), *methods})
 
     def allowed(self, path: str) -> list[str]:
         """Every method some route serves at ``path`` (the Allow header of a 405)."""
         return sorted({m for regex, methods in self.paths if regex.match(path) for m in methods})
+
+
+def _flatten(routes: Iterable[Any], prefix: str) -> Iterator[tuple[str | None, re.Pattern[str] | None, Any, bool]]:
+    """(path, regex, methods, literal) of every route, read off the routers as declared.
+
+    FastAPI builds an included router's effective routes (dependants, response fields: most of a route's start-up
+    cost, again) only when a request reaches them; ``iter_route_contexts`` would build all of them on the first
+    request, which this table is built for. A path and its methods need none of that.
+    """
+    for route in routes:
+        router, context = getattr(route, "original_router", None), getattr(route, "include_context", None)
+        if router is not None and context is not None:
+            yield from _flatten(router.routes, prefix + context.prefix)
+            continue
+        if isinstance(route, RouteContext):  # already flattened by FastAPI
+            route = route.original_route
+        path = getattr(route, "path", None)
+        regex, convertors = getattr(route, "path_regex", None), getattr(route, "param_convertors", None)
+        if prefix and path is not None:
+            path = prefix + path
+            regex, _, convertors = compile_path(path)
+        yield path, regex, getattr(route, "methods", None), not convertors
 
 
 def method_table(app: Any) -> MethodTable:

@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 
 from app.core.api import EngineDep
 from app.core.errors import problem_response
-from app.core.migrate import current_revision, head_revision
 from schemas.common import Problem
 
 router = APIRouter(tags=["health"])
@@ -25,6 +24,9 @@ def healthz() -> dict[str, str]:
     responses={503: {"model": Problem}},
 )
 def readyz(request: Request, engine: EngineDep) -> JSONResponse:
+    # Alembic (and Mako under it) is imported on the first readiness check, not at every process start.
+    from app.core.migrate import current_revision, head_revision
+
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))

@@ -11,16 +11,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-from authlib.integrations.requests_client import OAuth2Session
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING, Any
 
 from app.core.settings import Settings
 from app.web.sessions import OidcRequest, Role, role_from_claims
+
+# Authlib, joserfc and requests are imported by the methods that use them: a deployment without OIDC (and every
+# process start before its first sign-in) does not pay for a hundred and fifty modules it never runs.
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
+    from joserfc.jwk import KeySet
 
 DISCOVERY_TTL = 3600.0
 HTTP_TIMEOUT = 10.0
@@ -54,6 +54,8 @@ class OidcClient:
         self._keys: KeySet | None = None
 
     def _get_json(self, url: str) -> dict[str, Any]:
+        import requests
+
         try:
             response = requests.get(url, timeout=HTTP_TIMEOUT)
             response.raise_for_status()
@@ -77,6 +79,8 @@ class OidcClient:
         return data
 
     def _session(self, redirect_uri: str) -> OAuth2Session:
+        from authlib.integrations.requests_client import OAuth2Session
+
         return OAuth2Session(
             self.client_id,
             self._secret.get_secret_value(),
@@ -120,6 +124,8 @@ class OidcClient:
         )
 
     def _key_set(self, meta: dict[str, Any], refresh: bool) -> KeySet:
+        from joserfc.jwk import KeySet
+
         with self._lock:
             if self._keys is not None and not refresh:
                 return self._keys
@@ -129,6 +135,9 @@ class OidcClient:
         return keys
 
     def _verified_claims(self, raw: str, meta: dict[str, Any], nonce: str) -> dict[str, Any]:
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             try:
                 token = jwt.decode(raw, self._key_set(meta, refresh=False), algorithms=ALGORITHMS)

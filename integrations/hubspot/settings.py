@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from integrations.base import CRMSettings
-from integrations.hubspot.adapter import HubSpotAdapter
 from integrations.hubspot.config import HubSpotConfig
+
+if TYPE_CHECKING:
+    from integrations.hubspot.adapter import HubSpotAdapter
 
 
 class HubSpotSettings(CRMSettings):
@@ -47,4 +51,8 @@ def build_adapter(settings: HubSpotSettings) -> HubSpotAdapter:
         default_owner_id=settings.default_owner_id,
         record_url_template=settings.record_url_template or HubSpotConfig.record_url_template,
     )
+    # The SDK (a few hundred modules) is imported here, not when the vendor registers: every process start
+    # registers all vendors, and one that syncs nothing to HubSpot never needs it.
+    from integrations.hubspot.adapter import HubSpotAdapter
+
     return HubSpotAdapter(config)

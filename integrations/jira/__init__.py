@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from integrations.jira.settings import JiraSettings
-from integrations.jira.source import JiraSource
 from integrations.registry import Vendor, register
 
 
@@ -20,12 +19,19 @@ def _sandbox(url: str) -> tuple[Any, BaseModel]:
     )
 
 
+def _build(settings: JiraSettings) -> Any:
+    # The Jira client is imported when the source is configured, not when the vendor registers (every start-up).
+    from integrations.jira.source import JiraSource
+
+    return JiraSource(settings)
+
+
 VENDOR = register(
     Vendor(
         kind="capture",
         name="jira",
         settings_model=JiraSettings,
-        build=JiraSource,
+        build=_build,
         description="Jira Cloud webhook: a marked issue becomes a signal; a comment links its opportunity",
         sandbox=_sandbox,
     )

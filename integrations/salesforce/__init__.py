@@ -1,10 +1,16 @@
 """Salesforce adapter: Opportunities upserted by External ID through the real simple-salesforce."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from integrations import registry
 from integrations.salesforce import local
-from integrations.salesforce.adapter import SalesforceAdapter, SalesforceHttpSession
 from integrations.salesforce.config import SalesforceConfig, SalesforceFieldNames
 from integrations.salesforce.settings import SalesforceSettings, build_adapter
+
+if TYPE_CHECKING:
+    from integrations.salesforce.adapter import SalesforceAdapter, SalesforceHttpSession
 
 __all__ = [
     "SalesforceAdapter",
@@ -14,6 +20,16 @@ __all__ = [
     "SalesforceSettings",
     "build_adapter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The adapter pulls in simple-salesforce and zeep: imported when first named, not when the vendor registers.
+    if name in ("SalesforceAdapter", "SalesforceHttpSession"):
+        from integrations.salesforce import adapter
+
+        return getattr(adapter, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 registry.register(
     registry.Vendor(

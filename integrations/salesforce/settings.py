@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from integrations.base import CRMSettings
-from integrations.salesforce.adapter import SalesforceAdapter
 from integrations.salesforce.config import SalesforceConfig
+
+if TYPE_CHECKING:
+    from integrations.salesforce.adapter import SalesforceAdapter
 
 LOGIN_HOSTS = {"login": "https://login.salesforce.com", "test": "https://test.salesforce.com"}
 
@@ -78,4 +82,7 @@ def build_adapter(settings: SalesforceSettings) -> SalesforceAdapter:
         team_selling=settings.team_selling,
         lost_stage=settings.lost_stage,
     )
+    # simple-salesforce (and zeep under it) is imported here, not when the vendor registers: see hubspot's.
+    from integrations.salesforce.adapter import SalesforceAdapter
+
     return SalesforceAdapter(config)

@@ -8,7 +8,6 @@ from pydantic import BaseModel
 
 from integrations.registry import Vendor, register
 from integrations.slack.settings import SlackSettings
-from integrations.slack.source import SlackSource
 
 
 def _sandbox(url: str) -> tuple[Any, BaseModel]:
@@ -20,12 +19,19 @@ def _sandbox(url: str) -> tuple[Any, BaseModel]:
     )
 
 
+def _build(settings: SlackSettings) -> Any:
+    # slack_sdk is imported when the source is configured, not when the vendor registers (every start-up).
+    from integrations.slack.source import SlackSource
+
+    return SlackSource(settings)
+
+
 VENDOR = register(
     Vendor(
         kind="capture",
         name="slack",
         settings_model=SlackSettings,
-        build=SlackSource,
+        build=_build,
         description="Slack app: /signal command, message shortcut, DMs",
         sandbox=_sandbox,
     )
