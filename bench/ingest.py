@@ -11,6 +11,11 @@ The service runs with its per-key rate limit off (RATE_LIMIT_PER_MINUTE=0) and o
 anything, so every request pays the limiter's round trip: the database's bucket store, and Redis with --redis);
 the "vs no limit" ratio is the limiter's cost. ``--rounds N`` repeats the service variants in turn and reports
 each one's median round, so a load spike on a shared machine hits every variant alike.
+
+Every run (each variant, each round) starts from the same data: a copy of one migrated, seeded database (a
+PostgreSQL template, a copied SQLite file) and the same sequence of request bodies. Without that, each run would
+meet the opportunities the runs before it opened: more matching candidates per account, so later variants
+would be slower for a reason that is not theirs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -92,11 +98,13 @@ def body(i: int) -> dict[str, object]:
     }
 
 
-def scratch_pg() -> tuple[str, sa.Engine, str]:
+def scratch_pg(template: str | None = None) -> tuple[str, sa.Engine, str]:
+    """A new database beside BENCH_DATABASE_URL (a copy of ``template`` if given): its URL, an admin engine,
+    its name."""
     name = f"sp_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     return PG.rsplit("/", 1)[0] + "/" + name, admin, name
 
 
@@ -114,6 +122,12 @@ def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[by
 
 
 _seed = iter(range(10**9))
+
+
+def restart_bodies() -> None:
+    """The next requests repeat the bodies from the first one on: every run posts the same sequence."""
+    global _seed
+    _seed = iter(range(10**9))
 
 
 def requests_for(n: int, batch: int, headers: dict[str, str], host: str) -> list[bytes]:
@@ -191,28 +205,23 @@ def seed_accounts(url: str) -> None:
 
 def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
     tmp = Path(tempfile.mkdtemp(prefix="sp-bench-"))
-    cleanup = None
+    made: list[str] = []  # scratch PostgreSQL databases, dropped at the end
+    admin: sa.Engine | None = None
     if backend == "postgresql":
-        url, admin, name = scratch_pg()
-        bare_url, _, bare_name = scratch_pg()
-
-        def cleanup() -> None:
-            with admin.connect() as conn:
-                for n in (name, bare_name):
-                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'))
+        template_url, admin, template = scratch_pg()
+        made.append(template)
     else:
-        url, bare_url = f"sqlite:///{tmp}/svc.db", f"sqlite:///{tmp}/bare.db"
-    workers = args.workers if backend == "postgresql" else 1
+        template_url = f"sqlite:///{tmp}/template.db"
     env = {
         **os.environ,
-        "SIGNAL_PIPELINE_DATABASE_URL": url,
+        "SIGNAL_PIPELINE_DATABASE_URL": template_url,
         "SIGNAL_PIPELINE_LOG_LEVEL": "warning",
-        "BARE_DATABASE_URL": bare_url,
         "SIGNAL_PIPELINE_SECRET_KEYS": Fernet.generate_key().decode(),  # no key file written under ./var
         "PYTHONPATH": str(ROOT),
     }
+    # The seeded database every run copies: migrated, 2,000 accounts, the bench's API key.
     subprocess.run([BIN / "signal-pipeline", "migrate"], env=env, check=True, capture_output=True)
-    seed_accounts(url)
+    seed_accounts(template_url)
     key = subprocess.run(
         [BIN / "signal-pipeline", "keys", "create", "--name", "bench", "--scopes", "admin"],
         env=env,
@@ -220,6 +229,19 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+    def fresh(copy: bool) -> str:
+        """A database for one run: a copy of the seeded one, or empty (the bare endpoint makes its table)."""
+        if backend == "postgresql":
+            url, _, name = scratch_pg(template if copy else None)
+            made.append(name)
+            return url
+        path = tmp / f"run-{len(list(tmp.iterdir()))}.db"
+        if copy:
+            shutil.copyfile(tmp / "template.db", path)
+        return f"sqlite:///{path}"
+
+    workers = args.workers if backend == "postgresql" else 1
     headers = {"Authorization": f"Bearer {key}"}
     serve = [BIN / "signal-pipeline", "serve", "--workers", str(workers), "--no-migrate"]
     bare = [BIN / "uvicorn", "bench.bare_app:app", "--workers", str(workers), "--log-level", "warning"]
@@ -234,8 +256,14 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
     try:
         plan = [("bare INSERT", [*bare, "--no-access-log"], {})] + variants * args.rounds
         for label, cmd, extra in plan:
+            restart_bodies()
+            run_env = {**env, **extra}
+            if label == "bare INSERT":
+                run_env["BARE_DATABASE_URL"] = fresh(copy=False)
+            else:
+                run_env["SIGNAL_PIPELINE_DATABASE_URL"] = fresh(copy=True)
             port = free_port()
-            proc = start([str(c) for c in cmd] + ["--port", str(port)], {**env, **extra}, port)
+            proc = start([str(c) for c in cmd] + ["--port", str(port)], run_env, port)
             try:
                 u = f"http://127.0.0.1:{port}"
                 host = f"127.0.0.1:{port}"
@@ -252,8 +280,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=20)
     finally:
-        if cleanup:
-            cleanup()
+        if admin is not None:
+            with admin.connect() as conn:
+                for name in made:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        shutil.rmtree(tmp, ignore_errors=True)
     return [(label, median_round(runs)) for label, runs in rounds.items()]
 
 
