@@ -5,7 +5,8 @@
 
 PostgreSQL comes from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test; a scratch database
 is created next to it and dropped afterwards). Prints signals/s and p50/p99 latency, one signal per request and
-through the batch endpoint, and the ratio to the baseline.
+through the batch endpoint, and the ratio to the baseline; and the CPU each signal cost the server's processes
+("api") and its PostgreSQL backends ("db"), from /proc: figures the shared machine's load does not inflate.
 
 The service runs with its per-key rate limit off (RATE_LIMIT_PER_MINUTE=0) and on (a limit too high to refuse
 anything, so every request pays the limiter's round trip: the database's bucket store, and Redis with --redis);
@@ -189,7 +190,67 @@ async def load(url: str, requests: list[bytes], clients: int, seconds: float, ba
         "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
         "errors": errors,
         "requests": len(latencies),
+        "elapsed_s": elapsed,
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (/proc), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _backends(admin: sa.Engine | None, database: str | None) -> list[int]:
+    """The PostgreSQL backends connected to ``database`` (its pool keeps them while the server runs)."""
+    if admin is None or database is None:
+        return []
+    with admin.connect() as conn:
+        rows = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database})
+        return [int(r[0]) for r in rows]
+
+
+def measured(
+    server: int,
+    admin: sa.Engine | None,
+    database: str | None,
+    url: str,
+    requests: list[bytes],
+    clients: int,
+    seconds: float,
+    batch: int,
+) -> dict[str, float]:
+    """``load``'s figures plus the CPU each signal cost the server's processes and its database backends: a
+    figure the machine's other load does not inflate (the wall-clock ones move with it)."""
+    procs = _tree(server)
+    backends = _backends(admin, database)
+    before_api, before_db = sum(map(_cpu_seconds, procs)), sum(map(_cpu_seconds, backends))
+    r = asyncio.run(load(url, requests, clients, seconds, batch))
+    # Backends opened during the run (the pool grows under load) are counted from 0.
+    backends = sorted(set(backends) | set(_backends(admin, database)))
+    api, db = sum(map(_cpu_seconds, procs)) - before_api, sum(map(_cpu_seconds, backends)) - before_db
+    signals = max(1.0, r["signals_per_s"] * r["elapsed_s"])
+    return {**r, "api_cpu_ms": api * 1000 / signals, "db_cpu_ms": db * 1000 / signals}
 
 
 def seed_accounts(url: str) -> None:
@@ -230,21 +291,29 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
         text=True,
     ).stdout.strip()
 
-    def fresh(copy: bool) -> str:
-        """A database for one run: a copy of the seeded one, or empty (the bare endpoint makes its table)."""
+    def fresh(copy: bool) -> tuple[str, str | None]:
+        """A database for one run (its URL and PostgreSQL name): a copy of the seeded one, or empty (the bare
+        endpoint makes its table)."""
         if backend == "postgresql":
             url, _, name = scratch_pg(template if copy else None)
             made.append(name)
-            return url
+            return url, name
         path = tmp / f"run-{len(list(tmp.iterdir()))}.db"
         if copy:
             shutil.copyfile(tmp / "template.db", path)
-        return f"sqlite:///{path}"
+        return f"sqlite:///{path}", None
 
     workers = args.workers if backend == "postgresql" else 1
     headers = {"Authorization": f"Bearer {key}"}
-    serve = [BIN / "signal-pipeline", "serve", "--workers", str(workers), "--no-migrate"]
-    bare = [BIN / "uvicorn", "bench.bare_app:app", "--workers", str(workers), "--log-level", "warning"]
+    serve: list[Path | str] = [BIN / "signal-pipeline", "serve", "--workers", str(workers), "--no-migrate"]
+    bare: list[Path | str] = [
+        BIN / "uvicorn",
+        "bench.bare_app:app",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
     on = {"SIGNAL_PIPELINE_RATE_LIMIT_PER_MINUTE": str(10**9)}  # every request takes a token; none is refused
     variants: list[tuple[str, list[Path | str], dict[str, str]]] = [
         ("no rate limit", serve, {"SIGNAL_PIPELINE_RATE_LIMIT_PER_MINUTE": "0"}),
@@ -258,10 +327,8 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
         for label, cmd, extra in plan:
             restart_bodies()
             run_env = {**env, **extra}
-            if label == "bare INSERT":
-                run_env["BARE_DATABASE_URL"] = fresh(copy=False)
-            else:
-                run_env["SIGNAL_PIPELINE_DATABASE_URL"] = fresh(copy=True)
+            url, database = fresh(copy=label != "bare INSERT")
+            run_env["BARE_DATABASE_URL" if label == "bare INSERT" else "SIGNAL_PIPELINE_DATABASE_URL"] = url
             port = free_port()
             proc = start([str(c) for c in cmd] + ["--port", str(port)], run_env, port)
             try:
@@ -270,11 +337,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
                 asyncio.run(load(u, requests_for(300, 1, headers, host), args.clients, 2, 1))  # warm-up
                 singles = requests_for(int(args.seconds * 1500), 1, headers, host)
                 rounds.setdefault(f"{backend:10} {label:16} 1/request ", []).append(
-                    asyncio.run(load(u, singles, args.clients, args.seconds, 1))
+                    measured(proc.pid, admin, database, u, singles, args.clients, args.seconds, 1)
                 )
                 batches = requests_for(int(args.seconds * 12), args.batch, headers, host)
                 rounds.setdefault(f"{backend:10} {label:16} batch of {args.batch}", []).append(
-                    asyncio.run(load(u, batches, args.batch_clients, args.seconds, args.batch))
+                    measured(proc.pid, admin, database, u, batches, args.batch_clients, args.seconds, args.batch)
                 )
             finally:
                 proc.send_signal(signal.SIGTERM)
@@ -312,7 +379,8 @@ def main() -> None:
         for label, r in rows:
             line = (
                 f"{label}  {r['signals_per_s']:8.0f} signals/s  p50 {r['p50_ms']:7.1f} ms  "
-                f"p99 {r['p99_ms']:7.1f} ms  errors {int(r['errors'])}"
+                f"p99 {r['p99_ms']:7.1f} ms  errors {int(r['errors'])}  "
+                f"cpu/signal api {r['api_cpu_ms']:6.3f} ms db {r['db_cpu_ms']:6.3f} ms"
             )
             mode = label[28:]
             if "bare INSERT" not in label:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.core.ids import uuid7
 from app.core.timeutil import utcnow
@@ -54,6 +54,12 @@ def emit(
     emit_many(session, [Event(kind, opportunity_id, signal_id, dict(data or {}))])
 
 
+# Read by every signal's transaction: built once (building costs more CPU than running it).
+# Core columns, not the model's attributes: a plain statement skips the ORM's per-execution set-up.
+_SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
+_ACTIVE = sa.select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_kinds).where(_SUBSCRIPTIONS.c.active.is_(True))
+
+
 def emit_many(session: Session, events: Sequence[Event], *, follow_ups: bool = True) -> None:
     """``emit`` for many events with a fixed number of statements (one subscription read, two inserts).
 
@@ -64,15 +70,13 @@ def emit_many(session: Session, events: Sequence[Event], *, follow_ups: bool = T
     unknown = {e.kind for e in events} - set(KINDS)
     if unknown:
         raise UnknownEventKind(", ".join(sorted(unknown)))
-    # Capture sources tell contributors in their own tool (a DM, a comment); imported here, not at the top,
-    # because capture builds on the ingest that imports this module.
-    from app.capture.service import enqueue_follow_ups
-
     if follow_ups:
+        # Capture sources tell contributors in their own tool (a DM, a comment); imported here, not at the top,
+        # because capture builds on the ingest that imports this module.
+        from app.capture.service import enqueue_follow_ups
+
         enqueue_follow_ups(session, events)
-    subscriptions = session.exec(
-        select(Subscription.id, Subscription.event_kinds).where(col(Subscription.active).is_(True))
-    ).all()
+    subscriptions = session.execute(_ACTIVE).all()
     if not events or not subscriptions:
         return
     now = utcnow()

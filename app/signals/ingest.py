@@ -13,6 +13,7 @@ applied at the call site, in the same transaction.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from sqlmodel import Session, col, select
 from app.accounts.directory import AccountDirectory
 from app.accounts.models import Account
 from app.contributors.models import Contributor
-from app.core.dbutil import insert_for
+from app.core.dbutil import insert_for_dialect
 from app.core.ids import uuid7
 from app.core.settings import Settings
 from app.core.timeutil import as_utc, utcnow
@@ -191,19 +192,25 @@ def run(
     return answers(drafts, outcomes)
 
 
+# Statements every ingest runs, built once: building one costs more CPU than PostgreSQL spends running it, and
+# the compiled form is cached by SQLAlchemy either way. Values go in as bound parameters.
+_STORED_REFS = select(Signal).where(
+    col(Signal.source_system).in_(sa.bindparam("systems", expanding=True)),
+    col(Signal.source_reference).in_(sa.bindparam("references", expanding=True)),
+)
+
+
 def find_repeats(session: Session, drafts: Sequence[Draft]) -> tuple[dict[int, Outcome], list[Draft]]:
     """Drafts whose source reference is stored (or earlier in this batch) are answered with that signal, once
     it is known; the rest go on."""
     refs = {(d.data.source.system, d.data.source.reference) for d in drafts if d.data.source.reference}
     found: dict[tuple[str, str | None], Signal] = {}
     if refs:
-        systems = {s for s, _ in refs}
+        systems = sorted({s for s, _ in refs})
         references = [r for _, r in refs]
         for start in range(0, len(references), 1000):
             chunk = references[start : start + 1000]
-            for s in session.exec(
-                select(Signal).where(col(Signal.source_system).in_(systems), col(Signal.source_reference).in_(chunk))
-            ):
+            for s in session.exec(_STORED_REFS, params={"systems": systems, "references": chunk}):
                 found[(s.source_system, s.source_reference)] = s
     outcomes: dict[int, Outcome] = {}
     fresh: list[Draft] = []
@@ -426,13 +433,22 @@ def _upsert_contributors(session: Session, placed: Sequence[Placed]) -> dict[str
         row["team"] = c.team or row["team"]
         if c.function:
             row["function"] = c.function
-    table = Contributor.__table__  # type: ignore[attr-defined]
     # Sorted, so concurrent batches lock contributor rows in one order and cannot deadlock on them.
     values = [r for _, r in sorted(stats.items())]
-    # Parameters go separately from the statement, so its compiled form is cached across batches.
-    stmt = insert_for(session, table)
+    people: dict[str, Contributor] = {}
+    for returned in session.execute(_contributor_upsert(session.get_bind().dialect.name), values).mappings():
+        person = Contributor(**returned)  # a table model's constructor does not validate: these are our own rows
+        people[person.email or ""] = person
+    return people
+
+
+@functools.cache
+def _contributor_upsert(dialect: str) -> Any:
+    """The contributors' upsert on ``dialect``, built once (parameters go separately, per batch)."""
+    table = Contributor.__table__  # type: ignore[attr-defined]
+    stmt = insert_for_dialect(dialect, table)
     ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["email"],
         set_={
             "signal_count": table.c.signal_count + ex.signal_count,
@@ -452,11 +468,6 @@ def _upsert_contributors(session: Session, placed: Sequence[Placed]) -> dict[str
             ),
         },
     ).returning(*table.c)
-    people: dict[str, Contributor] = {}
-    for returned in session.execute(stmt, values).mappings():
-        person = Contributor(**returned)  # a table model's constructor does not validate: these are our own rows
-        people[person.email or ""] = person
-    return people
 
 
 def answers(drafts: Sequence[Draft], outcomes: dict[int, Outcome]) -> dict[int, Outcome]:

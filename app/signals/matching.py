@@ -70,8 +70,62 @@ def lock_accounts(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Acco
     """Row-lock the accounts, in id order (no deadlocks): signals about one account are matched one at a time."""
     if not ids:
         return {}
-    rows = session.exec(select(Account).where(col(Account.id).in_(ids)).order_by(col(Account.id)).with_for_update())
-    return {a.id: a for a in rows}
+    return {a.id: a for a in session.exec(_LOCK_ACCOUNTS, params={"ids": list(ids)})}
+
+
+# The statements of every ingest, built once: building one costs more CPU than PostgreSQL spends running it.
+_LOCK_ACCOUNTS = (
+    select(Account)
+    .where(col(Account.id).in_(sa.bindparam("ids", expanding=True)))
+    .order_by(col(Account.id))
+    .with_for_update()
+)
+_RECENT_OPPS = (
+    sa.select(
+        Opportunity.id,  # type: ignore[call-overload]
+        sa.func.row_number()
+        .over(partition_by=col(Opportunity.account_id), order_by=col(Opportunity.last_seen_at).desc())
+        .label("rank"),
+    )
+    .where(
+        col(Opportunity.account_id).in_(sa.bindparam("accounts", expanding=True)),
+        col(Opportunity.merged_into_id).is_(None),
+        Opportunity.status == "open",
+        Opportunity.last_seen_at >= sa.bindparam("since"),
+    )
+    .subquery()
+)
+_OPEN_OPPS = (
+    select(Opportunity)
+    .join(_RECENT_OPPS, _RECENT_OPPS.c.id == Opportunity.id)
+    .where(_RECENT_OPPS.c.rank <= MAX_CANDIDATES)
+    .execution_options(populate_existing=True)  # read under the account lock: never a stale copy
+)
+# Only the columns matching reads: no ORM objects for what is never written back.
+_MEMBERS = (
+    sa.select(
+        Signal.id,  # type: ignore[call-overload]
+        Signal.opportunity_id,
+        Signal.contributor_id,
+        Signal.kind,
+        Signal.title,
+        Signal.body,
+        Signal.observed_at,
+        Signal.source_system,
+        Signal.source_reference,
+        Signal.opportunity_ref,
+        sa.func.row_number()
+        .over(partition_by=col(Signal.opportunity_id), order_by=col(Signal.observed_at).desc())
+        .label("rank"),
+    )
+    .where(col(Signal.opportunity_id).in_(sa.bindparam("opps", expanding=True)))
+    .subquery()
+)
+_RECENT_MEMBERS = (
+    sa.select(_MEMBERS, col(Contributor.email))
+    .join(Contributor, col(Contributor.id) == _MEMBERS.c.contributor_id)
+    .where(_MEMBERS.c.rank <= MAX_MEMBERS)
+)
 
 
 def candidate_pools(
@@ -83,57 +137,13 @@ def candidate_pools(
     pools: dict[uuid.UUID, dict[str, Cluster]] = defaultdict(dict)
     if not accounts:
         return pools
-    recent = (
-        sa.select(
-            Opportunity.id,  # type: ignore[call-overload]
-            sa.func.row_number()
-            .over(partition_by=col(Opportunity.account_id), order_by=col(Opportunity.last_seen_at).desc())
-            .label("rank"),
-        )
-        .where(
-            col(Opportunity.account_id).in_(list(accounts)),
-            col(Opportunity.merged_into_id).is_(None),
-            Opportunity.status == "open",
-            Opportunity.last_seen_at >= since,
-        )
-        .subquery()
-    )
-    opps = session.exec(
-        select(Opportunity)
-        .join(recent, recent.c.id == Opportunity.id)
-        .where(recent.c.rank <= MAX_CANDIDATES)
-        .execution_options(populate_existing=True)  # read under the account lock: never a stale copy
-    ).all()
+    opps = session.exec(_OPEN_OPPS, params={"accounts": list(accounts), "since": since}).all()
     by_id = {o.id: o for o in opps}
     for o in opps:
         pools[o.account_id][str(o.id)] = Cluster(o)
     if not by_id:
         return pools
-    # Only the columns matching reads: no ORM objects for what is never written back.
-    members = (
-        sa.select(
-            Signal.id,  # type: ignore[call-overload]
-            Signal.opportunity_id,
-            Signal.contributor_id,
-            Signal.kind,
-            Signal.title,
-            Signal.body,
-            Signal.observed_at,
-            Signal.source_system,
-            Signal.source_reference,
-            Signal.opportunity_ref,
-            sa.func.row_number()
-            .over(partition_by=col(Signal.opportunity_id), order_by=col(Signal.observed_at).desc())
-            .label("rank"),
-        )
-        .where(col(Signal.opportunity_id).in_(list(by_id)))
-        .subquery()
-    )
-    rows = session.execute(
-        sa.select(members, col(Contributor.email))
-        .join(Contributor, col(Contributor.id) == members.c.contributor_id)
-        .where(members.c.rank <= MAX_MEMBERS)
-    )
+    rows = session.execute(_RECENT_MEMBERS, {"opps": list(by_id)})
     for r in rows:
         if r.id == exclude:
             continue
