@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -241,14 +242,37 @@ def measured(
     batch: int,
 ) -> dict[str, float]:
     """``load``'s figures plus the CPU each signal cost the server's processes and its database backends: a
-    figure the machine's other load does not inflate (the wall-clock ones move with it)."""
+    figure the machine's other load does not inflate (the wall-clock ones move with it). Backends come and go
+    (a pool closes its overflow connections), so they are sampled through the run: one that ends between two
+    samples loses at most 0.2 s of its CPU."""
     procs = _tree(server)
-    backends = _backends(admin, database)
-    before_api, before_db = sum(map(_cpu_seconds, procs)), sum(map(_cpu_seconds, backends))
-    r = asyncio.run(load(url, requests, clients, seconds, batch))
-    # Backends opened during the run (the pool grows under load) are counted from 0.
-    backends = sorted(set(backends) | set(_backends(admin, database)))
-    api, db = sum(map(_cpu_seconds, procs)) - before_api, sum(map(_cpu_seconds, backends)) - before_db
+    api_before = sum(map(_cpu_seconds, procs))
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        for pid in _backends(admin, database):
+            cpu = _cpu_seconds(pid)
+            first.setdefault(pid, cpu)
+            if cpu:
+                last[pid] = cpu
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            sample()
+
+    sample()
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        r = asyncio.run(load(url, requests, clients, seconds, batch))
+    finally:
+        done.set()
+        poller.join()
+    sample()
+    api = sum(map(_cpu_seconds, procs)) - api_before
+    db = sum(last.get(pid, 0.0) - cpu for pid, cpu in first.items())
     signals = max(1.0, r["signals_per_s"] * r["elapsed_s"])
     return {**r, "api_cpu_ms": api * 1000 / signals, "db_cpu_ms": db * 1000 / signals}
 

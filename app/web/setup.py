@@ -7,7 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.core.settings import Settings
 from app.web import contributor, docs, insights, review, signin
-from app.web.deps import HERE, install_web_errors, security_headers
+from app.web.deps import HERE, SecurityHeaders, install_web_errors
 from app.web.oidc import OidcClient
 
 
@@ -17,4 +17,4 @@ def install_web(app: FastAPI, settings: Settings) -> None:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     install_web_errors(app)
-    app.middleware("http")(security_headers)
+    app.add_middleware(SecurityHeaders)

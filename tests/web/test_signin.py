@@ -38,6 +38,16 @@ class TestLoginLink:
         assert response.status_code == 400
         assert web.get("/app", follow_redirects=False).status_code == 303
 
+    def test_pages_carry_the_security_headers_and_api_answers_do_not(self, web: TestClient) -> None:
+        page = web.get("/app/login")
+        assert page.status_code == 200
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+        assert page.headers["x-content-type-options"] == "nosniff" and page.headers["cache-control"] == "no-store"
+        redirect = web.get("/app/me", follow_redirects=False)
+        assert redirect.headers["referrer-policy"] == "same-origin"
+        api = web.get("/healthz")
+        assert api.status_code == 200 and "content-security-policy" not in api.headers
+
     def test_pages_redirect_to_sign_in_keeping_the_target(self, web: TestClient) -> None:
         response = web.get("/app/me", follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/app/login?next=/app/me"
