@@ -9,8 +9,15 @@ process, and an import of 50,000 accounts costs each process the rows it changed
 
 A new process does not build the index from the rows (seconds at 50,000 accounts): it loads the newest
 snapshot of an index some process wrote (``account_index_snapshots``, one per code version) and applies the
-rows changed since. A process that built the index, or applied ``REBUILD_ABOVE`` rows since the snapshot it
-knows, writes a fresh one in the background (from ``SNAPSHOT_FROM`` accounts on).
+rows changed since. A process that built the index writes a fresh one in the background (from ``SNAPSHOT_FROM``
+accounts on); one that applied ``SNAPSHOT_AFTER`` rows since writes one once the directory has been quiet for
+``QUIET_SECONDS`` (an import in chunks is one change, not one snapshot per few chunks: writing one costs as much
+as the whole index, so snapshots written while an import goes on made each chunk slower as the directory grew),
+unless another process already wrote one as new. A process that never stops changing still writes one after
+as many rows as the index holds (the cost per row applied stays constant).
+
+Every process also catches up in the background (``warm``, every ``POLL_SECONDS``), so one that served no
+request during a large import does not make its next signal wait for the whole delta (or a rebuild).
 
 The index is mutated in place, so attribution reads it under a shared lock and a catch-up writes under an
 exclusive one (both short: a delta of a few hundred rows is a few milliseconds). A delta larger than
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -43,6 +51,12 @@ VERSION_COUNTER = "accounts_version"
 REBUILD_ABOVE = 5000
 # A smaller directory builds in well under a second: not worth a snapshot.
 SNAPSHOT_FROM = 5000
+# A new process applies this many rows over a snapshot in well under 100 ms: fewer are not worth a new one.
+SNAPSHOT_AFTER = 1000
+# No change for this long (plus up to as much again at random, so that processes seldom write at once): the
+# import or edit is over, write the snapshot.
+QUIET_SECONDS = 2.0
+POLL_SECONDS = 1.0
 log = logging.getLogger("signal_pipeline.accounts")
 
 _ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
@@ -108,6 +122,13 @@ def read_snapshot(session: Session | Connection) -> tuple[int, AccountIndex] | N
     index = AccountIndex.loads(row.data)
     _settle()
     return int(row.version), index
+
+
+def snapshot_version(conn: Session | Connection) -> int | None:
+    """The directory version of the stored snapshot for this code version (None: there is none)."""
+    stmt = sa.select(_SNAPSHOTS.c.version).where(_SNAPSHOTS.c.fingerprint == state_fingerprint())
+    found = conn.execute(stmt).scalar()
+    return None if found is None else int(found)
 
 
 def write_snapshot(engine: Engine, version: int, data: bytes) -> None:
@@ -187,6 +208,10 @@ class AccountDirectory:
         self._catching_up = threading.Lock()  # one catch-up at a time; the others go on with what is applied
         self._loaded = threading.Event()
         self._applied = 0  # rows applied since the newest snapshot this process knows of
+        self._last_change = 0.0  # time.monotonic() of the last delta applied
+        self._quiet = QUIET_SECONDS * (1 + random.random())  # spreads the processes' writers apart
+        self._engine: Engine | None = None
+        self._closing = threading.Event()
         self._snapshot_thread: threading.Thread | None = None
 
     @property
@@ -250,30 +275,51 @@ class AccountDirectory:
             _upsert(self._index, entries)
             self.version = version
         self._applied += len(entries)
-        if self._applied >= REBUILD_ABOVE:
-            self._save_snapshot(session)
+        self._last_change = time.monotonic()
+        if self._applied >= SNAPSHOT_AFTER:
+            self._save_snapshot(session, when_quiet=True)
 
-    def _save_snapshot(self, session: Session | Connection) -> None:
-        """Write the index as it is now, for the next process to start from, in the background."""
-        self._applied = 0
+    def _save_snapshot(self, session: Session | Connection, *, when_quiet: bool = False) -> None:
+        """Write the index for the next process to start from, in the background: now, or (``when_quiet``) once
+        no change has come for a while."""
         if len(self._index) < self.snapshot_from:
+            self._applied = 0
             return
         bind = session.get_bind() if isinstance(session, Session) else session.engine
-        engine = bind if isinstance(bind, Engine) else bind.engine
-
-        def save() -> None:
-            try:
-                with self._rw.shared():
-                    version, data = self.version, self._index.dumps()
-                write_snapshot(engine, version, data)
-            except sa.exc.SQLAlchemyError:
-                log.warning("account_index_snapshot_failed")
-
-        self._snapshot_thread = threading.Thread(target=save, name="account-index-snapshot", daemon=True)
+        self._engine = bind if isinstance(bind, Engine) else bind.engine
+        if self._snapshot_thread is not None and self._snapshot_thread.is_alive():
+            return  # the one under way waits for quiet and writes the index as it is then
+        self._snapshot_thread = threading.Thread(
+            target=self._snapshot, args=(when_quiet,), name="account-index-snapshot", daemon=True
+        )
         self._snapshot_thread.start()
 
+    def _snapshot(self, when_quiet: bool) -> None:
+        while when_quiet and not self._closing.is_set():
+            wait = self._last_change + self._quiet - time.monotonic()
+            # Changing without pause for as many rows as the index holds: write anyway (amortised per row).
+            if wait <= 0 or self._applied >= max(REBUILD_ABOVE, len(self._index)):
+                break
+            self._closing.wait(wait)
+        engine = self._engine
+        if engine is None:
+            return
+        try:
+            with engine.connect() as conn:
+                stored = snapshot_version(conn)
+            if stored is not None and stored >= self.version:
+                self._applied = 0  # another process wrote it (the index is the same at the same version)
+                return
+            with self._rw.shared():
+                version, data, self._applied = self.version, self._index.dumps(), 0
+            write_snapshot(engine, version, data)
+        except sa.exc.SQLAlchemyError:
+            log.warning("account_index_snapshot_failed")
+
     def close(self) -> None:
-        """Wait for a snapshot being written (at shutdown, before the engine goes)."""
+        """Stop catching up in the background and write the snapshot due, if any, now (at shutdown, before
+        the engine goes)."""
+        self._closing.set()
         if self._snapshot_thread is not None:
             self._snapshot_thread.join(timeout=30)
 
@@ -283,18 +329,28 @@ class AccountDirectory:
             self.catch_up(conn, wait=True)
 
 
-def warm(directory: AccountDirectory, engine: Engine, retry_seconds: float = 1.0) -> threading.Thread:
-    """Load the directory in the background at start-up (/readyz says ready once it is loaded); retried while
-    the database is unreachable or not migrated yet."""
+def warm(
+    directory: AccountDirectory, engine: Engine, retry_seconds: float = 1.0, poll_seconds: float = POLL_SECONDS
+) -> threading.Thread:
+    """Load the directory in the background at start-up (/readyz says ready once it is loaded; retried while
+    the database is unreachable or not migrated yet), then keep it caught up until ``directory.close()``."""
+
+    directory._closing.clear()  # an app's lifespan may start again after a close (tests do)
 
     def build() -> None:
-        while not directory.ready:
+        while not directory.ready and not directory._closing.is_set():
             try:
                 with engine.connect() as conn:
                     directory.catch_up(conn, wait=True)
             except sa.exc.SQLAlchemyError:
                 log.warning("account_directory_warm_failed")
-                time.sleep(retry_seconds)
+                directory._closing.wait(retry_seconds)
+        while not directory._closing.wait(poll_seconds):
+            try:
+                with engine.connect() as conn:
+                    directory.catch_up(conn)
+            except sa.exc.SQLAlchemyError:
+                log.warning("account_directory_poll_failed")
 
     thread = threading.Thread(target=build, name="account-directory", daemon=True)
     thread.start()

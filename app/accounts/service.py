@@ -15,12 +15,15 @@ from sqlmodel import Session, col, or_, select
 from app.accounts.directory import bump_version
 from app.accounts.models import Account
 from app.core.errors import NotFound, field_errors, invalid
+from app.core.ids import uuid7
 from app.core.timeutil import utcnow
 from schemas.accounts import AccountIn, ImportResult, ImportRowResult
 from schemas.limits import CSV_ENCODING, MAX_CSV_FIELD_CHARS
 
 LIST_COLUMNS = ("aliases", "domains")
 FIELDS = ("crm", "name", "legal_name", "aliases", "domains", "country", "owner", "owner_crm_id", "segment")
+_ACCOUNTS = Account.__table__  # type: ignore[attr-defined]
+_IMPORT_COLUMNS = tuple(_ACCOUNTS.c[name] for name in ("id", "crm_id", *FIELDS))
 
 
 def resolve_account(session: Session, ref: str) -> Account:
@@ -72,7 +75,12 @@ def _csv_rows(reader: csv.DictReader[str], field: str) -> list[dict[str, Any]]:
 
 
 def import_accounts(session: Session, rows: list[dict[str, Any]]) -> ImportResult:
-    """Upsert by (crm, crm_id); a row-level error rejects that row only."""
+    """Upsert by (crm, crm_id); a row-level error rejects that row only.
+
+    Set-based: one read of the rows already there (the columns compared, no ORM objects), one multi-row INSERT
+    of the new accounts and one executemany UPDATE of the changed ones, so a chunk costs what it holds, whatever
+    the size of the directory.
+    """
     results: list[ImportRowResult] = []
     valid: list[tuple[int, AccountIn]] = []
     for i, row in enumerate(rows):
@@ -80,39 +88,43 @@ def import_accounts(session: Session, rows: list[dict[str, Any]]) -> ImportResul
             valid.append((i, AccountIn.model_validate(row)))
         except ValidationError as exc:
             results.append(ImportRowResult(row=i, status="rejected", errors=field_errors(exc.errors())))
-    keys = {(a.crm, a.crm_id) for _, a in valid}
-    existing: dict[tuple[str, str], Account] = {}
-    crm_ids = [k[1] for k in keys]
+    existing: dict[tuple[str, str], dict[str, Any]] = {}
+    crm_ids = sorted({a.crm_id for _, a in valid})
     for start in range(0, len(crm_ids), 1000):
-        chunk = crm_ids[start : start + 1000]
-        for acc in session.exec(select(Account).where(col(Account.crm_id).in_(chunk))):
-            existing[(acc.crm, acc.crm_id)] = acc
-    version: int | None = None
-
-    def stamp() -> int:  # the directory's new version, taken once and only when something changes
-        nonlocal version
-        if version is None:
-            version = bump_version(session)
-        return version
-
+        stmt = sa.select(*_IMPORT_COLUMNS).where(_ACCOUNTS.c.crm_id.in_(crm_ids[start : start + 1000]))
+        for stored in session.execute(stmt).mappings():
+            existing[(stored["crm"], stored["crm_id"])] = dict(stored)
+    created: list[dict[str, Any]] = []
+    changed: dict[uuid.UUID, dict[str, Any]] = {}
+    now = utcnow()
     for i, data in valid:
         values = data.model_dump()
-        found = existing.get((data.crm, data.crm_id))
+        key = (data.crm, data.crm_id)
+        found = existing.get(key)
         if found is None:
-            created = Account(crm_id=data.crm_id, version=stamp(), **{k: values[k] for k in FIELDS})
-            session.add(created)
-            existing[(data.crm, data.crm_id)] = created
-            results.append(ImportRowResult(row=i, status="created", id=created.id))
+            # A row repeated later in the same import updates this dict before it is inserted.
+            found = existing[key] = {"id": uuid7(), "crm_id": data.crm_id, **{k: values[k] for k in FIELDS}}
+            found.update(created_at=now, updated_at=now)
+            created.append(found)
+            results.append(ImportRowResult(row=i, status="created", id=found["id"]))
             continue
-        diff = {k: values[k] for k in FIELDS if getattr(found, k) != values[k]}
+        diff = {k: values[k] for k in FIELDS if found[k] != values[k]}
         if diff:
-            for k, v in diff.items():
-                setattr(found, k, v)
-            found.updated_at = utcnow()
-            found.version = stamp()
-            session.add(found)
-        results.append(ImportRowResult(row=i, status="updated" if diff else "unchanged", id=found.id))
-    session.flush()
+            found.update(diff, updated_at=now)
+            if "created_at" not in found:  # not one created by this import
+                changed[found["id"]] = found
+        results.append(ImportRowResult(row=i, status="updated" if diff else "unchanged", id=found["id"]))
+    if created or changed:
+        version = bump_version(session)  # the directory's new version, stamped on every row this import changes
+        for values in (*created, *changed.values()):
+            values["version"] = version
+        # Core statements: the ORM's bulk forms split the rows into groups by which columns are None.
+        if created:
+            session.execute(_ACCOUNTS.insert(), created)
+        if changed:
+            keyed = [{**values, "_id": values["id"]} for values in changed.values()]
+            columns: dict[str, Any] = {name: sa.bindparam(name) for name in (*FIELDS, "updated_at", "version")}
+            session.execute(_ACCOUNTS.update().where(_ACCOUNTS.c.id == sa.bindparam("_id")).values(columns), keyed)
     results.sort(key=lambda r: r.row)
     return ImportResult(
         created=sum(r.status == "created" for r in results),

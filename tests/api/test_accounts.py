@@ -9,7 +9,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.accounts.directory import changed_since, current_version, load_index, read_snapshot, write_snapshot
+from app.accounts.directory import (
+    SNAPSHOT_AFTER,
+    changed_since,
+    current_version,
+    load_index,
+    read_snapshot,
+    write_snapshot,
+)
 from app.accounts.models import AccountIndexSnapshot
 from app.attribution import AccountEntry
 from app.core.settings import Settings
@@ -33,6 +40,31 @@ class TestImport:
         assert renamed["results"][0]["status"] == "updated"
         got = client.get("/v1/accounts/A-1", headers=auth).json()
         assert (got["name"], got["country"], got["domains"]) == ("Nordkraft Energi AB", "SE", ["nordkraft.se"])
+
+    def test_one_import_creates_updates_and_repeats_rows_in_one_directory_version(
+        self, client: TestClient, auth: dict[str, str], engine: sa.Engine
+    ) -> None:
+        client.post("/v1/accounts/import", json={"accounts": [NORDKRAFT]}, headers=auth)
+        with Session(engine) as session:
+            before = current_version(session)
+        rows = [
+            {"crm_id": "A-2", "name": "Ekvall AB"},
+            {**NORDKRAFT, "aliases": ["NK", "Nordkraften"]},
+            {"crm_id": "A-2", "name": "Ekvall Bygg AB", "domains": ["ekvall.se"]},  # the same new row again
+            NORDKRAFT,
+        ]
+        got = client.post("/v1/accounts/import", json={"accounts": rows}, headers=auth).json()
+        assert [r["status"] for r in got["results"]] == ["created", "updated", "updated", "updated"]
+        assert (got["created"], got["updated"]) == (1, 3)
+        assert got["results"][0]["id"] == got["results"][2]["id"]
+        with Session(engine) as session:
+            assert current_version(session) == before + 1
+            changed = {e.crm_id: e for e in changed_since(session, before)}
+        assert set(changed) == {"A-1", "A-2"}
+        assert (changed["A-2"].name, changed["A-2"].domains) == ("Ekvall Bygg AB", ("ekvall.se",))
+        assert changed["A-1"].aliases == ("NK",)  # the last row of an account wins
+        ekvall = client.get("/v1/accounts/A-2", headers=auth).json()
+        assert ekvall["id"] == got["results"][0]["id"] and ekvall["name"] == "Ekvall Bygg AB"
 
     def test_a_bad_row_rejects_only_itself(self, client: TestClient, auth: dict[str, str], engine: sa.Engine) -> None:
         rows = [NORDKRAFT, {"crm_id": "A-2"}, {"crm_id": "A-3", "name": "Ekvall", "domains": ["not a domain"]}]
@@ -151,6 +183,22 @@ class TestDirectoryAcrossProcesses:
             got = read_snapshot(session)
             assert got is not None and got[0] == other.state.directory.version
             assert got[1].by_crm_id("A-1") is not None
+
+    def test_after_a_large_change_a_snapshot_is_written_once_the_directory_is_quiet(
+        self, client: TestClient, auth: dict[str, str], engine: sa.Engine
+    ) -> None:
+        directory = client.app.state.directory  # type: ignore[attr-defined]
+        directory.snapshot_from = 0
+        with Session(engine) as session:
+            session.execute(sa.delete(AccountIndexSnapshot))
+            session.commit()
+        rows = [{"crm_id": f"Q-{i}", "name": f"Kvarnen {i} AB"} for i in range(SNAPSHOT_AFTER)]
+        client.post("/v1/accounts/import", json={"accounts": rows}, headers=auth)
+        directory.close()  # stops waiting for quiet: writes what is due now
+        with Session(engine) as session:
+            got = read_snapshot(session)
+        assert got is not None and got[0] == directory.version
+        assert got[1].by_crm_id(f"Q-{SNAPSHOT_AFTER - 1}") is not None
 
     def test_not_ready_until_the_directory_is_loaded(self, app: FastAPI, auth: dict[str, str]) -> None:
         bare = TestClient(app)  # no lifespan: nothing loaded the directory yet
