@@ -165,14 +165,22 @@ async def load(url: str, requests: list[bytes], clients: int, seconds: float, ba
                 if request is None:
                     return
                 t0 = time.perf_counter()
-                writer.write(request)
-                status = int((await reader.readline()).split()[1])
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                await reader.readexactly(length)
+                try:
+                    writer.write(request)
+                    status = int((await reader.readline()).split()[1])
+                    length = 0
+                    while (line := await reader.readline()) not in (b"\r\n", b""):
+                        name, _, value = line.decode("latin-1").partition(":")
+                        if name.lower() == "content-length":
+                            length = int(value)
+                    await reader.readexactly(length)
+                except (ConnectionError, asyncio.IncompleteReadError, IndexError, ValueError):
+                    # A connection the server dropped (seen under a load average above 10): counted as an
+                    # error, and the client goes on over a new one instead of ending the whole run.
+                    errors += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                    continue
                 latencies.append(time.perf_counter() - t0)
                 if status in (200, 201):
                     count += batch
