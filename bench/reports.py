@@ -212,16 +212,26 @@ def _backends(engine: Engine, url: str) -> list[int]:
 
 
 def _refresh_costs(engine: Engine, runs: int) -> None:
-    """What the background refresh pays: with nothing logged, and with N opportunities and their signals logged as
-    changed (their rows are rebuilt as they are: the data does not change)."""
+    """What the background refresh pays, wall ms and CPU ms (this process and its database backends): with nothing
+    logged; with N opportunities and their signals logged as changed, rebuilt as they are (the data does not change:
+    what a new signal on an existing opportunity, a note or a sync mostly amount to); and with N opportunities' amounts
+    changed, which changes what the summaries sum (up by 1.00, timed, and back, also timed: the database ends as it
+    began)."""
     import sqlalchemy as sa
 
-    idle = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
+    def timed() -> tuple[float, float]:
+        t0, cpu0 = time.perf_counter(), _cpu_ms()
         facts.refresh(engine, wait=True)
-        idle.append((time.perf_counter() - t0) * 1000)
-    print(f"refresh with nothing changed: p50 {statistics.median(idle):.1f} ms (baseline of the lines below)")
+        return (time.perf_counter() - t0) * 1000, _cpu_ms() - cpu0
+
+    facts.refresh(engine, wait=True)  # (re)opens the pool's connection after the app's shutdown disposed of it
+    BACKENDS[:] = _backends(engine, "")
+    idle = [timed() for _ in range(runs)]
+    base = statistics.median(ms for ms, _cpu in idle)
+    print(
+        f"refresh with nothing changed: p50 {base:.1f} ms, CPU {statistics.median(c for _ms, c in idle):.1f} ms "
+        "(baseline of the lines below)"
+    )
     for n in (10, 100, 1000):
         with engine.begin() as conn:
             conn.execute(
@@ -232,10 +242,34 @@ def _refresh_costs(engine: Engine, runs: int) -> None:
                 ),
                 {"n": n},
             )
-        t0 = time.perf_counter()
-        facts.refresh(engine, wait=True)
-        ms = (time.perf_counter() - t0) * 1000
-        print(f"refresh after {n:>4} changed opportunities: {ms:8.1f} ms  ratio {ms / statistics.median(idle):6.1f}")
+        ms, cpu = timed()
+        print(f"refresh after {n:>4} rebuilt opportunities: {ms:8.1f} ms  ratio {ms / base:6.1f}  CPU {cpu:7.1f} ms")
+    for n in (10, 100):
+        with engine.connect() as conn:
+            ids = [
+                str(i)
+                for i in conn.execute(
+                    sa.text(
+                        "SELECT id FROM opportunities WHERE merged_into_id IS NULL AND amount IS NOT NULL "
+                        "ORDER BY random() LIMIT :n"
+                    ),
+                    {"n": n},
+                ).scalars()
+            ]
+        spent = []
+        for step in ("1.00", "-1.00"):
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "UPDATE opportunities SET amount = amount + CAST(:step AS numeric) "
+                        "WHERE id = ANY(CAST(:ids AS uuid[]))"
+                    ),
+                    {"ids": ids, "step": step},
+                )
+            spent.append(timed())
+        ms = statistics.mean(x for x, _c in spent)
+        cpu = statistics.mean(c for _x, c in spent)
+        print(f"refresh after {n:>4} changed amounts:      {ms:8.1f} ms  ratio {ms / base:6.1f}  CPU {cpu:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -109,10 +109,15 @@ def _apply(conn: Connection, axes: Sequence[str], source: str, where: str = "TRU
         key_list = ", ".join(["axis", "month", *keys, "currency"])
         sums = ", ".join(f"SUM({m})" for m in _MEASURES)
         updates = ", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in _MEASURES)
+        # Cells whose deltas cancel out are left alone: a rebuilt opportunity whose dimensions and amounts did not
+        # change (a new signal on it, a sync, a note) subtracts and re-adds the same rows, and writing those cells
+        # anyway cost an index entry and a row version each.
+        changed = " OR ".join(f"SUM({m}) <> 0" for m in _MEASURES)
         conn.execute(
             sa.text(
                 f"INSERT INTO {table} AS r ({key_list}, {', '.join(_MEASURES)}) "
                 f"SELECT {key_list}, {sums} FROM ({' UNION ALL '.join(selects)}) d GROUP BY {key_list} "
+                f"HAVING {changed} "
                 # In key order, so that a full build lays each month's rows out together for range scans.
                 f"ORDER BY {key_list} ON CONFLICT ({key_list}) DO UPDATE SET {updates}"
             )
@@ -122,9 +127,11 @@ def _apply(conn: Connection, axes: Sequence[str], source: str, where: str = "TRU
 
 # Metric 1: first signal to first sync; 2: to first stage change; 3: to first reaction (app.routing.reaction: a stage
 # change, the close or a recorded human decision), dated by the opportunity's first signal (adoption's selection).
-_DURATIONS = f"""
-INSERT INTO report_durations (opportunity_id, metric, observed_at, month, contributor_id, account_id, function, team,
-  source_system, kind, seconds)
+_DURATION_COLUMNS = (
+    "opportunity_id, metric, observed_at, month, contributor_id, account_id, function, team, source_system, kind, "
+    "seconds"
+)
+_DURATIONS_SELECT = f"""
 SELECT d.opportunity_id, d.metric, d.at, {period_sql("d.at", "month")}, d.contributor_id, d.account_id, c.function,
   COALESCE(c.team, ''), d.source_system, d.kind,
   CAST(EXTRACT(EPOCH FROM (d.done - d.opp_first_seen_at)) AS double precision)
@@ -139,6 +146,24 @@ FROM (
 ) d
 JOIN contributors c ON c.id = d.contributor_id
 WHERE d.done IS NOT NULL
+"""
+_DURATIONS = f"INSERT INTO report_durations ({_DURATION_COLUMNS}) {_DURATIONS_SELECT}"
+_UPDATED = ", ".join(f"{c} = EXCLUDED.{c}" for c in _DURATION_COLUMNS.split(", ")[2:])
+_DIFFERS = (
+    f"({', '.join('report_durations.' + c for c in _DURATION_COLUMNS.split(', ')[2:])}) IS DISTINCT FROM "
+    f"({', '.join('EXCLUDED.' + c for c in _DURATION_COLUMNS.split(', ')[2:])})"
+)
+# The durations of changed opportunities, written only where they differ: most changes (a new signal, a note, a
+# sync of an opportunity already in the CRM) leave them as they were, and rewriting them cost a row version and an
+# entry in each of the table's eight indexes per row.
+_DURATIONS_CHANGED = f"""
+WITH fresh ({_DURATION_COLUMNS}) AS ({{select}}),
+gone AS (
+  DELETE FROM report_durations x WHERE x.opportunity_id IN {{changed}}
+    AND NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.opportunity_id = x.opportunity_id AND fresh.metric = x.metric)
+)
+INSERT INTO report_durations ({_DURATION_COLUMNS}) SELECT {_DURATION_COLUMNS} FROM fresh
+ON CONFLICT (opportunity_id, metric) DO UPDATE SET {_UPDATED} WHERE {_DIFFERS}
 """
 
 _DELTA_TABLES = """
@@ -210,8 +235,8 @@ def rebuild_facts(conn: Connection, opportunity_ids: Sequence[object], insert_sq
         )
     )
     _apply(conn, FACT_AXES, "report_fact_delta")
-    conn.execute(sa.text(f"DELETE FROM report_durations WHERE opportunity_id IN {changed}"))
-    conn.execute(sa.text(_DURATIONS.format(where=f"AND f.opportunity_id IN {changed}")))
+    select = _DURATIONS_SELECT.format(where=f"AND f.opportunity_id IN {changed}")
+    conn.execute(sa.text(_DURATIONS_CHANGED.format(select=select, changed=changed)))
 
 
 def refresh_signals(conn: Connection, signal_ids: Sequence[object]) -> None:

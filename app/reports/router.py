@@ -8,11 +8,11 @@ Every report takes an inclusive date range (``from``, ``to``; default the last 3
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -72,10 +72,9 @@ def _answer(report: Report[Any], rows: list[dict[str, Any]], fmt: str, columns: 
         return Response(to_csv(rows, columns), media_type="text/csv; charset=utf-8")
     body = report.model_dump(mode="json")
     body["rows"] = rows
-    return Response(
-        json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
-        media_type="application/json",
-    )
+    # orjson: the standard encoder spent tens of ms on the 17k-20k rows of ageing or credit by account. Rows hold
+    # JSON values only (str, int, finite float, None: rates and shares are only divided by non-zero counts).
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 Rows = list[dict[str, Any]]
