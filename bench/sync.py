@@ -1,11 +1,16 @@
 """Sync benchmark: the real worker and adapters against each CRM sandbox over HTTP, on PostgreSQL.
 
     .venv/bin/python bench/sync.py [--n 10000] [--crms hubspot,salesforce] [--steady-seconds 15] [--rate 20]
+                                   [--workers 2] [--skip-steady]
 
 1. Bulk: N new opportunities (2 contributors each, both CRM users) already in the outbox; one worker drains
    them. Prints API calls the sandbox received against the floor (HubSpot 2·⌈N/100⌉ for upsert plus
    associations; Salesforce ⌈N/200⌉ + ⌈T/200⌉ for T team rows), wall time and records/s. The HubSpot sandbox
    enforces 190 requests per 10 s; the worker's shared budget keeps under it.
+1b. Bulk with ``--workers M`` (M > 1): the same outbox drained by M sync worker processes
+   (``python -m app.sync.worker``, as deployed), all sharing the one sandbox. Prints drain time, records/s, the
+   ratio to the one worker of 1. (same run), and the duplicate CRM records (records beyond one per opportunity;
+   must be 0).
 2. Steady: signals posted through the API (real ingest, one new opportunity each) at a steady rate while the
    worker runs as in ``serve``; a watcher polls the sandbox for each opportunity. Prints ingest-to-visible-in-
    CRM latency p50/p99.
@@ -19,7 +24,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -48,7 +55,12 @@ from integrations.hubspot import HubSpotSettings  # noqa: E402
 from integrations.salesforce import SalesforceSettings  # noqa: E402
 from tests.integration.hubspot_env import CLIENT_SECRET, TOKEN, hubspot_env  # noqa: E402
 from tests.integration.salesforce_env import salesforce_env  # noqa: E402
-from tests.integration.test_sync_support import ensure_account, jobs_by_state, seed_opportunities  # noqa: E402
+from tests.integration.test_sync_support import (  # noqa: E402
+    crm_copies,
+    ensure_account,
+    jobs_by_state,
+    seed_opportunities,
+)
 
 PG = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONTRIBUTORS = ("ada@ourco.se", "bo@ourco.se")
@@ -143,6 +155,68 @@ def bulk(crm: str, n: int) -> dict[str, float]:
     return {"calls": calls, "floor": minimum, "ratio": calls / minimum, "wall": wall, "per_s": n / wall}
 
 
+def worker_environment(settings: Settings, worker_id: str) -> dict[str, str]:
+    """The variables a ``python -m app.sync.worker`` process reads to sync like ``settings``."""
+    environ = {
+        **os.environ,
+        "SIGNAL_PIPELINE_DATABASE_URL": settings.database_url,
+        "SIGNAL_PIPELINE_CRM": settings.crm,
+        "SIGNAL_PIPELINE_LOG_LEVEL": "warning",
+        "SIGNAL_PIPELINE_WORKER_ID": worker_id,
+        "SIGNAL_PIPELINE_SYNC_PULL_INTERVAL_SECONDS": "0",
+    }
+    vendor = settings.crm_settings
+    assert vendor is not None
+    for name in type(vendor).model_fields:
+        value = getattr(vendor, name)
+        if value is not None:
+            value = value.get_secret_value() if isinstance(value, SecretStr) else value
+            environ[type(vendor).env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return environ
+
+
+def bulk_processes(crm: str, n: int, workers: int) -> dict[str, float]:
+    """``bulk`` with ``workers`` worker processes draining the one outbox at once."""
+    with scratch_pg() as db_url, crm_env(crm) as env:
+        settings = settings_for(crm, env, db_url)
+        adapter = build_adapter(settings)
+        assert adapter is not None
+        engine = make_engine(db_url)
+        for email in CONTRIBUTORS:
+            env.control.seed_user(email)
+        company = env.control.seed_account("Nordkraft AB", "nordkraft.se", owner_email="owner@ourco.se")
+        pull_all(engine, adapter)
+        account = ensure_account(engine, crm, company)
+        seed_opportunities(engine, n, crm=crm, account_id=account, contributors=CONTRIBUTORS)
+        started = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "app.sync.worker"],
+                cwd=ROOT,
+                env=worker_environment(settings, f"bench-{i}"),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for i in range(workers)
+        ]
+        try:
+            deadline = time.monotonic() + 1800
+            while jobs_by_state(engine) != {"done": n}:
+                assert time.monotonic() < deadline, jobs_by_state(engine)
+                assert all(p.poll() is None for p in procs), "a worker process exited"
+                time.sleep(0.1)
+            wall = time.perf_counter() - started  # process start-up included: what a deployment pays
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGTERM)
+            for p in procs:
+                p.wait(timeout=60)
+        copies = crm_copies(env.control)
+        engine.dispose()
+    assert len(copies) == n, len(copies)
+    return {"wall": wall, "per_s": n / wall, "duplicates": sum(c - 1 for c in copies.values())}
+
+
 def steady(crm: str, seconds: float, rate: float) -> dict[str, float]:
     total = int(seconds * rate)
     with scratch_pg() as db_url, crm_env(crm) as env:
@@ -222,7 +296,10 @@ def main() -> None:
     parser.add_argument("--crms", default="hubspot,salesforce")
     parser.add_argument("--steady-seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=1, help="also drain with this many worker processes")
+    parser.add_argument("--skip-steady", action="store_true")
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)", flush=True)
     for crm in args.crms.split(","):
         b = bulk(crm, args.n)
         print(
@@ -230,6 +307,16 @@ def main() -> None:
             f"(ratio {b['ratio']:.2f}, target <= 1.10); wall {b['wall']:.1f} s ({b['per_s']:.0f} records/s)",
             flush=True,
         )
+        if args.workers > 1:
+            m = bulk_processes(crm, args.n, args.workers)
+            print(
+                f"{crm:10s} bulk   N={args.n}, {args.workers} worker processes: drained in {m['wall']:.1f} s "
+                f"({m['per_s']:.0f} records/s, {m['per_s'] / b['per_s']:.2f} x one worker in-process); "
+                f"duplicate CRM records: {m['duplicates']:.0f} (must be 0)",
+                flush=True,
+            )
+        if args.skip_steady:
+            continue
         s = steady(crm, args.steady_seconds, args.rate)
         print(
             f"{crm:10s} steady {s['signals']:.0f} signals at {s['rate']:.1f}/s: ingest-to-CRM "
