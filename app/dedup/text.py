@@ -25,19 +25,35 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=65536)
+def _chunk_words(chunk: str) -> tuple[str, ...]:
+    return tuple(w for w in _WORD_RE.findall(fold(chunk)) if len(w) >= MIN_WORD)
+
+
 def words(text: str) -> list[str]:
-    return [w for w in _WORD_RE.findall(fold(text)) if len(w) >= MIN_WORD]
+    """The folded words of ``text``. Folded per whitespace-separated chunk, and cached per chunk: a deployment's
+    texts repeat their words, and folding non-ASCII text character by character is the costliest step of
+    featurising an open opportunity's signals (no word spans whitespace, so this equals folding the whole)."""
+    if text.isascii():
+        return [w for w in _WORD_RE.findall(text.lower()) if len(w) >= MIN_WORD]
+    out: list[str] = []
+    for chunk in text.split():
+        out.extend(_chunk_words(chunk))
+    return out
+
+
+@lru_cache(maxsize=32768)
+def _word_grams(w: str) -> tuple[str, ...]:
+    padded = f" {w} "
+    if len(padded) <= CHAR_N:
+        return (padded,)
+    return tuple(padded[i : i + CHAR_N] for i in range(len(padded) - CHAR_N + 1))
 
 
 def char_grams(text: str) -> Counter[str]:
     grams: Counter[str] = Counter()
     for w in words(text):
-        padded = f" {w} "
-        if len(padded) <= CHAR_N:
-            grams[padded] += 1
-            continue
-        for i in range(len(padded) - CHAR_N + 1):
-            grams[padded[i : i + CHAR_N]] += 1
+        grams.update(_word_grams(w))
     return grams
 
 
@@ -68,7 +84,11 @@ def vocabulary(title: str, body: str) -> frozenset[str]:
 
 def weighted(counts: Counter[str], idf: dict[str, float], default_idf: float, prefix: str = "") -> dict[str, float]:
     """Unit-length sublinear-tf x idf vector."""
-    vec = {t: (1.0 + math.log(c)) * idf.get(prefix + t, default_idf) for t, c in counts.items()}
+    get = idf.get
+    if prefix:
+        vec = {t: (1.0 + math.log(c) if c > 1 else 1.0) * get(prefix + t, default_idf) for t, c in counts.items()}
+    else:  # most terms occur once: no logarithm, no key to build
+        vec = {t: (1.0 + math.log(c) if c > 1 else 1.0) * get(t, default_idf) for t, c in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values()))
     return {t: v / norm for t, v in vec.items()} if norm else {}
 
