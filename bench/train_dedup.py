@@ -5,6 +5,7 @@
     .venv/bin/python bench/train_dedup.py --holdout    # + the held-out accounts, once (never tune on them)
     .venv/bin/python bench/train_dedup.py --holdout-only   # the shipped model on the held-out accounts, once
     .venv/bin/python bench/train_dedup.py --kinds lr,hgb --dry-run   # logistic regression vs boosted trees
+    .venv/bin/python bench/train_dedup.py --dry-run --per-set  # + each set alone: pooled vs its own refit
 
 Data: ../shared/data/dedup-dev and ../shared/data/signals-dev, read in place. One account in five of each set
 (by a salted hash of its id) is held out: never read for fitting, for choosing, or for error analysis.
@@ -297,6 +298,49 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
     return out
 
 
+def per_set(data: Data, pooled: dict[str, Any]) -> None:
+    """Each set as its own deployment: the pooled model's pair AUC within the set, and a logistic regression
+    refitted on that set alone (standardised features, the same folds grouped by account, Platt and thresholds
+    chosen on the set's other folds), as a deployment's own labels would refit it. Teacher-forced: top-1
+    precision and recall of the auto-merges over the signals whose gold opportunity was open, and hit@3."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    owner_set = np.array([data.steps[k][0] for k in data.owner])
+    for name in SETS:
+        rows = owner_set == name
+        mine = [k for k, (n, _) in enumerate(data.steps) if n == name]
+        cands = [len(data.steps[k][1].scored) for k in mine]
+        print(
+            f"  {name}: {len(mine)} signals, {np.mean(cands):.2f} candidates per signal; pooled model's pair AUC "
+            f"within the set {roc_auc_score(data.y[rows], pooled['probs'][rows]):.3f}"
+        )
+        z = np.zeros(len(data.y))
+        for f in range(FOLDS):
+            test, train = rows & (data.fold == f), rows & (data.fold != f)
+            if test.any() and len(set(data.y[train])) == 2:
+                m = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000)).fit(
+                    data.x[train], data.y[train]
+                )
+                z[test] = m.decision_function(data.x[test])
+        a, b = platt(z[rows], data.y[rows])
+        probs = 1 / (1 + np.exp(-(a * z + b)))
+        merges = right = gold = hit3 = 0
+        for f in range(FOLDS):
+            merge, floor = choose_thresholds(per_step(data, probs, [k for k in mine if data.step_fold[k] != f]))
+            for step, p in per_step(data, probs, [k for k in mine if data.step_fold[k] == f]):
+                gold += step.gold_index is not None
+                hit3 += step.gold_index is not None and hits([(step, p)], merge, floor)["hit@3"] > 0
+                if p and max(p) >= merge:
+                    merges += 1
+                    right += int(np.argmax(p)) == step.gold_index
+        print(
+            f"    refitted on {name} alone: pair AUC {roc_auc_score(data.y[rows], z[rows]):.3f}; auto-merges {merges}, "
+            f"precision {right / max(merges, 1):.3f}, recall {right / max(gold, 1):.3f}; "
+            f"hit@3 {hit3 / max(gold, 1):.3f}"
+        )
+
+
 def report(cv: dict[str, Any]) -> None:
     print(
         f"  {cv['kind']}: pair AUC {cv['auc']:.3f}  log-loss {cv['log_loss']:.4f}  ({cv['rows']} pairs, "
@@ -316,6 +360,7 @@ def main(argv: list[str] | None = None) -> None:
         "--kinds", default="lr", help="lr, hgb or both (chosen by out-of-fold log-loss); see the module docstring"
     )
     ap.add_argument("--holdout-only", action="store_true", help="only the shipped model on the held-out accounts")
+    ap.add_argument("--per-set", action="store_true", help="each set alone: pooled model vs a refit on the set")
     args = ap.parse_args(argv)
     if args.holdout_only:
         report_holdout(model_from_json(json.loads(MODEL_PATH.read_text("utf-8"))))
@@ -330,6 +375,8 @@ def main(argv: list[str] | None = None) -> None:
         results[kind] = cross_validate(data, kind)
         report(results[kind])
     best = min(results.values(), key=lambda c: c["log_loss"])
+    if args.per_set:
+        per_set(data, best)
     kind = best["kind"]
     print(f"chosen by out-of-fold log-loss: {kind}")
     model = fit(kind, data.x, data.y)
