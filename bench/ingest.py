@@ -351,6 +351,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, dict[
         ("no rate limit", serve, {"SIGNAL_PIPELINE_RATE_LIMIT_PER_MINUTE": "0"}),
         ("limit in " + ("db" if backend == "postgresql" else "process"), serve, on),
     ]
+    if workers > 1:
+        # The same service in one process, to print what the extra workers bring (issue 13: >= 1.3x with 2).
+        one = [BIN / "signal-pipeline", "serve", "--workers", "1", "--no-migrate"]
+        variants.insert(0, ("1 process", one, {"SIGNAL_PIPELINE_RATE_LIMIT_PER_MINUTE": "0"}))
     if args.redis and backend == "postgresql":
         variants.append(("limit in redis", serve, {**on, "SIGNAL_PIPELINE_REDIS_URL": args.redis}))
     rounds: dict[str, list[dict[str, float]]] = {}
@@ -418,6 +422,9 @@ def main() -> None:
             if "bare INSERT" not in label:
                 bare = by_label[f"{backend:10} {'bare INSERT':16} {mode}"]
                 line += f"  ratio to bare {r['signals_per_s'] / bare['signals_per_s']:.2f}"
+            single = by_label.get(f"{backend:10} {'1 process':16} {mode}")
+            if "no rate limit" in label and single is not None:
+                line += f"  vs 1 process {r['signals_per_s'] / single['signals_per_s']:.2f}"
             if "limit in" in label:
                 off = by_label[f"{backend:10} {'no rate limit':16} {mode}"]
                 line += f"  vs no limit {r['signals_per_s'] / off['signals_per_s']:.3f}"
