@@ -223,23 +223,25 @@ class AccountDirectory:
     def reading(self, session: Session) -> Iterator[AccountIndex]:
         """The index, caught up with every account change committed before this call, held against changes
         while the caller reads it."""
-        self.catch_up(session)
+        # Waits for a catch-up in progress (the background one, most often: it applies what this request must
+        # see): a change committed before the request is seen by it, in every process.
+        self.catch_up(session, wait=True)
         with self._rw.shared():
             yield self._index
 
     def catch_up(self, session: Session | Connection, *, wait: bool = False) -> None:
         """Apply the account changes committed since the version this process has (one primary-key read when
-        there are none). Concurrent callers do not queue behind a catch-up in progress (unless ``wait``):
-        they read the index as it is, stale by that one change, except before the first load."""
+        there are none). Without ``wait``, a caller does not queue behind a catch-up in progress (the background
+        one does not need to), except before the first load."""
         version = current_version(session)
-        if version == self.version:
+        if version <= self.version:  # nothing new, or another caller already applied it
             return
         if not self._catching_up.acquire(blocking=wait or not self.ready):
             return
         try:
             if self.version < 0:
                 self._load(session, version)
-            elif version != self.version:
+            elif version > self.version:
                 self._apply(session, version)
         finally:
             self._catching_up.release()
