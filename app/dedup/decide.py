@@ -25,20 +25,6 @@ REPOST_WINDOW = timedelta(hours=72)
 REPOST_MIN_RATIO = 90.0
 
 
-def _ref(ref: str) -> str:
-    return ref.strip().casefold()
-
-
-def named_candidate(new: r.SignalText, candidates: Sequence[r.OpportunityCandidate]) -> r.OpportunityCandidate | None:
-    if not new.opportunity_ref or not new.opportunity_ref.strip():
-        return None
-    ref = _ref(new.opportunity_ref)
-    for c in candidates:
-        if _ref(c.id) == ref or (c.crm_id is not None and _ref(c.crm_id) == ref):
-            return c
-    return None
-
-
 def find_repost(
     new: r.SignalText, candidates: Sequence[r.OpportunityCandidate]
 ) -> tuple[r.OpportunityCandidate, r.SignalText, float] | None:
@@ -109,9 +95,6 @@ def decide(
     max_age_days: int,
 ) -> r.Decision:
     """Where ``new`` goes among its account's open ``candidates``."""
-    named = named_candidate(new, candidates)
-    if named is not None:
-        return r.Decision(r.NAMED, named.id, 1.0, f"payload names opportunity {new.opportunity_ref}")
     repost = find_repost(new, candidates)
     if repost is not None:
         cand, earlier, ratio = repost

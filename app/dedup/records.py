@@ -18,7 +18,6 @@ class SignalText:
     observed_at: datetime
     source_system: str | None = None
     source_reference: str | None = None
-    opportunity_ref: str | None = None  # an opportunity id or CRM deal id named by the payload
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,6 @@ class Suggestion:
 
 # Outcomes of a decision.
 REPOST = "repost"  # the same person re-posted a signal: store nothing
-NAMED = "named"  # the payload names the opportunity
 MERGED = "merged"  # probability at or above the merge threshold: joins the opportunity
 SUGGESTED = "suggested"  # a new opportunity, with duplicate candidates for a person to decide
 NEW = "new"  # a new opportunity, nothing alike

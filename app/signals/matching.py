@@ -54,7 +54,6 @@ def signal_text(signal: Signal, email: str) -> dedup.SignalText:
         observed_at=signal.observed_at,
         source_system=signal.source_system,
         source_reference=signal.source_reference,
-        opportunity_ref=signal.opportunity_ref,
     )
 
 
@@ -113,7 +112,6 @@ _MEMBERS = (
         Signal.observed_at,
         Signal.source_system,
         Signal.source_reference,
-        Signal.opportunity_ref,
         sa.func.row_number()
         .over(partition_by=col(Signal.opportunity_id), order_by=col(Signal.observed_at).desc())
         .label("rank"),
@@ -157,7 +155,6 @@ def candidate_pools(
                 observed_at=r.observed_at,
                 source_system=r.source_system,
                 source_reference=r.source_reference,
-                opportunity_ref=r.opportunity_ref,
             )
         )
     return pools
