@@ -127,7 +127,10 @@ def floor(crm: str, n: int, team_rows: int) -> int:
     return math.ceil(n / 200) + math.ceil(team_rows / 200)
 
 
-def bulk(crm: str, n: int) -> dict[str, float]:
+@contextmanager
+def outbox_of(crm: str, n: int) -> Iterator[tuple[Settings, Any, sa.Engine, Any]]:
+    """A scratch database whose outbox holds ``n`` new opportunities of one account known to the CRM sandbox, with
+    its users and owners pulled: the steady state the call floor assumes. Yields settings, adapter, engine, env."""
     with scratch_pg() as db_url, crm_env(crm) as env:
         settings = settings_for(crm, env, db_url)
         adapter = build_adapter(settings)
@@ -136,9 +139,17 @@ def bulk(crm: str, n: int) -> dict[str, float]:
         for email in CONTRIBUTORS:
             env.control.seed_user(email)
         company = env.control.seed_account("Nordkraft AB", "nordkraft.se", owner_email="owner@ourco.se")
-        pull_all(engine, adapter)  # accounts with owners, users: the steady state the floor assumes
+        pull_all(engine, adapter)
         account = ensure_account(engine, crm, company)
         seed_opportunities(engine, n, crm=crm, account_id=account, contributors=CONTRIBUTORS)
+        try:
+            yield settings, adapter, engine, env
+        finally:
+            engine.dispose()
+
+
+def bulk(crm: str, n: int) -> dict[str, float]:
+    with outbox_of(crm, n) as (settings, adapter, engine, env):
         worker = SyncWorker(engine, adapter, WorkerConfig.from_settings(settings, adapter), worker_id="bench")
         calls_before = env.control.call_count()
         started = time.perf_counter()
@@ -147,7 +158,6 @@ def bulk(crm: str, n: int) -> dict[str, float]:
         calls = env.control.call_count() - calls_before
         states = jobs_by_state(engine)
         copies = len({o.opportunity_id for o in env.control.opportunities()})
-        engine.dispose()
     team_rows = n * len(CONTRIBUTORS)
     minimum = floor(crm, n, team_rows if crm == "salesforce" else 0)
     assert states == {"done": n}, states
@@ -177,17 +187,7 @@ def worker_environment(settings: Settings, worker_id: str) -> dict[str, str]:
 
 def bulk_processes(crm: str, n: int, workers: int) -> dict[str, float]:
     """``bulk`` with ``workers`` worker processes draining the one outbox at once."""
-    with scratch_pg() as db_url, crm_env(crm) as env:
-        settings = settings_for(crm, env, db_url)
-        adapter = build_adapter(settings)
-        assert adapter is not None
-        engine = make_engine(db_url)
-        for email in CONTRIBUTORS:
-            env.control.seed_user(email)
-        company = env.control.seed_account("Nordkraft AB", "nordkraft.se", owner_email="owner@ourco.se")
-        pull_all(engine, adapter)
-        account = ensure_account(engine, crm, company)
-        seed_opportunities(engine, n, crm=crm, account_id=account, contributors=CONTRIBUTORS)
+    with outbox_of(crm, n) as (settings, _adapter, engine, env):
         started = time.perf_counter()
         procs = [
             subprocess.Popen(
@@ -212,7 +212,6 @@ def bulk_processes(crm: str, n: int, workers: int) -> dict[str, float]:
             for p in procs:
                 p.wait(timeout=60)
         copies = crm_copies(env.control)
-        engine.dispose()
     assert len(copies) == n, len(copies)
     return {"wall": wall, "per_s": n / wall, "duplicates": sum(c - 1 for c in copies.values())}
 
