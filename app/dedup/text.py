@@ -85,10 +85,8 @@ def vocabulary(title: str, body: str) -> frozenset[str]:
 def weighted(counts: Counter[str], idf: dict[str, float], default_idf: float, prefix: str = "") -> dict[str, float]:
     """Unit-length sublinear-tf x idf vector."""
     get = idf.get
-    if prefix:
-        vec = {t: (1.0 + math.log(c) if c > 1 else 1.0) * get(prefix + t, default_idf) for t, c in counts.items()}
-    else:  # most terms occur once: no logarithm, no key to build
-        vec = {t: (1.0 + math.log(c) if c > 1 else 1.0) * get(t, default_idf) for t, c in counts.items()}
+    # Most terms occur once: 1 + log(1) is 1, so no logarithm for them.
+    vec = {t: (1.0 + math.log(c) if c > 1 else 1.0) * get(prefix + t, default_idf) for t, c in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values()))
     return {t: v / norm for t, v in vec.items()} if norm else {}
 

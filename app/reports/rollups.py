@@ -148,10 +148,11 @@ JOIN contributors c ON c.id = d.contributor_id
 WHERE d.done IS NOT NULL
 """
 _DURATIONS = f"INSERT INTO report_durations ({_DURATION_COLUMNS}) {_DURATIONS_SELECT}"
-_UPDATED = ", ".join(f"{c} = EXCLUDED.{c}" for c in _DURATION_COLUMNS.split(", ")[2:])
+_DURATION_VALUES = _DURATION_COLUMNS.split(", ")[2:]  # what is not the key (opportunity_id, metric)
+_UPDATED = ", ".join(f"{c} = EXCLUDED.{c}" for c in _DURATION_VALUES)
 _DIFFERS = (
-    f"({', '.join('report_durations.' + c for c in _DURATION_COLUMNS.split(', ')[2:])}) IS DISTINCT FROM "
-    f"({', '.join('EXCLUDED.' + c for c in _DURATION_COLUMNS.split(', ')[2:])})"
+    f"({', '.join('report_durations.' + c for c in _DURATION_VALUES)}) IS DISTINCT FROM "
+    f"({', '.join('EXCLUDED.' + c for c in _DURATION_VALUES)})"
 )
 # The durations of changed opportunities, written only where they differ: most changes (a new signal, a note, a
 # sync of an opportunity already in the CRM) leave them as they were, and rewriting them cost a row version and an

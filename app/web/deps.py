@@ -122,8 +122,12 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 
+def _is_page(path: str) -> bool:
+    return path == "/app" or path.startswith("/app/")
+
+
 def _page_path(request: Request) -> bool:
-    return request.url.path == "/app" or request.url.path.startswith("/app/")
+    return _is_page(request.url.path)
 
 
 class SecurityHeaders:
@@ -134,8 +138,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/app" or path.startswith("/app/")):
+        if scope["type"] != "http" or not _is_page(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
 
