@@ -30,6 +30,9 @@ def test_a_contributor_reports_a_signal_and_sees_it_attributed_in_my_signals(pag
     expect = _expect()
     sign_in(page, site, "anna.berg@ourco.se", "contributor")
     page.get_by_role("link", name="Report a signal").first.click()
+    # htmx (a deferred script) binds the typeahead once the document is parsed; typing before that sends no request.
+    # The likely cause of this test's one CI failure: the option never came, on the first page the browser opened.
+    page.wait_for_load_state("load")
     page.get_by_label("Customer").fill("Tailspin")
     # The typeahead offers the directory's account; take it.
     expect(page.locator("#account-options option[value='Tailspin Health AB']")).to_have_count(1)
