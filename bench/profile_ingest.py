@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--out", default="/tmp/ingest-profile.txt")
+    parser.add_argument(
+        "--gil", action="store_true", help="only samples holding the GIL: Python's CPU, without threads that wait"
+    )
     args = parser.parse_args()
     url, admin, name = scratch_pg()
     env = {**os.environ, "SIGNAL_PIPELINE_DATABASE_URL": url, "SIGNAL_PIPELINE_LOG_LEVEL": "warning"}
@@ -116,6 +119,7 @@ def main() -> None:
                     str(int(args.seconds)),
                     "--output",
                     args.out,
+                    *(["--gil"] if args.gil else []),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -14,6 +14,7 @@ from app.contributors.models import Contributor
 from app.core.auth import Principal
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.ids import uuid7
+from app.core.rows import new_row
 from app.core.timeutil import utcnow
 from app.duplicates import labels
 from app.notifications.events import Event, emit_many
@@ -28,7 +29,8 @@ CO_CONTRIBUTOR = "co_contributor"
 def new_opportunity(account: Account, signal: Signal) -> Opportunity:
     """An unsaved opportunity opened by ``signal`` (version 0 until its first signal is added)."""
     now = utcnow()
-    return Opportunity(
+    return new_row(
+        Opportunity,
         id=uuid7(),
         account_id=account.id,
         title=signal.title,
@@ -78,7 +80,8 @@ def credit_signals(
     for opp, signal in placed:
         mine = credits[opp.id].get(signal.contributor_id)
         if mine is None:
-            mine = Credit(
+            mine = new_row(
+                Credit,
                 id=uuid7(),
                 opportunity_id=opp.id,
                 contributor_id=signal.contributor_id,

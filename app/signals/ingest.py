@@ -28,6 +28,7 @@ from app.accounts.models import Account
 from app.contributors.models import Contributor
 from app.core.dbutil import insert_for_dialect
 from app.core.ids import uuid7
+from app.core.rows import new_row
 from app.core.settings import Settings
 from app.core.timeutil import as_utc, utcnow
 from app.core.versions import Versioned
@@ -383,7 +384,8 @@ def _stored(session: Session, signal_id: str) -> Signal:
 
 def _new_signal(a: Attributed, account: Account | None, api_key_id: uuid.UUID | None) -> Signal:
     d = a.draft.data
-    return Signal(
+    return new_row(
+        Signal,
         id=uuid7(),
         contributor_id=uuid.UUID(int=0),  # set once the contributors are upserted
         kind=d.kind,
@@ -437,7 +439,7 @@ def _upsert_contributors(session: Session, placed: Sequence[Placed]) -> dict[str
     values = [r for _, r in sorted(stats.items())]
     people: dict[str, Contributor] = {}
     for returned in session.execute(_contributor_upsert(session.get_bind().dialect.name), values).mappings():
-        person = Contributor(**returned)  # a table model's constructor does not validate: these are our own rows
+        person = new_row(Contributor, **returned)  # our own rows, as the database returned them
         people[person.email or ""] = person
     return people
 
