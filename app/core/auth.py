@@ -13,11 +13,12 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.core.errors import Forbidden, Unauthorized
-from app.core.ratelimit import Quota, limit_request
+from app.core.ratelimit import Quota, limit_request_async
 from app.core.tables import ApiKey
 from app.core.timeutil import utcnow
 
@@ -121,13 +122,20 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, raw: str) -> tuple[bool, Principal | None]:
+        """(True, the answer) when a fresh answer for ``raw`` is cached; (False, None) when it must be loaded."""
+        with self._lock:
+            hit = self._entries.get(hash_key(raw))
+        if hit and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
     def lookup(self, engine: Engine, raw: str) -> Principal | None:
+        known, principal = self.cached(raw)
+        if known:
+            return principal
         digest = hash_key(raw)
         now = time.monotonic()
-        with self._lock:
-            hit = self._entries.get(digest)
-        if hit and hit[0] > now:
-            return hit[1]
         principal = self._load(engine, raw, digest)
         with self._lock:
             if len(self._entries) > 10_000:
@@ -161,7 +169,13 @@ def revoke(session: Session, prefix_or_id: str) -> ApiKey | None:
     return key
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
+    """The request's key, authenticated and counted against its quota once per request.
+
+    Async, so a cached key costs no trip to the threadpool: only a key that must be read from the database, and
+    a limiter whose store is across the network, run there (each is one hop, and most requests need neither
+    or only the second).
+    """
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:  # a second scope check in the same request: authenticated and counted once
         return known
@@ -170,20 +184,22 @@ def _principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <api key>'", headers={"WWW-Authenticate": "Bearer"})
     cache: KeyCache = request.app.state.key_cache
-    principal = cache.lookup(request.app.state.engine, token.strip())
+    hit, principal = cache.cached(token.strip())
+    if not hit:
+        principal = await run_in_threadpool(cache.lookup, request.app.state.engine, token.strip())
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
     # Limited after authentication, per key: an unknown key gets its 401 without costing anyone's budget.
     quota: Quota | None = request.app.state.api_quota
     if quota is not None:
-        limit_request(request, f"key:{principal.key_id}", quota)
+        await limit_request_async(request, f"key:{principal.key_id}", quota)
     request.state.principal = principal
     return principal
 
 
 def require(scope: Scope) -> object:
-    def dependency(request: Request) -> Principal:
-        principal = _principal(request)
+    async def dependency(request: Request) -> Principal:
+        principal = await _principal(request)
         if not principal.has(scope):
             raise Forbidden(f"this endpoint needs the scope '{scope.value}'", required_scope=scope.value)
         return principal
@@ -192,8 +208,8 @@ def require(scope: Scope) -> object:
 
 
 def require_company_reports() -> object:
-    def dependency(request: Request) -> Principal:
-        principal = _principal(request)
+    async def dependency(request: Request) -> Principal:
+        principal = await _principal(request)
         check_company_reports(principal)
         return principal
 

@@ -94,6 +94,10 @@ def _refill(tokens: float, updated: float, now: float, quota: Quota) -> tuple[bo
 
 
 class RateLimiter(Protocol):
+    # Whether ``take`` waits on another process (a network round trip): then it runs in the threadpool, off
+    # the event loop; an in-process store is cheaper to call where the request already is.
+    blocking: bool
+
     def take(self, key: str, quota: Quota) -> Decision:
         """Take one token from ``key``'s bucket (created full) and say whether the request may go on."""
         ...
@@ -103,6 +107,8 @@ class RateLimiter(Protocol):
 
 class MemoryLimiter:
     """Buckets in this process: right for the embedded SQLite set-up, which runs one process."""
+
+    blocking = False
 
     def __init__(self, clock: Clock = time.time) -> None:
         self.clock = clock
@@ -142,6 +148,8 @@ _PG_TAKE = sa.text(
 
 class PostgresLimiter:
     """Buckets as rows of ``rate_limit_buckets``, shared by every process on the database."""
+
+    blocking = True
 
     def __init__(self, database_url: str, *, pool_size: int, clock: Clock = time.time) -> None:
         self.clock = clock
@@ -191,6 +199,8 @@ return {allowed, tostring(level)}
 
 class RedisLimiter:
     """Buckets as Redis hashes ``<prefix><key>``, shared by every process using the same Redis."""
+
+    blocking = True
 
     def __init__(self, url: str, *, prefix: str = "signal-pipeline:ratelimit:", clock: Clock = time.time) -> None:
         import redis
@@ -251,8 +261,13 @@ def limit_request(request: Request, key: str, quota: Quota) -> None:
 
 
 async def limit_request_async(request: Request, key: str, quota: Quota) -> None:
-    """``limit_request`` for async handlers: the store's round trip runs off the event loop."""
-    await run_in_threadpool(limit_request, request, key, quota)
+    """``limit_request`` for async code: a store across the network is asked from the threadpool, off the
+    event loop; the in-process store is asked in place."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if limiter.blocking:
+        await run_in_threadpool(limit_request, request, key, quota)
+    else:
+        limit_request(request, key, quota)
 
 
 def remote_address(request: Request) -> str:
