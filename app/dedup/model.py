@@ -1,7 +1,8 @@
 """The fitted duplicate model: boosted trees (or a logistic regression) over app.dedup.features.FEATURES,
 a Platt calibration of its log-odds, and the two thresholds, all chosen by cross-validation grouped by account
 (bench/train_dedup.py writes data/dedup_model.json). A calibration fitted on the deployment's own review
-decisions (``signal-pipeline matching calibrate``) replaces the calibration and thresholds, never the features.
+decisions (``signal-pipeline matching calibrate``) replaces the calibration and thresholds, and, where the labels
+are enough, the logistic regression's weights; never the features.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ class DedupModel:
         return replace(
             self, platt_a=platt_a, platt_b=platt_b, merge_threshold=merge, suggest_floor=floor, source="calibrated"
         )
+
+    def with_weights(self, init: float, coef: tuple[float, ...]) -> DedupModel:
+        """The same features under a logistic regression with these weights (refitted on the deployment's labels)."""
+        if len(coef) != len(FEATURES):
+            raise ValueError(f"{len(coef)} weights for {len(FEATURES)} features")
+        return replace(self, init=init, coef=coef, trees=(), rate=0.0, source="calibrated")
 
 
 def model_from_json(data: dict[str, Any]) -> DedupModel:

@@ -1,5 +1,5 @@
-"""`signal-pipeline matching ...`: refit the duplicate model's calibration from the stored decisions, and score
-a labelled set in the shared format."""
+"""`signal-pipeline matching ...`: refit the duplicate model's calibration (and weights) from the stored
+decisions, and score a labelled set in the shared format."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ matching_cli = typer.Typer(
 
 @matching_cli.command("calibrate")
 def calibrate() -> None:
-    """Refit the calibration and thresholds from the stored labels, print the cross-validated figures, store it."""
+    """Refit the calibration, thresholds and (with enough labels) the weights from the stored labels, print the
+    cross-validated figures before and after, store it."""
     from app.core.db import make_engine, transaction
     from app.core.settings import load_settings
     from app.duplicates.calibration import calibrate as run
@@ -24,8 +25,10 @@ def calibrate() -> None:
         result = run(session)
     typer.echo(
         f"calibration from {result.labels} labels: platt ({result.platt_a:.4f}, {result.platt_b:.4f}), "
-        f"merge threshold {result.merge_threshold:.4f}, suggestion floor {result.suggest_floor:.4f}"
+        f"merge threshold {result.merge_threshold:.4f}, suggestion floor {result.suggest_floor:.4f}, "
+        f"weights {'refitted' if result.coef else 'shipped'}"
     )
+    typer.echo("cross-validated on the labels (before = shipped, after = refit):")
     for k, v in result.figures.items():
         typer.echo(f"  {k}: {v}")
     typer.echo("stored; the service uses it from its next model check")

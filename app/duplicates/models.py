@@ -61,7 +61,9 @@ class MatchLabel(SQLModel, table=True):
 
 
 class MatchCalibration(SQLModel, table=True):
-    """A calibration of the duplicate model fitted on the deployment's labels; the newest one is used."""
+    """A calibration of the duplicate model fitted on the deployment's labels; the newest one is used. ``coef``:
+    the logistic regression's weights refitted on those labels (``{"features", "init", "coef"}``), or None when
+    the shipped weights stand."""
 
     __tablename__ = "match_calibrations"
 
@@ -72,4 +74,5 @@ class MatchCalibration(SQLModel, table=True):
     suggest_floor: float
     labels: int
     figures: dict[str, Any] = json_column({})
+    coef: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(), nullable=True)
     created_at: datetime = created_column()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -11,9 +13,11 @@ from app.core.db import make_engine, transaction
 from app.dedup.features import FEATURES
 from app.dedup.model import shipped
 from app.duplicates import labels
-from app.duplicates.calibration import MIN_LABELS
+from app.duplicates.calibration import MIN_LABELS, MIN_WEIGHT_LABELS
+from app.duplicates.matcher import current
 from app.duplicates.models import MatchCalibration
 from tests.conftest import ROOT
+from tests.unit.test_calibration import skewed
 
 FIXTURE = ROOT / "tests" / "fixtures" / "dedup"
 
@@ -75,3 +79,43 @@ class TestCalibrate:
             assert stored.labels == 2 * MIN_LABELS
             assert (stored.platt_a, stored.platt_b) != (shipped().platt_a, shipped().platt_b)
             assert 0.0 <= stored.suggest_floor <= stored.merge_threshold
+
+    def test_enough_labels_refit_the_weights_and_the_service_uses_them(
+        self, db_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SIGNAL_PIPELINE_DATABASE_URL", db_url)
+        drawn = skewed(3 * MIN_WEIGHT_LABELS)
+        with transaction(make_engine(db_url)) as session:
+            for label in drawn:
+                labels.record(
+                    session, labels.ACCEPT if label.same else labels.REJECT, label.same, "test", features=label.features
+                )
+        result = CliRunner().invoke(cli, ["matching", "calibrate"])
+        assert result.exit_code == 0, result.output
+        assert "weights refitted" in result.output and "cv_log_loss_shipped" in result.output
+        with transaction(make_engine(db_url)) as session:
+            (stored,) = session.exec(select(MatchCalibration))
+            assert stored.coef is not None and stored.coef["features"] == list(FEATURES)
+            model = current(session)
+        x = drawn[0].features
+        want = 1 / (
+            1 + math.exp(-(stored.coef["init"] + sum(c * v for c, v in zip(stored.coef["coef"], x, strict=True))))
+        )
+        assert model.source == "calibrated" and model.coef == tuple(stored.coef["coef"])
+        assert model.probability(x) == pytest.approx(want) and model.probability(x) != shipped().probability(x)
+        assert model.merge_threshold == stored.merge_threshold
+
+    def test_weights_fitted_for_other_features_are_not_used(self, db_url: str) -> None:
+        with transaction(make_engine(db_url)) as session:
+            session.add(
+                MatchCalibration(
+                    platt_a=1.0,
+                    platt_b=0.0,
+                    merge_threshold=0.5,
+                    suggest_floor=0.1,
+                    labels=500,
+                    coef={"features": ["word_best"], "init": 0.0, "coef": [1.0]},
+                )
+            )
+        with transaction(make_engine(db_url)) as session:
+            assert current(session) == shipped()
