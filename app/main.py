@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import app.tables  # noqa: F401  (every table registered before any query: foreign keys name other features' tables)
-from app.accounts.directory import AccountDirectory, warm
+from app.accounts.directory import AccountDirectory
 from app.accounts.router import router as accounts_router
 from app.capture.router import router as capture_router
 from app.capture.service import TaskRunner, build_sources, sandbox_mounts
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         startup.resume()  # the app is built (`serve` paused the collector while it loaded)
         open_box(settings, engine)  # a wrong SIGNAL_PIPELINE_SECRET_KEYS stops the start, not a later request
-        warm(app.state.directory, engine)
+        app.state.directory.start(engine)
         stops: list[Callable[[], None]] = []
         if settings.worker_in_process:
             # The embedded set-up: one process also syncs the CRM and delivers notifications.

@@ -318,6 +318,31 @@ class AccountDirectory:
         except sa.exc.SQLAlchemyError:
             log.warning("account_index_snapshot_failed")
 
+    def start(self, engine: Engine, retry_seconds: float = 1.0, poll_seconds: float = POLL_SECONDS) -> threading.Thread:
+        """Load the directory in the background at start-up (/readyz says ready once it is loaded; retried
+        while the database is unreachable or not migrated yet), then keep it caught up until ``close()``."""
+        self._closing.clear()  # an app's lifespan may start again after a close (tests do)
+        thread = threading.Thread(
+            target=self._keep_up, args=(engine, retry_seconds, poll_seconds), name="account-directory", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _keep_up(self, engine: Engine, retry_seconds: float, poll_seconds: float) -> None:
+        while not self.ready and not self._closing.is_set():
+            try:
+                with engine.connect() as conn:
+                    self.catch_up(conn, wait=True)
+            except sa.exc.SQLAlchemyError:
+                log.warning("account_directory_warm_failed")
+                self._closing.wait(retry_seconds)
+        while not self._closing.wait(poll_seconds):
+            try:
+                with engine.connect() as conn:
+                    self.catch_up(conn)
+            except sa.exc.SQLAlchemyError:
+                log.warning("account_directory_poll_failed")
+
     def close(self) -> None:
         """Stop catching up in the background and write the snapshot due, if any, now (at shutdown, before
         the engine goes)."""
@@ -329,31 +354,3 @@ class AccountDirectory:
         """Catch up now (after this process committed an account change), so its next request sees it."""
         with engine.connect() as conn:
             self.catch_up(conn, wait=True)
-
-
-def warm(
-    directory: AccountDirectory, engine: Engine, retry_seconds: float = 1.0, poll_seconds: float = POLL_SECONDS
-) -> threading.Thread:
-    """Load the directory in the background at start-up (/readyz says ready once it is loaded; retried while
-    the database is unreachable or not migrated yet), then keep it caught up until ``directory.close()``."""
-
-    directory._closing.clear()  # an app's lifespan may start again after a close (tests do)
-
-    def build() -> None:
-        while not directory.ready and not directory._closing.is_set():
-            try:
-                with engine.connect() as conn:
-                    directory.catch_up(conn, wait=True)
-            except sa.exc.SQLAlchemyError:
-                log.warning("account_directory_warm_failed")
-                directory._closing.wait(retry_seconds)
-        while not directory._closing.wait(poll_seconds):
-            try:
-                with engine.connect() as conn:
-                    directory.catch_up(conn)
-            except sa.exc.SQLAlchemyError:
-                log.warning("account_directory_poll_failed")
-
-    thread = threading.Thread(target=build, name="account-directory", daemon=True)
-    thread.start()
-    return thread

@@ -193,8 +193,7 @@ def run(
     return answers(drafts, outcomes)
 
 
-# Statements every ingest runs, built once: building one costs more CPU than PostgreSQL spends running it, and
-# the compiled form is cached by SQLAlchemy either way. Values go in as bound parameters.
+# Built once, like matching's statements (see there why).
 _STORED_REFS = select(Signal).where(
     col(Signal.source_system).in_(sa.bindparam("systems", expanding=True)),
     col(Signal.source_reference).in_(sa.bindparam("references", expanding=True)),

@@ -72,7 +72,9 @@ def lock_accounts(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Acco
     return {a.id: a for a in session.exec(_LOCK_ACCOUNTS, params={"ids": list(ids)})}
 
 
-# The statements of every ingest, built once: building one costs more CPU than PostgreSQL spends running it.
+# The statements every ingest runs are built once, at import, with their values as bound parameters: building
+# a statement costs more CPU than PostgreSQL spends running it, and the compiled form is cached by SQLAlchemy
+# either way. (ingest.py's follow the same rule.)
 _LOCK_ACCOUNTS = (
     select(Account)
     .where(col(Account.id).in_(sa.bindparam("ids", expanding=True)))
