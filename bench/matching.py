@@ -3,6 +3,7 @@ attribution, top-3 recall and speed.
 
     .venv/bin/python bench/matching.py            # dedup figures, NSI dev, signals-dev, speed (builds bench/data/)
     .venv/bin/python bench/matching.py --dedup-cv # + deduplication's grouped CV run again (bench/train_dedup.py)
+    .venv/bin/python bench/matching.py --skip-after-review   # without dedup's figures after review labels (~1 min)
     .venv/bin/python bench/matching.py --skip-speed --cv   # + the name model's grouped-CV figures on NSI dev
     .venv/bin/python bench/matching.py --val      # + NSI val: report it once, never read its errors
 
@@ -254,9 +255,10 @@ DEDUP_TARGETS = {
 }
 
 
-def run_dedup(cv: bool, holdout: bool) -> None:
+def run_dedup(cv: bool, holdout: bool, after_review: bool) -> None:
     """The done-when figures of deduplication: the held-out folds of the grouped CV that chose the shipped model
-    (stored with it by bench/train_dedup.py; --dedup-cv runs that CV again)."""
+    (stored with it by bench/train_dedup.py; --dedup-cv runs that CV again), and, unless skipped, the same folds
+    after each set's own review decisions (bench/train_dedup.py's after_review)."""
     from app.dedup.model import shipped_payload
 
     if cv or holdout:
@@ -265,13 +267,37 @@ def run_dedup(cv: bool, holdout: bool) -> None:
         train(["--dry-run", *(["--holdout"] if holdout else [])])
     about = shipped_payload()["cv"]
     print(f"deduplication ({about['chosen']}; leave-account-out CV, held-out folds; thresholds chosen on other folds):")
-    for name, targets in DEDUP_TARGETS.items():
-        got = about[name]
-        parts = []
-        for k, want in targets.items():
-            parts.append(f"{k} {got[k]:.3f} (>= {want:.2f} {'PASS' if got[k] >= want else 'FAIL'})")
-        extra = f"pairwise recall {got['pairwise_recall']:.3f}  B3 F1 {got['bcubed_f1']:.3f}  hit@3 {got['hit@3']:.3f}"
-        print(f"  {name:<11} " + "  ".join(parts) + f"  | {extra}")
+    print("  OUT OF THE BOX (the shipped model; no label of the deployment):")
+    for name in DEDUP_TARGETS:
+        print_dedup(name, about[name])
+    if not after_review:
+        return
+    from bench.train_dedup import after_review as replayed
+    from bench.train_dedup import cached_data, cross_validate
+
+    data = cached_data()
+    figures = replayed(data, cross_validate(data, about["chosen"]))
+    print(
+        "  AFTER THE DEPLOYMENT'S OWN REVIEW DECISIONS (not out of the box: each fold's accounts scored after "
+        "`matching calibrate` refitted the fold's model on the review labels of the set's other accounts):"
+    )
+    for name in DEDUP_TARGETS:
+        folds = figures[name].pop("folds")
+        print_dedup(name, figures[name])
+        refitted = sum(1 for _, _, weights, _ in folds if weights)
+        print(
+            f"    {'':<11} labels per fold {min(n for n, *_ in folds)}-{max(n for n, *_ in folds)} "
+            f"({sum(p for _, p, *_ in folds)} positive in all); weights refitted in {refitted} of {len(folds)} folds; "
+            f"kept: {sorted({k for *_, k in folds})}"
+        )
+
+
+def print_dedup(name: str, got: dict[str, float]) -> None:
+    parts = []
+    for k, want in DEDUP_TARGETS[name].items():
+        parts.append(f"{k} {got[k]:.3f} (>= {want:.2f} {'PASS' if got[k] >= want else 'FAIL'})")
+    extra = f"pairwise recall {got['pairwise_recall']:.3f}  B3 F1 {got['bcubed_f1']:.3f}  hit@3 {got['hit@3']:.3f}"
+    print(f"  {name:<11} " + "  ".join(parts) + f"  | {extra}")
 
 
 # ------------------------------------------------------------------ speed
@@ -397,8 +423,11 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--accounts", type=int, default=50_000, help="directory size for the speed run")
     ap.add_argument("--dedup-cv", action="store_true", help="run deduplication's grouped CV again")
     ap.add_argument("--dedup-holdout", action="store_true", help="also the held-out accounts (report once)")
+    ap.add_argument(
+        "--skip-after-review", action="store_true", help="skip the dedup figures after each set's own review labels"
+    )
     args = ap.parse_args(list(argv) if argv is not None else None)
-    run_dedup(args.dedup_cv, args.dedup_holdout)
+    run_dedup(args.dedup_cv, args.dedup_holdout, not args.skip_after_review)
     if args.cv:
         from bench.train_attribution import main as train
 

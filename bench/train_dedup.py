@@ -36,6 +36,7 @@ import pickle
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,12 @@ sys.path.insert(0, str(ROOT))
 
 from app.dedup import records as r  # noqa: E402
 from app.dedup.corpus import Corpus  # noqa: E402
-from app.dedup.decide import decide  # noqa: E402
+from app.dedup.decide import MAX_SUGGESTIONS, decide  # noqa: E402
 from app.dedup.evaluate import Step, clustering_scores, hits, load_signals, replay, teacher_forced  # noqa: E402
 from app.dedup.features import FEATURES  # noqa: E402
 from app.dedup.model import DedupModel, model_from_json  # noqa: E402
+from app.duplicates.calibration import Label  # noqa: E402
+from app.duplicates.calibration import fit as calibration_fit  # noqa: E402
 
 SHARED = next(
     (p for p in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if p.exists()),
@@ -118,14 +121,17 @@ def cached_data() -> Data:
         for f in ("text.py", "corpus.py", "features.py", "decide.py", "evaluate.py")
     )
     path = ROOT / "bench" / "data" / f"dedup-dev-{hashlib.sha1(code).hexdigest()[:12]}.pickle"
+    # The attributes are pickled, not the object: run as a script, Data is __main__.Data, which another entry
+    # point (bench/matching.py) could not load.
     if path.exists():
+        data = Data.__new__(Data)
         with path.open("rb") as f:
-            data: Data = pickle.load(f)
-            return data
+            data.__dict__.update(pickle.load(f))
+        return data
     data = Data(holdout=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        pickle.dump(data, f)
+        pickle.dump(data.__dict__, f)
     return data
 
 
@@ -224,6 +230,7 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
     t0 = time.time()
     z = np.zeros(len(data.y))
     models = {}
+    exports: dict[int, DedupModel] = {}  # each fold's model as the service would run it
     for f in range(FOLDS):
         test = data.fold == f
         if not test.any():
@@ -246,7 +253,7 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
         h = hits(mine, merge, floor)
         decisions.append((f, merge, floor, h))
         scored += [(s, [*p, merge, floor]) for s, p in mine]  # carry the fold's thresholds
-        exp = model_from_json(exported(kind, m, a, b, merge, floor, {}))
+        exp = exports[f] = model_from_json(exported(kind, m, a, b, merge, floor, {}))
         for name in SETS:
             accounts = {str(s.row["gold_account_id"]) for n, s in data.steps if n == name}
             rows = [
@@ -279,6 +286,7 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
         "thresholds": [(f, round(m_, 3), round(fl, 3)) for f, m_, fl, _ in decisions],
         "platt": (a, b),
         "probs": probs,
+        "models": exports,
         "seconds": time.time() - t0,
     }
     for name in SETS:
@@ -295,6 +303,68 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
         per_set[idx[id(step)]][1] += 1
     for nm in SETS:
         out[nm]["hit@3"] = per_set[nm][0] / per_set[nm][1] if per_set[nm][1] else 0.0
+    return out
+
+
+def review_decisions(data: Data, steps: Sequence[int], model: DedupModel) -> list[Label]:
+    """The labels review would have stored for these teacher-forced steps had ``model`` placed them: a wrong
+    auto-merge is detached (a negative label); otherwise the signal's duplicate candidates (the first
+    MAX_SUGGESTIONS at or above the suggestion floor) are accepted when its gold opportunity is among them (one
+    positive: accepting closes the others unlabelled) or else all rejected. A correct auto-merge, and a gold
+    opportunity that was never suggested, leave no label, as in the service."""
+    out = []
+    for k in steps:
+        name, step = data.steps[k]
+        probs = [model.probability(s.x) for s in step.scored]
+        if not probs:
+            continue
+        order = sorted(range(len(probs)), key=lambda i: -probs[i])
+        label = partial(Label, account=f"{name}:{step.row['gold_account_id']}", signal=str(step.row["signal_id"]))
+        if probs[order[0]] >= model.merge_threshold:
+            if order[0] != step.gold_index:
+                out.append(label(step.scored[order[0]].x, False))
+            continue
+        shown = [i for i in order[:MAX_SUGGESTIONS] if probs[i] >= model.suggest_floor]
+        if step.gold_index in shown:
+            out.append(label(step.scored[step.gold_index].x, True))
+        else:
+            out += [label(step.scored[i].x, False) for i in shown]
+    return out
+
+
+def after_review(data: Data, cv: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each set as a deployment that has reviewed its duplicates, leave-account-out: for each fold, the review
+    decisions the fold's model would have drawn on the set's other folds' accounts (review_decisions) go through
+    the same code as ``signal-pipeline matching calibrate`` (app.duplicates.calibration.fit, with the fold's
+    model as the shipped one), and the fold's accounts are scored with the result: a free replay for the
+    clustering figures, the teacher-forced steps for hit@3. Nothing of a fold's accounts reaches its model or
+    its calibration. This is NOT the out-of-the-box figure: it assumes the deployment's own labels."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in SETS:
+        predicted: dict[str, str] = {}
+        found = gold = 0
+        notes = []
+        for f, prior in cv["models"].items():
+            mine = [k for k, (n, _) in enumerate(data.steps) if n == name and data.step_fold[k] == f]
+            if not mine:
+                continue
+            others = [k for k, (n, _) in enumerate(data.steps) if n == name and data.step_fold[k] != f]
+            labels = review_decisions(data, others, prior)
+            c = calibration_fit(labels, prior)
+            model = prior.calibrated(c.platt_a, c.platt_b, c.merge_threshold, c.suggest_floor, c.coef)
+            notes.append((len(labels), sum(x.same for x in labels), c.coef is not None, c.figures.get("kept", "-")))
+            accounts = {str(data.steps[k][1].row["gold_account_id"]) for k in mine}
+            rows = [x for x in data.rows[name] if x.get("gold_account_id") in accounts]
+            predicted.update(replay(rows, shipped_decider(model)))
+            for k in mine:
+                step = data.steps[k][1]
+                if step.gold_index is not None:
+                    gold += 1
+                    probs = [model.probability(s.x) for s in step.scored]
+                    found += hits([(step, probs)], model.merge_threshold, model.suggest_floor)["hit@3"] > 0
+        rows = [x for x in data.rows[name] if x["signal_id"] in predicted]
+        out[name] = clustering_scores(rows, predicted) | {"hit@3": found / gold if gold else 0.0}
+        out[name]["folds"] = notes
     return out
 
 

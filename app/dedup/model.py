@@ -65,16 +65,31 @@ class DedupModel:
     def probability(self, x: tuple[float, ...]) -> float:
         return sigmoid(self.platt_a * self.log_odds(x) + self.platt_b)
 
-    def with_calibration(self, platt_a: float, platt_b: float, merge: float, floor: float) -> DedupModel:
+    def calibrated(
+        self, platt_a: float, platt_b: float, merge: float, floor: float, weights: dict[str, Any] | None = None
+    ) -> DedupModel:
+        """This model under a calibration fitted on a deployment's labels (``signal-pipeline matching
+        calibrate``): its Platt scaling and thresholds and, where it refitted them, the logistic regression's
+        weights (``{"features", "init", "coef"}``). Weights fitted for other features (an older release) are not
+        used, and neither is the rest of that calibration: it was chosen with them."""
+        if weights is None:
+            return replace(
+                self, platt_a=platt_a, platt_b=platt_b, merge_threshold=merge, suggest_floor=floor, source="calibrated"
+            )
+        if tuple(weights.get("features", ())) != FEATURES:
+            return self
         return replace(
-            self, platt_a=platt_a, platt_b=platt_b, merge_threshold=merge, suggest_floor=floor, source="calibrated"
+            self,
+            init=float(weights["init"]),
+            coef=tuple(float(c) for c in weights["coef"]),
+            trees=(),
+            rate=0.0,
+            platt_a=platt_a,
+            platt_b=platt_b,
+            merge_threshold=merge,
+            suggest_floor=floor,
+            source="calibrated",
         )
-
-    def with_weights(self, init: float, coef: tuple[float, ...]) -> DedupModel:
-        """The same features under a logistic regression with these weights (refitted on the deployment's labels)."""
-        if len(coef) != len(FEATURES):
-            raise ValueError(f"{len(coef)} weights for {len(FEATURES)} features")
-        return replace(self, init=init, coef=coef, trees=(), rate=0.0, source="calibrated")
 
 
 def model_from_json(data: dict[str, Any]) -> DedupModel:

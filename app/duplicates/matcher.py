@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.dedup.corpus import Corpus
-from app.dedup.features import FEATURES
 from app.dedup.model import DedupModel, shipped
 from app.dedup.text import vocabulary
 from app.duplicates.models import MatchCalibration
@@ -66,18 +65,11 @@ class ModelSource:
 
 def current(session: Session) -> DedupModel:
     newest = session.exec(select(MatchCalibration).order_by(col(MatchCalibration.id).desc()).limit(1)).first()
-    return calibrated(newest) if newest is not None else shipped()
-
-
-def calibrated(row: MatchCalibration) -> DedupModel:
-    """The shipped model under a stored calibration: its refitted weights, if any, then its Platt scaling and
-    thresholds. A calibration whose weights were fitted for other features (an older release) is not used."""
-    model = shipped()
-    if row.coef is not None:
-        if tuple(row.coef.get("features", ())) != FEATURES:
-            return model
-        model = model.with_weights(float(row.coef["init"]), tuple(float(c) for c in row.coef["coef"]))
-    return model.with_calibration(row.platt_a, row.platt_b, row.merge_threshold, row.suggest_floor)
+    if newest is None:
+        return shipped()
+    return shipped().calibrated(
+        newest.platt_a, newest.platt_b, newest.merge_threshold, newest.suggest_floor, newest.coef
+    )
 
 
 class Matcher:
