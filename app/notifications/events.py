@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from app.core import versions
 from app.core.ids import uuid7
 from app.core.timeutil import utcnow
 from app.notifications.models import NotificationDelivery, NotificationEvent, Subscription
@@ -60,7 +61,28 @@ _SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
 _ACTIVE = sa.select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_kinds).where(_SUBSCRIPTIONS.c.active.is_(True))
 
 
-def emit_many(session: Session, events: Sequence[Event], *, follow_ups: bool = True) -> None:
+# Bumped by every change to which subscriptions are active or what they receive (app.notifications.service).
+COUNTER = "subscriptions"
+Active = list[tuple[uuid.UUID, list[str]]]  # (subscription id, the event kinds it receives; [] = all)
+
+
+def active(session: Session) -> Active:
+    return [(sid, list(kinds or [])) for sid, kinds in session.execute(_ACTIVE).all()]
+
+
+def cached() -> versions.Versioned[Active]:
+    """A per-process copy of the active subscriptions, for ingest: every signal emits events, and a copy checked
+    against the shared counter (read once per transaction anyway) saves a query per signal."""
+    return versions.Versioned(COUNTER, active)
+
+
+def emit_many(
+    session: Session,
+    events: Sequence[Event],
+    *,
+    follow_ups: bool = True,
+    subscriptions: versions.Versioned[Active] | None = None,
+) -> None:
     """``emit`` for many events with a fixed number of statements (one subscription read, two inserts).
 
     With no active subscription nobody would receive them, so no rows are written. ``follow_ups=False`` when
@@ -76,8 +98,8 @@ def emit_many(session: Session, events: Sequence[Event], *, follow_ups: bool = T
         from app.capture.service import enqueue_follow_ups
 
         enqueue_follow_ups(session, events)
-    subscriptions = session.execute(_ACTIVE).all()
-    if not events or not subscriptions:
+    receivers = subscriptions.get(session) if subscriptions is not None else active(session)
+    if not events or not receivers:
         return
     now = utcnow()
     rows = [
@@ -103,7 +125,7 @@ def emit_many(session: Session, events: Sequence[Event], *, follow_ups: bool = T
             "created_at": now,
         }
         for row in rows
-        for sid, kinds in subscriptions
+        for sid, kinds in receivers
         if not kinds or row["kind"] in kinds
     ]
     if deliveries:

@@ -6,9 +6,10 @@ import uuid
 
 from sqlmodel import Session
 
+from app.core import versions
 from app.core.errors import NotFound, invalid
 from app.core.timeutil import utcnow
-from app.notifications import signing
+from app.notifications import events, signing
 from app.notifications.models import NotificationDelivery, Subscription
 from app.notifications.repo import SubscriptionRepo
 from integrations import outbound
@@ -31,6 +32,7 @@ def create(session: Session, data: SubscriptionCreate, policy: OutboundPolicy) -
     )
     session.add(sub)
     session.flush()
+    versions.bump(session, events.COUNTER)  # processes' copies of the active subscriptions reload
     return sub
 
 
@@ -46,6 +48,7 @@ def disable(session: Session, subscription_id: uuid.UUID) -> None:
     sub = get(session, subscription_id)
     sub.active, sub.disabled_at = False, utcnow()
     session.add(sub)
+    versions.bump(session, events.COUNTER)
 
 
 def retry(session: Session, subscription_id: uuid.UUID, delivery_id: uuid.UUID) -> NotificationDelivery:

@@ -39,7 +39,8 @@ from app.duplicates import suggestions as duplicates
 from app.duplicates.matcher import Matcher
 from app.mandates import service as mandates
 from app.mandates.service import Policy
-from app.notifications.events import Event, emit_many
+from app.notifications import events as notification_events
+from app.notifications.events import Active, Event, emit_many
 from app.opportunities.models import Opportunity
 from app.opportunities.repo import OpportunityRepo
 from app.opportunities.service import absorb, credit_signals, new_opportunity, touch
@@ -63,6 +64,7 @@ class IngestConfig:
     # Per-process copies of what every signal reads and an administrator rarely changes (app/core/versions.py).
     mandates: Versioned[Policy] = field(default_factory=mandates.cached, compare=False)
     routing_rules: Versioned[list[RoutingRule]] = field(default_factory=routing.cached, compare=False)
+    subscriptions: Versioned[Active] = field(default_factory=notification_events.cached, compare=False)
 
     @property
     def horizon(self) -> timedelta:
@@ -153,7 +155,7 @@ class Effects:
     def apply(self, session: Session, config: IngestConfig) -> None:
         if self.openings:
             routing.route_new(session, self.openings, config.routing_rules.get(session))
-        emit_many(session, self.events, follow_ups=self.follow_ups)
+        emit_many(session, self.events, follow_ups=self.follow_ups, subscriptions=config.subscriptions)
 
 
 def observed(data: SignalCreate) -> datetime:

@@ -25,7 +25,7 @@ from app.notifications.events import emit
 from app.notifications.models import NotificationDelivery
 from app.opportunities.models import Opportunity
 from integrations.outbound import OutboundPolicy
-from tests.conftest import Resolver, free_port
+from tests.conftest import Resolver, free_port, signal_body
 
 # These tests' receivers listen on http://127.0.0.1, which only this setting lets a subscription use.
 LOCAL_RECEIVERS = OutboundPolicy(allow_insecure_loopback=True)
@@ -149,6 +149,26 @@ class TestDelivery:
         log = client.get(f"/v1/subscriptions/{sub['id']}/deliveries", headers=auth).json()["items"]
         assert [(d["state"], d["attempts"], d["last_status_code"]) for d in log] == [("delivered", 1, 200)]
         assert deliver(engine, limit=10) == 0  # nothing left due
+
+    def test_ingest_sees_subscriptions_made_and_deleted_after_it_started(
+        self, client: TestClient, auth: dict[str, str], engine: sa.Engine
+    ) -> None:
+        # Ingest keeps a per-process copy of the active subscriptions (app.notifications.events.cached); creating
+        # or deleting one must reach the copy before the next signal.
+        account = {"crm_id": "N-1", "name": "Nordkraft AB", "domains": ["nordkraft.se"]}
+        assert client.post("/v1/accounts/import", json={"accounts": [account]}, headers=auth).status_code == 200
+
+        def post(title: str) -> None:
+            body = signal_body(customer={"crm_account_id": "N-1"}, title=title)
+            assert client.post("/v1/signals", json=body, headers=auth).json()["status"] == "attributed"
+
+        post("Before anyone subscribed")  # the copy is loaded here: no subscriptions
+        sub = subscribe(client, auth, "http://127.0.0.1:9/x", ["signal.attributed"])
+        post("After the subscription")
+        assert len(states(engine)) == 1
+        assert client.delete(f"/v1/subscriptions/{sub['id']}", headers=auth).status_code == 204
+        post("After the deletion")
+        assert len(states(engine)) == 1
 
     def test_only_subscribed_kinds_are_delivered(
         self, client: TestClient, auth: dict[str, str], engine: sa.Engine, opportunity: uuid.UUID
