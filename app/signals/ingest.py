@@ -196,10 +196,15 @@ def run(
 
 
 # Built once, like matching's statements (see there why).
-_STORED_REFS = select(Signal).where(
+_STORED_REFS = sa.select(
+    Signal.id,  # type: ignore[call-overload]
+    Signal.source_system,
+    Signal.source_reference,
+).where(
     col(Signal.source_system).in_(sa.bindparam("systems", expanding=True)),
     col(Signal.source_reference).in_(sa.bindparam("references", expanding=True)),
 )
+_SIGNALS_BY_ID = select(Signal).where(col(Signal.id).in_(sa.bindparam("ids", expanding=True)))
 
 
 def find_repeats(session: Session, drafts: Sequence[Draft]) -> tuple[dict[int, Outcome], list[Draft]]:
@@ -210,10 +215,18 @@ def find_repeats(session: Session, drafts: Sequence[Draft]) -> tuple[dict[int, O
     if refs:
         systems = sorted({s for s, _ in refs})
         references = [r for _, r in refs]
+        # Columns first, whole signals only for the references found: nearly every signal is new, and a plain
+        # column read skips the ORM's per-query set-up.
+        stored: dict[uuid.UUID, tuple[str, str | None]] = {}
         for start in range(0, len(references), 1000):
             chunk = references[start : start + 1000]
-            for s in session.exec(_STORED_REFS, params={"systems": systems, "references": chunk}):
-                found[(s.source_system, s.source_reference)] = s
+            for row in session.execute(_STORED_REFS, {"systems": systems, "references": chunk}):
+                if (row.source_system, row.source_reference) in refs:
+                    stored[row.id] = (row.source_system, row.source_reference)
+        ids = list(stored)
+        for start in range(0, len(ids), 1000):
+            for s in session.exec(_SIGNALS_BY_ID, params={"ids": ids[start : start + 1000]}):
+                found[stored[s.id]] = s
     outcomes: dict[int, Outcome] = {}
     fresh: list[Draft] = []
     first_in_batch: set[tuple[str, str | None]] = set()
