@@ -273,10 +273,11 @@ def run_dedup(cv: bool, holdout: bool, after_review: bool) -> None:
     if not after_review:
         return
     from bench.train_dedup import after_review as replayed
-    from bench.train_dedup import cached_data, cross_validate
+    from bench.train_dedup import cached_data, cross_validate, row_weights
 
     data = cached_data()
-    figures = replayed(data, cross_validate(data, about["chosen"]))
+    weights = row_weights(data, about.get("weighting", "pooled"))
+    figures = replayed(data, cross_validate(data, about["chosen"], weights))
     print(
         "  AFTER THE DEPLOYMENT'S OWN REVIEW DECISIONS (not out of the box: each fold's accounts scored after "
         "`matching calibrate` refitted the fold's model on the review labels of the set's other accounts):"

@@ -6,6 +6,7 @@
     .venv/bin/python bench/train_dedup.py --holdout-only   # the shipped model on the held-out accounts, once
     .venv/bin/python bench/train_dedup.py --kinds lr,hgb --dry-run   # logistic regression vs boosted trees
     .venv/bin/python bench/train_dedup.py --dry-run --per-set  # + each set alone: pooled vs its own refit
+    .venv/bin/python bench/train_dedup.py --dry-run --weighting equal  # each set counts the same in the loss
 
 Data: ../shared/data/dedup-dev and ../shared/data/signals-dev, read in place. One account in five of each set
 (by a salted hash of its id) is held out: never read for fitting, for choosing, or for error analysis.
@@ -22,8 +23,15 @@ fold's model decides. The shipped model is fitted on every dev account, its Plat
 chosen the same way from the out-of-fold probabilities. The shipped kind is the logistic regression: boosted
 trees (HistGradientBoosting, 300 depth-3 trees) reached a slightly better out-of-fold log-loss (0.0133 vs 0.0142)
 and hit@3 (0.924 vs 0.911) but cost 300 tree walks per candidate in the request path, up to 100 candidates per
-signal, against a 20 ms budget; --kinds lr,hgb repeats the comparison. Needs numpy and scikit-learn (training only: the
-service evaluates the exported parameters in plain Python).
+signal, against a 20 ms budget; --kinds lr,hgb repeats the comparison. Needs numpy and scikit-learn (training only:
+the service evaluates the exported parameters in plain Python).
+
+Set weighting: the pair rows are pooled, so dedup-dev (~35 candidates per signal, 43,346 of 43,457 rows) all but
+decides the weights. Weighting each set equally in the loss (and in the Platt fit) was compared by the same
+grouped CV, to be shipped only if each set's out-of-fold log-loss improved: signals-dev 0.944 -> 0.354 (pair AUC
+0.650 -> 0.927) but dedup-dev 0.012 -> 0.040 (pair AUC 0.965 -> 0.906, hit@3 0.888 -> 0.698), so the shipped
+model stays pooled: one set of weights does not suit both kinds of data, which is what `signal-pipeline
+matching calibrate` (weights refitted on a deployment's own labels) is for. --weighting equal repeats it.
 """
 
 from __future__ import annotations
@@ -67,6 +75,8 @@ FOLDS = 8
 MAX_AGE_DAYS = 365
 MERGE_PRECISION = 0.98  # the target is 0.97 pairwise; a threshold chosen on one sample is optimistic on the next
 HIT_SLACK = 0.02
+# How the two sets count in the loss (row_weights); --weighting compares.
+WEIGHTING = "pooled"
 # Small trees; compared with the logistic regression by the same grouped CV (--kinds lr,hgb).
 BOOSTING = {"max_iter": 300, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40, "l2_regularization": 1.0}
 
@@ -135,19 +145,37 @@ def cached_data() -> Data:
     return data
 
 
-def fit(kind: str, x: np.ndarray, y: np.ndarray) -> Any:
+def row_weights(data: Data, weighting: str) -> np.ndarray | None:
+    """Sample weights of the pair rows: None (every pair counts the same, so dedup-dev's ~35 candidates per
+    signal outweigh signals-dev's ~1 by hundreds to one) or, for "equal", each set's rows summing to the same
+    total (mean weight 1): releases are scored on both kinds of data, so the loss should count both alike."""
+    if weighting == "pooled":
+        return None
+    owner_set = np.array([data.steps[k][0] for k in data.owner])
+    w = np.zeros(len(data.y))
+    for name in SETS:
+        rows = owner_set == name
+        w[rows] = len(data.y) / (len(SETS) * rows.sum())
+    return w
+
+
+def fit(kind: str, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Any:
     if kind == "lr":
-        return LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
-    return HistGradientBoostingClassifier(random_state=0, **BOOSTING).fit(x, y)
+        return LogisticRegression(C=1.0, max_iter=2000).fit(x, y, sample_weight=w)
+    return HistGradientBoostingClassifier(random_state=0, **BOOSTING).fit(x, y, sample_weight=w)
 
 
 def log_odds(model: Any, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.decision_function(x), dtype=float)
 
 
-def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(z.reshape(-1, 1), y)
+def platt(z: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(z.reshape(-1, 1), y, sample_weight=w)
     return float(lr.coef_[0][0]), float(lr.intercept_[0])
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    return float(-np.mean(y * np.log(np.clip(p, 1e-12, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-12, 1))))
 
 
 def per_step(data: Data, probs: np.ndarray, select: Sequence[int]) -> list[tuple[Step, list[float]]]:
@@ -225,7 +253,7 @@ def fmt(d: dict[str, float]) -> str:
     return "  ".join(f"{k} {v:.3f}" if isinstance(v, float) and v <= 1.0 else f"{k} {v:.0f}" for k, v in d.items())
 
 
-def cross_validate(data: Data, kind: str) -> dict[str, Any]:
+def cross_validate(data: Data, kind: str, weights: np.ndarray | None = None) -> dict[str, Any]:
     """Out-of-fold probabilities, per-fold thresholds and free-replay figures of one model kind."""
     t0 = time.time()
     z = np.zeros(len(data.y))
@@ -235,10 +263,10 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
         test = data.fold == f
         if not test.any():
             continue
-        m = fit(kind, data.x[~test], data.y[~test])
+        m = fit(kind, data.x[~test], data.y[~test], None if weights is None else weights[~test])
         models[f] = m
         z[test] = log_odds(m, data.x[test])
-    a, b = platt(z, data.y)
+    a, b = platt(z, data.y, weights)
     probs = 1 / (1 + np.exp(-(a * z + b)))
     all_steps = list(range(len(data.steps)))
     # thresholds for each fold from the other folds' out-of-fold probabilities; hit@k on the fold
@@ -276,9 +304,7 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
     out = {
         "kind": kind,
         "auc": float(roc_auc_score(data.y, z)),
-        "log_loss": float(
-            -np.mean(data.y * np.log(np.clip(probs, 1e-12, 1)) + (1 - data.y) * np.log(np.clip(1 - probs, 1e-12, 1)))
-        ),
+        "log_loss": log_loss(data.y, probs),
         "positives": int(pos.sum()),
         "rows": len(data.y),
         "hits": {f"hit@{k}": v / n for k, v in found.items()},
@@ -289,10 +315,14 @@ def cross_validate(data: Data, kind: str) -> dict[str, Any]:
         "models": exports,
         "seconds": time.time() - t0,
     }
+    owner_set = np.array([data.steps[k][0] for k in data.owner])
     for name in SETS:
         rows = [x for x in data.rows[name] if x["signal_id"] in by_set[name]]
         out[name] = clustering_scores(rows, by_set[name])
         out[name]["signals"] = float(len(rows))
+        pairs = owner_set == name
+        out[name]["pair_auc"] = float(roc_auc_score(data.y[pairs], z[pairs]))
+        out[name]["log_loss"] = log_loss(data.y[pairs], probs[pairs])
     per_set: dict[str, list[int]] = {nm: [0, 0] for nm in SETS}
     idx = {id(st): nm for nm, st in data.steps}
     for step, p in scored:
@@ -431,29 +461,38 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--holdout-only", action="store_true", help="only the shipped model on the held-out accounts")
     ap.add_argument("--per-set", action="store_true", help="each set alone: pooled model vs a refit on the set")
+    ap.add_argument(
+        "--weighting",
+        choices=("pooled", "equal"),
+        default=WEIGHTING,
+        help="pooled: every pair row counts the same; equal: each set counts the same in the loss (row_weights)",
+    )
     args = ap.parse_args(argv)
     if args.holdout_only:
         report_holdout(model_from_json(json.loads(MODEL_PATH.read_text("utf-8"))))
         return
     data = cached_data()
+    weights = row_weights(data, args.weighting)
     print(
         f"dev: {len(data.steps)} signals ({', '.join(f'{n} {len(data.rows[n])}' for n in SETS)}), "
-        f"{len(set(data.groups))} accounts with candidates, {FOLDS} folds grouped by account; horizon {MAX_AGE_DAYS} d"
+        f"{len(set(data.groups))} accounts with candidates, {FOLDS} folds grouped by account; "
+        f"horizon {MAX_AGE_DAYS} d; sets weighted {args.weighting}"
     )
     results = {}
     for kind in args.kinds.split(","):
-        results[kind] = cross_validate(data, kind)
+        results[kind] = cross_validate(data, kind, weights)
         report(results[kind])
     best = min(results.values(), key=lambda c: c["log_loss"])
     if args.per_set:
         per_set(data, best)
     kind = best["kind"]
     print(f"chosen by out-of-fold log-loss: {kind}")
-    model = fit(kind, data.x, data.y)
+    model = fit(kind, data.x, data.y, weights)
     a, b = best["platt"]
     merge, floor = choose_thresholds(per_step(data, best["probs"], range(len(data.steps))))
     about = {
         "chosen": kind,
+        "weighting": args.weighting,
         "auc": round(best["auc"], 4),
         "hits": {k: round(v, 4) for k, v in best["hits"].items()},
         **{n: {k: round(v, 4) for k, v in best[n].items()} for n in SETS},
