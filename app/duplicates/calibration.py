@@ -70,25 +70,41 @@ class Calibration:
 
 
 def fit_platt(z: Sequence[float], y: Sequence[bool], prior: tuple[float, float]) -> tuple[float, float]:
-    """Newton's method on the log-loss of sigmoid(a*z + b) plus PRIOR * |(a, b) - prior|^2, a step halved while
-    it would raise that (log-odds far from 0 make full steps overshoot)."""
+    """(a, b) minimising the log-loss of sigmoid(a*z + b) plus PRIOR * |(a, b) - prior|^2, with a >= 0: a
+    calibration may rescale the model's log-odds, never reverse their order (labels that rank pairs the other
+    way are the weights' refit's business; a reversed scale would auto-merge what the model finds least alike).
+    The loss is convex, so when its free minimum has a < 0 the constrained one has a = 0."""
     zz, yy = np.asarray(z, dtype=float), np.asarray(y, dtype=float)
+    a, b = _newton_platt(zz, yy, prior, prior, slope=True)
+    if a < 0:
+        a, b = _newton_platt(zz, yy, prior, (0.0, b), slope=False)
+    return a, b
+
+
+def _newton_platt(
+    zz: np.ndarray, yy: np.ndarray, prior: tuple[float, float], start: tuple[float, float], slope: bool
+) -> tuple[float, float]:
+    """Newton's method for fit_platt (a step halved while it would raise the objective: log-odds far from 0 make
+    full steps overshoot); with ``slope`` False only b moves."""
 
     def objective(a: float, b: float) -> float:
         t = a * zz + b
         return float(np.sum(np.logaddexp(0.0, t) - yy * t)) + PRIOR * ((a - prior[0]) ** 2 + (b - prior[1]) ** 2)
 
-    a, b = prior
+    a, b = start
     value = objective(a, b)
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(a * zz + b, -60, 60)))
         d, w = p - yy, p * (1 - p)
         ga, gb = float(d @ zz) + 2 * PRIOR * (a - prior[0]), float(d.sum()) + 2 * PRIOR * (b - prior[1])
         haa, hab, hbb = float(w @ (zz * zz)) + 2 * PRIOR, float(w @ zz), float(w.sum()) + 2 * PRIOR
-        det = haa * hbb - hab * hab
-        if det <= 1e-12:
-            break
-        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        if slope:
+            det = haa * hbb - hab * hab
+            if det <= 1e-12:
+                break
+            da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        else:
+            da, db = 0.0, gb / hbb
         t = 1.0
         while objective(a - t * da, b - t * db) > value and t > 1e-8:
             t /= 2

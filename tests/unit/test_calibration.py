@@ -4,13 +4,14 @@ shrunk toward the shipped ones, when the grouped cross-validation says the refit
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
 
 from app.dedup.features import FEATURES
 from app.dedup.model import shipped
-from app.duplicates.calibration import MIN_WEIGHT_LABELS, Label, fit, fit_weights, shipped_weights
+from app.duplicates.calibration import MIN_WEIGHT_LABELS, Label, fit, fit_platt, fit_weights, shipped_weights
 
 SAME_CONTRIBUTOR = FEATURES.index("same_contributor")
 
@@ -57,3 +58,13 @@ def test_a_strong_pull_keeps_the_shipped_weights_and_a_constant_feature_keeps_it
     free = fit_weights(x, y, prior, 1e-4)
     assert free[1 + FEATURES.index("corpus")] == prior[1 + FEATURES.index("corpus")]
     assert free[1 + SAME_CONTRIBUTOR] > 1.0
+
+
+def test_the_platt_refit_never_reverses_the_models_order() -> None:
+    z = [float(v) for v in range(-10, 11)]
+    y = [v < 0 for v in z]  # labels that rank the pairs the other way round
+    a, b = fit_platt(z, y, (1.0, 0.0))
+    # no slope: b between the labels' log-odds of a duplicate (10 of 21) and the prior's 0
+    assert a == 0.0 and math.log(10 / 11) < b < 0.0
+    a, _ = fit_platt(z, [not v for v in y], (1.0, 0.0))
+    assert a > 1.0  # the same labels in the model's order sharpen its scale
