@@ -40,7 +40,7 @@ def adoption(session: Session, r: Range) -> tuple[list[dict[str, Any]], dict[str
     ]
     recent = Range(r.end - timedelta(days=RECENT_DAYS), r.end)
     active = repo.active_by_function(recent)
-    weeks = repo.active_weeks(r)
+    contributors, repeaters = repo.repeat_contributors(r)
     opportunities, reacted, median = repo.reactions(r)
     summary = {
         "last_90_days": {
@@ -53,8 +53,8 @@ def adoption(session: Session, r: Range) -> tuple[list[dict[str, Any]], dict[str
             # Of the staff in functions with an imported headcount, the share who reported.
             "share_of_staff": _share(sum(active.get(f, 0) for f in staff), sum(staff.values()) or None),
         },
-        "contributors": len(weeks),
-        "repeat_rate": _share(sum(1 for n in weeks if n >= 2), len(weeks)),
+        "contributors": contributors,
+        "repeat_rate": _share(repeaters, contributors),
         "opportunities": opportunities,
         "reacted": reacted,
         "median_hours_to_first_reaction": None if median is None else round(median / 3600, 2),

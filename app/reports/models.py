@@ -149,8 +149,9 @@ def _rollup_table(name: str, keys: tuple[tuple[str, sa.types.TypeEngine[Any]], .
 
     Axes: ``s`` signals by observed month, ``sw`` signals by observed week (Monday), ``o`` credit facts by observed
     month, ``f`` credit facts by the month their opportunity was first seen; ``sd``, ``od`` and ``fd`` the same by
-    day (``month`` then holds the day). Rows are kept by adding deltas of the
-    detail rows that changed; a row whose count drops to zero is deleted.
+    day, ``sq``, ``oq`` and ``fq`` by quarter, ``sy``, ``oy`` and ``fy`` by year (``month`` then holds the day or
+    the period's first day). Rows are kept by adding deltas of the detail rows that changed; a row whose count drops
+    to zero is deleted.
     """
     columns: list[sa.Column[Any]] = [
         sa.Column("axis", sa.String(2), nullable=False),

@@ -1,8 +1,9 @@
 """Report queries: aggregates in SQL, spelled for PostgreSQL or SQLite.
 
-On PostgreSQL, whole months (weeks for weekly participation) come from the monthly (weekly) rollup rows and the
-partial ones at the range ends from the daily rows (see ``rollups``); medians are read from ``report_durations`` in
-index order. On SQLite every report reads the fact table and signals directly.
+On PostgreSQL, sums come from the rollups' year, quarter, month and day rows, added and subtracted (``Cover``);
+distinct contributors from whole months (weeks for weekly participation) and the days at the range ends (``Split``);
+medians are read from ``report_durations`` in index order. On SQLite every report reads the fact table and signals
+directly.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,7 +44,15 @@ class Range:
 
 
 def _period_floor(day: date, unit: str) -> date:
-    return day.replace(day=1) if unit == "month" else day - timedelta(days=day.weekday())
+    if unit == "day":
+        return day
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "year":
+        return date(day.year, 1, 1)
+    if unit == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(day=1)
 
 
 def _period_ceil(day: date, unit: str) -> date:
@@ -51,6 +61,10 @@ def _period_ceil(day: date, unit: str) -> date:
         return day
     if unit == "week":
         return floor + timedelta(days=7)
+    if unit == "year":
+        return date(day.year + 1, 1, 1)
+    if unit == "quarter":
+        return (floor + timedelta(days=95)).replace(day=1)
     return (floor + timedelta(days=32)).replace(day=1)
 
 
@@ -86,7 +100,67 @@ class Split:
         }
 
 
-_SPLIT_TYPES: dict[str, Any] = {name: sa.Date() for name in ("wf", "wt", "h1", "h2", "t1", "t2")}
+# Rollup axis suffix per period, and a rough cost of reading one period's rows: a day holds far fewer rows than a
+# month, and a year not many more than a quarter (most keys have a row in most months).
+_SUFFIX = {"year": "y", "quarter": "q", "month": "", "day": "d"}
+_COST = {"year": 30, "quarter": 20, "month": 10, "day": 1}
+Segment = tuple[str, int, date, date]  # (period, +1 or -1, first period's start, last period's end)
+
+
+def _periods(a: date, b: date, unit: str) -> int:
+    months = (b.year - a.year) * 12 + b.month - a.month
+    return {"day": (b - a).days, "month": months, "quarter": months // 3, "year": b.year - a.year}[unit]
+
+
+@lru_cache(maxsize=4096)
+def _cover(start: date, end: date, units: tuple[str, ...], sign: int) -> tuple[float, tuple[Segment, ...]]:
+    """The cheapest signed sum of period rows equal to the days [start, end), by ``_COST``: each end of a run of
+    whole periods either stops at the boundary inside the range (the days or months short of the end are added) or
+    at the one outside it (what overshoots is subtracted), recursively with the smaller periods. The 365 days to
+    2026-12-06: December 2025 minus its first 6 days, plus 2026 minus December 2026 plus its first 6 days; whole
+    periods inside the range alone would take 3 quarters, 2 months and 31 days."""
+    if start >= end:
+        return 0.0, ()
+    unit = units[0]
+    if len(units) == 1:
+        return float(_periods(start, end, unit) * _COST[unit]), ((unit, sign, start, end),)
+    best = _cover(start, end, units[1:], sign)
+    for first in {_period_floor(start, unit), _period_ceil(start, unit)}:
+        for last in {_period_floor(end, unit), _period_ceil(end, unit)}:
+            if first >= last:
+                continue
+            cost, segments = float(_periods(first, last, unit) * _COST[unit]), [(unit, sign, first, last)]
+            for a, b, s in ((first, start, -sign), (start, first, sign), (end, last, -sign), (last, end, sign)):
+                if a < b:
+                    more_cost, more = _cover(a, b, units[1:], s)
+                    cost += more_cost
+                    segments += more
+            if cost < best[0]:
+                best = (cost, tuple(segments))
+    return best
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A day-aligned range as signed runs of a rollup's year, quarter, month and day rows (``_cover``). Groups by
+    month or quarter read only periods that lie within one of their groups: months and days, or quarters too."""
+
+    segments: tuple[Segment, ...]
+
+    @classmethod
+    def of(cls, r: Range, group_by: str = "") -> Cover:
+        units = {"month": ("month", "day"), "quarter": ("quarter", "month", "day")}.get(
+            group_by, ("year", "quarter", "month", "day")
+        )
+        return cls(_cover(r.start.date(), r.end.date(), units, 1)[1])
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, (_unit, _sign, first, end) in enumerate(self.segments):
+            out[f"c{i}a"], out[f"c{i}b"] = first, end
+        return out
+
+
 # The rollup each grouping reads on PostgreSQL, and how it names the group there.
 _ROLLUP_OF = {
     "contributor": "report_rollup_contributor",
@@ -202,37 +276,55 @@ class ReportRepo:
 
     # -- PostgreSQL: rollups plus detail at the ends ---------------------------------------------------------------
     @staticmethod
-    def _summed(group_by: str, axis: str, select: str, where: str = "", labelled: bool = False) -> str:
-        """``select`` over the whole months and the days at the ends of a range, grouped by ``group_by``; when
+    def _summed(group_by: str, axis: str, select: str, cover: Cover, where: str = "", labelled: bool = False) -> str:
+        """``select`` over the rollup rows of ``cover`` (bound by ``_pg_run``), grouped by ``group_by``; when
         ``labelled``, contributor and account groups get the name as a last column."""
         table = _ROLLUP_OF[group_by]
         keys = rollups.ROLLUPS[table]
-        used = set(re.findall(r"\bu\.(\w+)", select))
-        columns = ", ".join(["month", *keys, "currency", *(m for m in _MEASURES if m in used)])
+        used = set(re.findall(r"\bu\.(\w+)", select)) | {"n"}
+        measures = [m for m in _MEASURES if m in used]
         people = "JOIN contributors c ON c.id = u.contributor_id" if group_by in PERSON_DIMS else ""
         # Only signals lack an account: facts group by the column itself, which the planner can estimate.
         key = "u.account_id" if group_by == "account" and axis != "s" else _GROUP_OF[group_by]
-        # For month and quarter groups, a day row counts in its own month.
-        day_month = f"CAST(date_trunc('month', month) AS date) AS month, {columns.split(', ', 1)[1]}"
-        parts = (
-            f"SELECT {columns} FROM {table} WHERE axis = '{axis}' AND month >= :wf AND month < :wt "
-            f"UNION ALL SELECT {day_month} FROM {table} WHERE axis = '{axis}d' AND month >= :h1 AND month < :h2 "
-            f"UNION ALL SELECT {day_month} FROM {table} WHERE axis = '{axis}d' AND month >= :t1 AND month < :t2"
-        )
-        if labelled and group_by in _NAMES_OF:
-            names = ", ".join(f"g.{a}" for a in re.findall(r"\bAS (\w+)", select))
-            return (
-                f"SELECT CAST(g.gid AS text) AS k, {names}, nm.name FROM ("
-                f"SELECT {key} AS gid, {select} FROM ({parts}) u {where} GROUP BY {key}"
-                f") g LEFT JOIN {_NAMES_OF[group_by]} nm ON nm.id = g.gid"
+        parts = []
+        for i, (unit, sign, _first, _end) in enumerate(cover.segments):
+            # For month and quarter groups, a day row counts in its own month (``Cover`` gives them no year rows).
+            month = "CAST(date_trunc('month', month) AS date)" if unit == "day" else "month"
+            values = ", ".join(m if sign > 0 else f"-{m}" for m in measures)
+            parts.append(
+                f"SELECT {month} AS month, {', '.join(keys)}, currency, {values} FROM {table} "
+                f"WHERE axis = '{axis}{_SUFFIX[unit]}' AND month >= :c{i}a AND month < :c{i}b"
             )
-        shown = f"CAST({key} AS text)" if group_by in _NAMES_OF else key
-        return f"SELECT {shown} AS k, {select} FROM ({parts}) u {people} {where} GROUP BY {key}"
+        rows = " UNION ALL ".join(parts) or (
+            f"SELECT month, {', '.join(keys)}, currency, {', '.join(measures)} FROM {table} WHERE FALSE"
+        )
+        # Every row counts at least one detail row: a group is in the range if its count there is not zero (with
+        # subtracted periods, a group can have rows whose sum is zero).
+        having = "HAVING SUM(u.n) <> 0" if any(sign < 0 for _u, sign, _f, _e in cover.segments) else ""
+        inner = f"SELECT {key} AS gid, {select} FROM ({rows}) u {people} {where} GROUP BY {key} {having}"
+        # A sum of bigint is numeric in PostgreSQL; every one here is a count or cents, which fit a bigint again.
+        # Loading numeric values as Decimal and converting them cost more than the aggregation (20k account groups).
+        sums = ", ".join(f"CAST(g.{a} AS bigint) AS {a}" for a in re.findall(r"\bAS (\w+)", select))
+        if labelled and group_by in _NAMES_OF:
+            return (
+                f"SELECT CAST(g.gid AS text) AS k, {sums}, nm.name FROM ({inner}) g "
+                f"LEFT JOIN {_NAMES_OF[group_by]} nm ON nm.id = g.gid"
+            )
+        shown = "CAST(g.gid AS text)" if group_by in _NAMES_OF else "g.gid"
+        return f"SELECT {shown} AS k, {sums} FROM ({inner}) g"
 
-    def _pg_run(self, sql: str, split: Split, labelled: bool = False, **params: Any) -> list[tuple[Any, ...]]:
-        """Rows of a ``_summed`` query; a labelled query's names go to ``labels`` and leave the rows."""
-        stmt = sa.text(sql).bindparams(*(sa.bindparam(n, type_=t) for n, t in _SPLIT_TYPES.items()))
-        rows = [tuple(row) for row in self._run(stmt, {**split.params(), **params})]
+    def _pg_run(self, sql: str, bounds: Split | Cover, labelled: bool = False, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of a ``_summed`` or ``_pg_active`` query; a labelled query's names go to ``labels`` and leave the
+        rows."""
+        dates = {n: v for n, v in bounds.params().items() if re.search(rf":{n}\b", sql)}
+        # Run on the DB-API cursor of the session's own connection (same transaction and settings), with psycopg's
+        # placeholders (these statements hold no other colons or percent signs): SQLAlchemy's row objects cost as
+        # much as the aggregation behind them for the 20k groups of a report by account.
+        raw = self.session.connection().connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor:
+            cursor.execute(re.sub(r":(\w+)\b", r"%(\1)s", sql), {**dates, **params})
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
         if not labelled:
             return rows
         for row in rows:
@@ -241,10 +333,12 @@ class ReportRepo:
 
     def _pg_signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
         named = group_by in _NAMES_OF
-        sql = self._summed(group_by, "s", "SUM(u.n) AS n", labelled=named)
-        return {k: int(n) for k, n in self._pg_run(sql, Split.of(r), named)}
+        cover = Cover.of(r, group_by)
+        sql = self._summed(group_by, "s", "SUM(u.n) AS n", cover, labelled=named)
+        return {k: int(n) for k, n in self._pg_run(sql, cover, named)}
 
     def _pg_contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
+        cover = Cover.of(r, group_by)
         sql = self._summed(
             group_by,
             "o",
@@ -252,10 +346,11 @@ class ReportRepo:
             "SUM(CASE WHEN u.currency = :cur THEN u.open_c ELSE 0 END) AS open_c, "
             "SUM(CASE WHEN u.currency = :cur THEN u.won_c ELSE 0 END) AS won_c, "
             "SUM(u.won) AS won, SUM(u.lost) AS lost",
+            cover,
             labelled=group_by in _NAMES_OF,
         )
         out: dict[Any, dict[str, Any]] = {}
-        rows = self._pg_run(sql, Split.of(r), group_by in _NAMES_OF, cur=currency)
+        rows = self._pg_run(sql, cover, group_by in _NAMES_OF, cur=currency)
         for k, originated, co, open_c, won_c, won, lost in rows:
             out[k] = {
                 "originated": int(originated),
@@ -296,18 +391,20 @@ class ReportRepo:
         if only is not None:
             where = "WHERE u.contributor_id = ANY(CAST(:only AS uuid[]))"
             params["only"] = [str(i) for i in only]
+        cover = Cover.of(r, group_by)
         sql = self._summed(
             group_by,
             "f",
             "SUM(u.n) AS credits, SUM(u.originated) AS originated, "
             f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open ELSE 0 END) AS open_c, "
             f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_won ELSE 0 END) AS won_c",
+            cover,
             where=where,
             labelled=group_by in _NAMES_OF,
         )
         return {
             k: {"credits": int(credits), "originated": int(originated), "open_c": int(open_c), "won_c": int(won_c)}
-            for k, credits, originated, open_c, won_c in self._pg_run(sql, Split.of(r), group_by in _NAMES_OF, **params)
+            for k, credits, originated, open_c, won_c in self._pg_run(sql, cover, group_by in _NAMES_OF, **params)
         }
 
     def _pg_active(self, unit: str, split: Split) -> str:
@@ -510,8 +607,9 @@ class ReportRepo:
     def originated_by_sales(self, r: Range, currency: str, sales: Sequence[str]) -> tuple[int, int]:
         """(originated cents, of which originated by non-sales functions)."""
         if self.summaries:
-            sql = self._summed("function", "f", "SUM(u.orig_value) AS v", where="WHERE u.currency = :cur")
-            by_function = {k: int(v or 0) for k, v in self._pg_run(sql, Split.of(r), cur=currency)}
+            cover = Cover.of(r)
+            sql = self._summed("function", "f", "SUM(u.orig_value) AS v", cover, where="WHERE u.currency = :cur")
+            by_function = {k: int(v or 0) for k, v in self._pg_run(sql, cover, cur=currency)}
             total = sum(by_function.values())
             return total, total - sum(v for k, v in by_function.items() if k in set(sales))
         stmt = _binds(
@@ -532,14 +630,16 @@ class ReportRepo:
         first, ties by id (PostgreSQL, from the rollups): ordered and cut in SQL, so that the thousands of accounts
         that do not make the list never reach Python."""
         m = _MODEL_MEASURES[model]
+        cover = Cover.of(r)
         sql = self._summed(
             "account",
             "f",
             f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open + u.{m}_won ELSE 0 END) AS total",
+            cover,
         )
         # Text ids sort as the uuids do (lower-case hex, fixed width).
         ranked = f"SELECT t.k, t.total FROM ({sql}) t ORDER BY t.total DESC, t.k LIMIT :n"
-        return [str(k) for k, _total in self._pg_run(ranked, Split.of(r), cur=currency, n=limit)]
+        return [str(k) for k, _total in self._pg_run(ranked, cover, cur=currency, n=limit)]
 
     def concentration(
         self, r: Range, currency: str, model: str, accounts: Sequence[Any] | None = None
@@ -751,20 +851,27 @@ class ReportRepo:
         )
         return {str(row.k): int(row.n) for row in self._run(stmt, {"f": r.start, "t": r.end})}
 
-    def active_weeks(self, r: Range) -> list[int]:
-        """For each contributor with a signal in the range: in how many distinct weeks they reported."""
+    def repeat_contributors(self, r: Range) -> tuple[int, int]:
+        """Contributors with a signal in the range, and how many of them reported in two or more distinct weeks:
+        those whose first and last week differ (no distinct count per contributor, which sorts every pair)."""
         if self.summaries:
             split = Split.of(r, "week")
-            sql = f"SELECT COUNT(DISTINCT a.p) FROM ({self._pg_active('week', split)}) a GROUP BY a.contributor_id"
-            return [int(n) for (n,) in self._pg_run(sql, split)]
+            sql = (
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN x.first < x.last THEN 1 ELSE 0 END), 0) FROM ("
+                f"SELECT MIN(a.p) AS first, MAX(a.p) AS last FROM ({self._pg_active('week', split)}) a "
+                "GROUP BY a.contributor_id) x"
+            )
+            contributors, repeaters = self._pg_run(sql, split)[0]
+            return int(contributors), int(repeaters)
         week = self.period("s.observed_at", "week")
         stmt = _binds(
-            f"SELECT COUNT(DISTINCT {week}) AS n FROM signals s "
+            f"SELECT MIN({week}) AS first, MAX({week}) AS last FROM signals s "
             "WHERE s.observed_at >= :f AND s.observed_at < :t GROUP BY s.contributor_id",
             f=UTCDateTime(),
             t=UTCDateTime(),
         )
-        return [int(row.n) for row in self._run(stmt, {"f": r.start, "t": r.end})]
+        rows = self._run(stmt, {"f": r.start, "t": r.end})
+        return len(rows), sum(1 for row in rows if row.first != row.last)
 
     def reactions(self, r: Range) -> tuple[int, int, float | None]:
         """Opportunities first seen in the range (not merged away): how many, how many had a first reaction (see
@@ -796,8 +903,9 @@ class ReportRepo:
     def _pg_reactions(self, r: Range) -> tuple[int, int, float | None]:
         """``reactions`` from the summaries: opportunities are the originator credits by first-seen month (every
         opportunity has one), the reacted ones their metric-3 durations, read from the month index."""
-        sql = self._summed("kind", "f", "SUM(u.originated) AS n")
-        opportunities = sum(int(n) for _k, n in self._pg_run(sql, Split.of(r)))
+        cover = Cover.of(r)
+        sql = self._summed("kind", "f", "SUM(u.originated) AS n", cover)
+        opportunities = sum(int(n) for _k, n in self._pg_run(sql, cover))
         stmt = _binds(
             "SELECT COUNT(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS m FROM report_durations "
             "WHERE metric = 3 AND month >= :mf AND month <= :ml AND observed_at >= :f AND observed_at < :t",

@@ -1,14 +1,15 @@
 """Report summaries on PostgreSQL, kept current by the same incremental refresh as the fact table.
 
 - ``report_signal_facts`` mirrors the report dimensions of each signal, so that a change can be subtracted exactly.
-- ``report_rollup_*`` hold monthly and daily (and, for participation, weekly) sums per contributor, per account
-  and per source and kind. They change by deltas: the detail rows a refresh deletes count -1 and the rows it writes +1,
-  so a refresh costs what changed, and every sum stays an exact integer.
+- ``report_rollup_*`` hold yearly, quarterly, monthly and daily (and, for participation, weekly) sums per
+  contributor, per account and per source and kind. They change by deltas: the detail rows a refresh deletes count -1
+  and the rows it writes +1, so a refresh costs what changed, and every sum stays an exact integer.
 - ``report_durations`` holds the originator's time to CRM and to first stage change, with one index per grouping
   ordered by seconds, so exact medians are read in index order instead of sorted per request.
 
-Report ranges are whole UTC days: reports read whole months from the monthly rows and the partial months at the
-range ends from the daily rows.
+Report ranges are whole UTC days: a sum over a range adds and subtracts the rows of a few periods (``repo.Cover``):
+the 365 days to 2026-12-06 are December 2025 minus its first 6 days plus 2026 minus December 2026 plus its first 6
+days, instead of 25 days, 11 months and 6 days.
 SQLite has none of this: its reports read the detail tables directly.
 """
 
@@ -64,10 +65,20 @@ FACT_DATES = {
     "f": ("opp_first_seen_at", "month"),
     "od": ("observed_at", "day"),
     "fd": ("opp_first_seen_at", "day"),
+    "oq": ("observed_at", "quarter"),
+    "fq": ("opp_first_seen_at", "quarter"),
+    "oy": ("observed_at", "year"),
+    "fy": ("opp_first_seen_at", "year"),
 }
-SIGNAL_DATES = {"s": ("observed_at", "month"), "sw": ("observed_at", "week"), "sd": ("observed_at", "day")}
-FACT_AXES = ("o", "f", "od", "fd")
-SIGNAL_AXES = ("s", "sw", "sd")
+SIGNAL_DATES = {
+    "s": ("observed_at", "month"),
+    "sw": ("observed_at", "week"),
+    "sd": ("observed_at", "day"),
+    "sq": ("observed_at", "quarter"),
+    "sy": ("observed_at", "year"),
+}
+FACT_AXES = ("o", "f", "od", "fd", "oq", "fq", "oy", "fy")
+SIGNAL_AXES = ("s", "sw", "sd", "sq", "sy")
 KEY_SQL = {
     "contributor_id": "contributor_id",
     "account_id": f"COALESCE(account_id, CAST('{NIL_UUID}' AS uuid))",

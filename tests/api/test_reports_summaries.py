@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -29,6 +30,10 @@ RANGES = [
     ("2025-01-01", "2025-06-30"),  # whole months only
     ("2025-01-15", "2025-04-10"),  # partial months at both ends
     ("2025-02-26", "2025-03-04"),  # no whole month or week
+    ("2024-12-20", "2025-05-09"),  # days, a whole quarter, a month after it, days
+    ("2025-02-10", "2025-06-30"),  # days, a month before a whole quarter
+    ("2025-01-01", "2025-06-23"),  # two quarters minus the days after the range
+    ("2024-12-20", "2025-12-20"),  # days, a year minus the days after the range
 ]
 GROUPS = ["contributor", "function", "team", "source", "kind", "account", "month", "quarter"]
 CASES: list[tuple[str, dict[str, Any]]] = [
@@ -146,10 +151,12 @@ def _build(engine: sa.Engine, seed: int = 11) -> list[Opportunity]:
     return opps
 
 
-def _answers(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+def _answers(client: TestClient, make_key: KeyFactory) -> dict[str, Any]:
     reports_current(client)
     out: dict[str, Any] = {}
     for start, end in RANGES:
+        # A key per range: one key's rate limit allows 600 requests a minute.
+        headers = {"Authorization": f"Bearer {make_key('reports:read')}"}
         for report, params in CASES:
             r = client.get(f"/v1/reports/{report}", params={"from": start, "to": end, **params}, headers=headers)
             assert r.status_code == 200, r.text
@@ -161,14 +168,99 @@ def _answers(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def _compare(client: TestClient, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
-    summarised = _answers(client, headers)
+def _compare(client: TestClient, make_key: KeyFactory, monkeypatch: pytest.MonkeyPatch) -> int:
+    summarised = _answers(client, make_key)
     with monkeypatch.context() as m:
         m.setattr(ReportRepo, "use_summaries", False)
-        detailed = _answers(client, headers)
+        detailed = _answers(client, make_key)
     for case, body in detailed.items():
         assert summarised[case] == body, case
     return sum(len(b["rows"]) for b in detailed.values())
+
+
+def _period(at: datetime, suffix: str) -> str:
+    """The first day of the UTC quarter (suffix q) or year (y) of ``at``, as PostgreSQL prints a date."""
+    at = at.astimezone(UTC)
+    return f"{at.year}-{(at.month - 1) // 3 * 3 + 1:02d}-01" if suffix == "q" else f"{at.year}-01-01"
+
+
+def _add(cells: dict[tuple[Any, ...], dict[str, int]], cell: tuple[Any, ...], **measures: int) -> None:
+    into = cells.setdefault(cell, {})
+    for name, value in measures.items():
+        into[name] = into.get(name, 0) + value
+
+
+def _period_rows_from_detail(engine: sa.Engine) -> dict[str, dict[tuple[Any, ...], dict[str, int]]]:
+    """The quarterly and yearly rows every rollup should hold, summed in Python from the signals and the credit
+    facts: per table, (axis, period, keys..., currency) -> measures."""
+    nil = "00000000-0000-0000-0000-000000000000"
+    keys = {
+        "report_rollup_contributor": lambda r: (str(r.contributor_id),),
+        "report_rollup_account": lambda r: (str(r.account_id or nil),),
+        "report_rollup_source_kind": lambda r: (r.source_system, r.kind),
+    }
+    out: dict[str, dict[tuple[Any, ...], dict[str, int]]] = {t: {} for t in keys}
+    with engine.connect() as conn:
+        facts = conn.execute(sa.text("SELECT * FROM report_credit_facts")).all()
+        signal_rows = conn.execute(
+            sa.text("SELECT observed_at, contributor_id, account_id, source_system, kind FROM signals")
+        ).all()
+    for table, key in keys.items():
+        add = partial(_add, out[table])
+        for p in ("q", "y"):
+            for s in signal_rows:
+                add((f"s{p}", _period(s.observed_at, p), *key(s), ""), n=1)
+            for f in facts:
+                first, cur = f.rank == 1, f.currency or ""
+                value = f.value_cents or 0
+                add(
+                    (f"o{p}", _period(f.observed_at, p), *key(f), cur),
+                    n=1,
+                    originated=int(first),
+                    won=int(first and f.status == "won"),
+                    lost=int(first and f.status == "lost"),
+                    open_c=value if first and f.status == "open" else 0,
+                    won_c=value if first and f.status == "won" else 0,
+                )
+                add(
+                    (f"f{p}", _period(f.opp_first_seen_at, p), *key(f), cur),
+                    n=1,
+                    originated=int(first),
+                    eq_open=(f.equal_cents or 0) if f.status == "open" else 0,
+                    tw_won=(f.time_weighted_cents or 0) if f.status == "won" else 0,
+                    orig_value=value if first else 0,
+                )
+    return out
+
+
+def _assert_period_rows_match_detail(engine: sa.Engine) -> None:
+    expected = _period_rows_from_detail(engine)
+    for table, cells in expected.items():
+        key_columns = {"report_rollup_source_kind": "source_system, kind"}.get(
+            table, "CAST(contributor_id AS text)" if "contributor" in table else "CAST(account_id AS text)"
+        )
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    f"SELECT axis, CAST(month AS text), {key_columns}, currency, n, originated, won, lost, open_c, "
+                    f"won_c, eq_open, tw_won, orig_value FROM {table} WHERE axis LIKE '_q' OR axis LIKE '_y'"
+                )
+            ).all()
+        width = len(next(iter(cells)))
+        stored = {
+            tuple(r[:width]): dict(
+                zip(
+                    ("n", "originated", "won", "lost", "open_c", "won_c", "eq_open", "tw_won", "orig_value"),
+                    r[width:],
+                    strict=True,
+                )
+            )
+            for r in rows
+        }
+        assert set(stored) == set(cells), table
+        for cell, measures in cells.items():
+            for name, value in measures.items():
+                assert stored[cell][name] == value, (table, cell, name)
 
 
 class TestSummariesMatchDetail:
@@ -176,8 +268,24 @@ class TestSummariesMatchDetail:
         self, client: TestClient, engine: sa.Engine, make_key: KeyFactory, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         _build(engine)
-        headers = {"Authorization": f"Bearer {make_key('reports:read')}"}
-        assert _compare(client, headers, monkeypatch) > 500
+        assert _compare(client, make_key, monkeypatch) > 500
+
+    def test_quarterly_and_yearly_rows_are_the_sums_of_the_detail_rows(
+        self, client: TestClient, engine: sa.Engine, make_key: KeyFactory
+    ) -> None:
+        """The quarterly and yearly rows (built, then kept by deltas) against sums computed here from the signals and
+        facts."""
+        opps = _build(engine, seed=7)
+        reports_current(client)
+        _assert_period_rows_match_detail(engine)
+        with transaction(engine) as session:  # an outcome moves value between the open and won measures
+            opp = session.get(Opportunity, opps[0].id)
+            assert opp is not None
+            opp.status, opp.amount, opp.currency = "won", Decimal("777.77"), "SEK"
+            opp.updated_at = utcnow()
+            session.add(opp)
+        reports_current(client)
+        _assert_period_rows_match_detail(engine)
 
     def test_incremental_changes_keep_them_equal(
         self,
@@ -188,8 +296,7 @@ class TestSummariesMatchDetail:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         opps = _build(engine, seed=5)
-        headers = {"Authorization": f"Bearer {make_key('reports:read')}"}
-        _compare(client, headers, monkeypatch)  # summaries built
+        _compare(client, make_key, monkeypatch)  # summaries built
         # An outcome through the API; a contributor moving function and team; a new signal and credit.
         r = client.post(
             f"/v1/opportunities/{opps[3].id}/outcome",
@@ -231,4 +338,5 @@ class TestSummariesMatchDetail:
             opp.signal_count += 1
             opp.updated_at = utcnow()
             session.add(opp)
-        _compare(client, headers, monkeypatch)
+        _compare(client, make_key, monkeypatch)
+        _assert_period_rows_match_detail(engine)
