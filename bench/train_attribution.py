@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/train_attribution.py            # prints CV figures, writes the model JSON
     .venv/bin/python bench/train_attribution.py --dry-run  # figures only
+    .venv/bin/python bench/train_attribution.py --dry-run --ceiling  # + where recall is capped (dev, out-of-fold)
 
 Data: NSI dev only (built by bench/matching.py from ../shared/data/tools/matching_data.py into bench/data/,
 never committed). The val split is not read here. Needs numpy and scikit-learn (training-time only: the
@@ -165,9 +166,37 @@ def out_of_fold(
     return out
 
 
+def print_ceiling(rows: Rows, oof: dict[int, tuple[int, float, float, list[int]]]) -> None:
+    """Where recall is capped on dev: matches whose account is among the candidates at all, the share of those
+    the model ranks first (out-of-fold), and precision/recall by the probability threshold alone."""
+    queries = rows.queries
+    matches = [i for i, q in enumerate(queries) if q["label"] == "match"]
+    no_account = sum(q["label"] == "no_account" for q in queries)
+    reachable = [i for i in matches if queries[i]["gold"] in rows.ids[i]]
+
+    def right(i: int) -> bool:
+        return oof[i][0] >= 0 and rows.ids[i][oof[i][0]] == queries[i]["gold"]
+
+    first = sum(right(i) for i in reachable)
+    print(
+        f"ceiling: {len(reachable)}/{len(matches)} matches have their account among the candidates "
+        f"({len(reachable) / len(matches):.3f}); ranked first for {first / len(reachable):.3f} of those; "
+        f"recall cannot exceed {first / len(matches):.3f}"
+    )
+    for t in (0.5, 0.7, 0.8, 0.9, 0.95):
+        chosen = [i for i in oof if oof[i][0] >= 0 and oof[i][1] >= t and oof[i][2] < t]
+        hits = sum(queries[i]["label"] == "match" and right(i) for i in chosen)
+        wrongly = sum(queries[i]["label"] == "no_account" for i in chosen)
+        print(
+            f"  threshold {t:.2f}: precision {hits / max(1, len(chosen)):.3f}  recall {hits / len(matches):.3f}  "
+            f"non-customers attributed {wrongly}/{no_account}"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry-run", action="store_true", help="print the CV figures, do not write the model")
+    ap.add_argument("--ceiling", action="store_true", help="also print the recall ceiling and the P/R curve")
     args = ap.parse_args(argv)
     ensure_nsi_data()
     index = AccountIndex.build(nsi_entries())
@@ -198,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
             f"ambiguous-attributed {v['ambiguous_attributed']:.3f}  false-attribution {v['false_attribution']:.3f}"
         )
 
+    if args.ceiling:
+        print_ceiling(rows, out_of_fold(rows, everything, salt="ceiling"))
     final_threshold = choose_threshold(rows, out_of_fold(rows, everything, salt="final"))
     model = fit(*rows.training_set(everything))
     print(f"final model: threshold {final_threshold:.4f} (chosen on out-of-fold dev predictions)")
