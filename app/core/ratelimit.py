@@ -157,11 +157,8 @@ class PostgresLimiter:
         # round trip per request); a connection found dead is retried once on a fresh one instead.
         self.engine = sa.create_engine(
             normalise_url(database_url),
-            # No overflow: an overflow connection is closed when it is returned, so a burst above the pool size
-            # opened and closed a connection per request (py-spy under 16 clients: a quarter of the limiter's
-            # CPU). A request waits for one of the pooled connections instead; each is held for one statement.
             pool_size=pool_size,
-            max_overflow=0,
+            max_overflow=pool_size,
             isolation_level="AUTOCOMMIT",
             pool_pre_ping=False,
         )
@@ -228,7 +225,7 @@ def build_limiter(settings: Settings, clock: Clock = time.time) -> RateLimiter:
         return RedisLimiter(settings.redis_url.get_secret_value(), clock=clock)
     if not settings.database_url.startswith("sqlite"):
         # A small pool: one short statement per request; the database's connection slots are shared by all.
-        return PostgresLimiter(settings.database_url, pool_size=min(settings.db_pool_size, 8), clock=clock)
+        return PostgresLimiter(settings.database_url, pool_size=min(settings.db_pool_size, 4), clock=clock)
     return MemoryLimiter(clock)
 
 
