@@ -130,13 +130,11 @@ class KeyCache:
             return True, hit[1]
         return False, None
 
-    def lookup(self, engine: Engine, raw: str) -> Principal | None:
-        known, principal = self.cached(raw)
-        if known:
-            return principal
+    def load(self, engine: Engine, raw: str) -> Principal | None:
+        """Read ``raw``'s key from the database (after ``cached`` missed) and cache the answer."""
         digest = hash_key(raw)
         now = time.monotonic()
-        principal = self._load(engine, raw, digest)
+        principal = self._read(engine, raw, digest)
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
@@ -144,7 +142,7 @@ class KeyCache:
         return principal
 
     @staticmethod
-    def _load(engine: Engine, raw: str, digest: str) -> Principal | None:
+    def _read(engine: Engine, raw: str, digest: str) -> Principal | None:
         parts = raw.split("_")
         if len(parts) < 3 or parts[0] != "sp":
             return None
@@ -186,7 +184,7 @@ async def _principal(request: Request) -> Principal:
     cache: KeyCache = request.app.state.key_cache
     hit, principal = cache.cached(token.strip())
     if not hit:
-        principal = await run_in_threadpool(cache.lookup, request.app.state.engine, token.strip())
+        principal = await run_in_threadpool(cache.load, request.app.state.engine, token.strip())
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"})
     # Limited after authentication, per key: an unknown key gets its 401 without costing anyone's budget.

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -100,15 +101,10 @@ def _plainly_within_limits(body: bytes) -> bool:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return False
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        value, level = stack.pop()
-        if isinstance(value, dict):
-            value = list(value.values())
-        if isinstance(value, list):
-            if level >= MAX_JSON_DEPTH:
+    for value, level in _nodes(document):
+        if isinstance(value, dict | list):
+            if level > MAX_JSON_DEPTH:
                 return False
-            stack.extend((v, level + 1) for v in value)
         elif isinstance(value, float) or (
             isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INTEGER
         ):
@@ -120,18 +116,20 @@ def _too_deep() -> FieldError:
     return FieldError(field="body", reason=f"JSON may nest at most {MAX_JSON_DEPTH} levels", code="too_deep")
 
 
-def _depth(document: Any) -> int:
-    deepest = 0
+def _nodes(document: Any) -> Iterator[tuple[Any, int]]:
+    """Every value of a parsed document with its nesting level (the top value is at level 1), not descending into
+    containers nested deeper than the limit (their contents cannot change the answer)."""
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         value, level = stack.pop()
-        if isinstance(value, dict):
-            value = list(value.values())
-        if isinstance(value, list):
-            deepest = max(deepest, level)
-            if level <= MAX_JSON_DEPTH:
-                stack.extend((v, level + 1) for v in value)
-    return deepest
+        yield value, level
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        if level <= MAX_JSON_DEPTH:
+            stack.extend((v, level + 1) for v in children)
+
+
+def _depth(document: Any) -> int:
+    return max((level for value, level in _nodes(document) if isinstance(value, dict | list)), default=0)
 
 
 def _locate(document: Any, target: _Rejected) -> str | None:

@@ -72,18 +72,19 @@ class DedupModel:
         calibrate``): its Platt scaling and thresholds and, where it refitted them, the logistic regression's
         weights (``{"features", "init", "coef"}``). Weights fitted for other features (an older release) are not
         used, and neither is the rest of that calibration: it was chosen with them."""
-        if weights is None:
-            return replace(
-                self, platt_a=platt_a, platt_b=platt_b, merge_threshold=merge, suggest_floor=floor, source="calibrated"
-            )
-        if tuple(weights.get("features", ())) != FEATURES:
+        if weights is not None and tuple(weights.get("features", ())) != FEATURES:
             return self
+        refit: dict[str, Any] = {}
+        if weights is not None:  # a refitted logistic regression replaces the shipped weights (and any trees)
+            refit = {
+                "init": float(weights["init"]),
+                "coef": tuple(float(c) for c in weights["coef"]),
+                "trees": (),
+                "rate": 0.0,
+            }
         return replace(
             self,
-            init=float(weights["init"]),
-            coef=tuple(float(c) for c in weights["coef"]),
-            trees=(),
-            rate=0.0,
+            **refit,
             platt_a=platt_a,
             platt_b=platt_b,
             merge_threshold=merge,

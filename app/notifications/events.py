@@ -55,8 +55,8 @@ def emit(
     emit_many(session, [Event(kind, opportunity_id, signal_id, dict(data or {}))])
 
 
-# Read by every signal's transaction: built once (building costs more CPU than running it).
-# Core columns, not the model's attributes: a plain statement skips the ORM's per-execution set-up.
+# Built once, like the ingest statements (app/signals/matching.py says why). Core columns, not the model's
+# attributes: a plain statement skips the ORM's per-execution set-up.
 _SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
 _ACTIVE = sa.select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_kinds).where(_SUBSCRIPTIONS.c.active.is_(True))
 
@@ -83,7 +83,8 @@ def emit_many(
     follow_ups: bool = True,
     subscriptions: versions.Versioned[Active] | None = None,
 ) -> None:
-    """``emit`` for many events with a fixed number of statements (one subscription read, two inserts).
+    """``emit`` for many events with a fixed number of statements: two inserts, and one subscription read unless
+    the caller passes its per-process copy (``subscriptions``, from ``cached``).
 
     With no active subscription nobody would receive them, so no rows are written. ``follow_ups=False`` when
     no event can concern a captured signal (intake: a signal's capture origin is stored after it), which
