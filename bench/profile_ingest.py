@@ -4,7 +4,9 @@
 
 A scratch PostgreSQL database (BENCH_DATABASE_URL) with bench/ingest.py's 2,000 accounts; one
 ``signal-pipeline serve`` process; bench/ingest.py's client posts varied signals while py-spy samples every
-thread of the server (``--idle`` off: only frames on a CPU count). Prints the flame graph as a summary: the
+thread of the server (``--idle`` off: only frames on a CPU count). The per-key rate limit is kept in PostgreSQL
+(the default store) and set too high to refuse anything, as in bench/ingest.py's "rate limit on" runs; the
+errors line must read 0, or the profile is of refusals. Prints the flame graph as a summary: the
 share of samples under each function (inclusive) for the project's own code and the libraries it calls, and
 the functions that are on the CPU themselves (self). The collapsed stacks are kept in ``--out`` (open them
 with speedscope or flamegraph.pl for the picture).
@@ -86,7 +88,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     url, admin, name = scratch_pg()
-    env = {**os.environ, "SIGNAL_PIPELINE_DATABASE_URL": url, "SIGNAL_PIPELINE_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "SIGNAL_PIPELINE_DATABASE_URL": url,
+        "SIGNAL_PIPELINE_LOG_LEVEL": "warning",
+        # As bench/ingest.py's "rate limit on" variant: every request takes a token, none is refused. The default
+        # limit would answer most of the load with 429s and the profile would be of refusals.
+        "SIGNAL_PIPELINE_RATE_LIMIT_PER_MINUTE": str(10**9),
+    }
     try:
         subprocess.run([BIN / "signal-pipeline", "migrate"], env=env, check=True, capture_output=True)
         seed_accounts(url)
@@ -133,7 +142,8 @@ def main() -> None:
             proc.wait(timeout=20)
         print(
             f"load average {os.getloadavg()[0]:.2f}; {args.batch} signal(s)/request, {clients} clients: "
-            f"{r['signals_per_s']:.0f} signals/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (profiler on)"
+            f"{r['signals_per_s']:.0f} signals/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+            f"{int(r['errors'])} errors (profiler on)"
         )
         summarise(Path(args.out), args.top)
     finally:
