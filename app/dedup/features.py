@@ -47,7 +47,7 @@ FEATURES = (
 CHAR_CANDIDATES = 12
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one GC-tracked object per cached entry (see app.dedup.text.Counts)
 class Vectors:
     words: dict[str, float]
     title: dict[str, float]

@@ -32,3 +32,28 @@ def test_character_grams_pad_each_word() -> None:
     grams = char_grams("Lönefil ok")
     assert grams[" lon"] == 1 and grams["fil "] == 1
     assert grams[" ok "] == 1  # a word shorter than a gram is one padded gram
+
+
+def test_cached_term_counts_and_vectors_cost_the_garbage_collector_nothing() -> None:
+    """The feature caches hold tens of thousands of entries for the life of a process; every container in them
+    that the cyclic collector tracks is walked at each full collection (bench/gc_pause.py). Term counts and
+    weighted vectors are plain dicts of atomic values, which CPython stops tracking."""
+    import gc
+    from datetime import UTC, datetime
+
+    from app.dedup import features
+    from app.dedup.corpus import Corpus
+    from app.dedup.records import SignalText
+    from app.dedup.text import chars, terms, vocabulary
+
+    title, body = "Lönefil saknas i exporten", "Kunden säger att lönefilen till banken saknar rader sedan i tisdags."
+    corpus = Corpus()
+    corpus.add_all([vocabulary(title, body), vocabulary("Annat ärende", "Helt andra ord här")])
+    signal = SignalText("s1", "anna@ourco.se", "need", title, body, datetime.now(UTC))
+    v = features.vectors(corpus, signal)
+    held = [terms(title, body).words, terms(title, body).title, chars(title, body), v.words, v.title]
+    held.append(features.char_vector(corpus, signal))
+    gc.collect()
+    assert [type(x) for x in held] == [dict] * len(held)
+    assert not any(gc.is_tracked(x) for x in held)
+    assert not hasattr(v, "__dict__") and not hasattr(terms(title, body), "__dict__")  # slotted: one object each
