@@ -21,11 +21,12 @@ SCRIPT = """
 import gc, json, sys
 import app.cli
 collecting_after_cli = gc.isenabled()
+young_threshold = gc.get_threshold()[0]
 app.cli._settings()
 from app.main import create_app
 create_app()
 print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1:])),
-                  "collecting_after_cli": collecting_after_cli}))
+                  "collecting_after_cli": collecting_after_cli, "young_threshold": young_threshold}))
 """
 
 
@@ -39,3 +40,7 @@ def test_serving_imports_no_vendor_sdk_oidc_or_alembic_and_leaves_the_collector_
     assert got["loaded"] == []
     # The CLI pauses the cyclic collector while its modules load; importing it must not leave it off.
     assert got["collecting_after_cli"] is True
+    # ... and leaves the youngest generation's threshold raised (app/core/startup.py says why).
+    from app.core.startup import YOUNG_THRESHOLD
+
+    assert got["young_threshold"] == YOUNG_THRESHOLD > 700
