@@ -1,6 +1,7 @@
 """Report queries: aggregates in SQL, spelled for PostgreSQL or SQLite.
 
-On PostgreSQL, sums come from the rollups' year, quarter, month and day rows, added and subtracted (``Cover``);
+On PostgreSQL, sums come from the rollups' year, quarter, month and day rows, added and subtracted (``Cover``), with
+``report_sum`` (migration 0017: an exact bigint sum that, unlike SUM, does not return numeric);
 distinct contributors from whole months (weeks for weekly participation) and the days at the range ends (``Split``);
 medians are read from ``report_durations`` in index order. On SQLite every report reads the fact table and signals
 directly.
@@ -300,11 +301,11 @@ class ReportRepo:
         )
         # Every row counts at least one detail row: a group is in the range if its count there is not zero (with
         # subtracted periods, a group can have rows whose sum is zero).
-        having = "HAVING SUM(u.n) <> 0" if any(sign < 0 for _u, sign, _f, _e in cover.segments) else ""
+        having = "HAVING report_sum(u.n) <> 0" if any(sign < 0 for _u, sign, _f, _e in cover.segments) else ""
         inner = f"SELECT {key} AS gid, {select} FROM ({rows}) u {people} {where} GROUP BY {key} {having}"
-        # A sum of bigint is numeric in PostgreSQL; every one here is a count or cents, which fit a bigint again.
-        # Loading numeric values as Decimal and converting them cost more than the aggregation (20k account groups).
-        sums = ", ".join(f"CAST(g.{a} AS bigint) AS {a}" for a in re.findall(r"\bAS (\w+)", select))
+        # Sums are report_sum (migration 0017), which stays bigint: SUM(bigint) is numeric, and building one per
+        # group and loading it as Decimal cost more than the aggregation (20k account groups).
+        sums = ", ".join(f"g.{a}" for a in re.findall(r"\bAS (\w+)", select))
         if labelled and group_by in _NAMES_OF:
             return (
                 f"SELECT CAST(g.gid AS text) AS k, {sums}, nm.name FROM ({inner}) g "
@@ -334,7 +335,7 @@ class ReportRepo:
     def _pg_signal_counts(self, group_by: str, r: Range) -> dict[Any, int]:
         named = group_by in _NAMES_OF
         cover = Cover.of(r, group_by)
-        sql = self._summed(group_by, "s", "SUM(u.n) AS n", cover, labelled=named)
+        sql = self._summed(group_by, "s", "report_sum(u.n) AS n", cover, labelled=named)
         return {k: int(n) for k, n in self._pg_run(sql, cover, named)}
 
     def _pg_contribution_facts(self, group_by: str, r: Range, currency: str) -> dict[Any, dict[str, Any]]:
@@ -342,10 +343,10 @@ class ReportRepo:
         sql = self._summed(
             group_by,
             "o",
-            "SUM(u.originated) AS originated, SUM(u.n) - SUM(u.originated) AS co, "
-            "SUM(CASE WHEN u.currency = :cur THEN u.open_c ELSE 0 END) AS open_c, "
-            "SUM(CASE WHEN u.currency = :cur THEN u.won_c ELSE 0 END) AS won_c, "
-            "SUM(u.won) AS won, SUM(u.lost) AS lost",
+            "report_sum(u.originated) AS originated, report_sum(u.n) - report_sum(u.originated) AS co, "
+            "report_sum(CASE WHEN u.currency = :cur THEN u.open_c ELSE 0 END) AS open_c, "
+            "report_sum(CASE WHEN u.currency = :cur THEN u.won_c ELSE 0 END) AS won_c, "
+            "report_sum(u.won) AS won, report_sum(u.lost) AS lost",
             cover,
             labelled=group_by in _NAMES_OF,
         )
@@ -395,9 +396,9 @@ class ReportRepo:
         sql = self._summed(
             group_by,
             "f",
-            "SUM(u.n) AS credits, SUM(u.originated) AS originated, "
-            f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open ELSE 0 END) AS open_c, "
-            f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_won ELSE 0 END) AS won_c",
+            "report_sum(u.n) AS credits, report_sum(u.originated) AS originated, "
+            f"report_sum(CASE WHEN u.currency = :cur THEN u.{m}_open ELSE 0 END) AS open_c, "
+            f"report_sum(CASE WHEN u.currency = :cur THEN u.{m}_won ELSE 0 END) AS won_c",
             cover,
             where=where,
             labelled=group_by in _NAMES_OF,
@@ -608,7 +609,7 @@ class ReportRepo:
         """(originated cents, of which originated by non-sales functions)."""
         if self.summaries:
             cover = Cover.of(r)
-            sql = self._summed("function", "f", "SUM(u.orig_value) AS v", cover, where="WHERE u.currency = :cur")
+            sql = self._summed("function", "f", "report_sum(u.orig_value) AS v", cover, where="WHERE u.currency = :cur")
             by_function = {k: int(v or 0) for k, v in self._pg_run(sql, cover, cur=currency)}
             total = sum(by_function.values())
             return total, total - sum(v for k, v in by_function.items() if k in set(sales))
@@ -634,7 +635,7 @@ class ReportRepo:
         sql = self._summed(
             "account",
             "f",
-            f"SUM(CASE WHEN u.currency = :cur THEN u.{m}_open + u.{m}_won ELSE 0 END) AS total",
+            f"report_sum(CASE WHEN u.currency = :cur THEN u.{m}_open + u.{m}_won ELSE 0 END) AS total",
             cover,
         )
         # Text ids sort as the uuids do (lower-case hex, fixed width).
@@ -652,21 +653,19 @@ class ReportRepo:
             # Groups come out of the (account, contributor) index in order: no sort. The top contributor is the
             # first (lowest id) of those with the largest value, a NULL value counting as largest, as in the ranking
             # ORDER BY ... DESC: partition-only windows over rows already in (account, contributor) order need no
-            # sort. The sums are cast to bigint: numeric arithmetic in the windows over ~150k (account, contributor)
-            # rows cost a fifth of the statement (backend CPU 240 -> 200 ms on the 1M-signal seed).
+            # sort. Sums are report_sum, which stays bigint: SUM's numeric per (account, contributor) group and window
+            # row, ~154k of each for the top 1,000 accounts of the 1M-signal seed, cost a fifth of the statement.
             stmt = _binds(
                 f"""WITH per AS (
                   SELECT f.account_id, f.contributor_id,
-                    CAST(SUM(CASE WHEN f.currency = :cur AND f.status = 'open' THEN {share} ELSE 0 END) AS bigint)
-                      AS open_c,
-                    CAST(SUM(CASE WHEN f.currency = :cur AND f.status = 'won' THEN {share} ELSE 0 END) AS bigint)
-                      AS won_c
+                    report_sum(CASE WHEN f.currency = :cur AND f.status = 'open' THEN {share} ELSE 0 END) AS open_c,
+                    report_sum(CASE WHEN f.currency = :cur AND f.status = 'won' THEN {share} ELSE 0 END) AS won_c
                   FROM report_credit_facts f
                   WHERE f.opp_first_seen_at >= :f AND f.opp_first_seen_at < :t {only}
                   GROUP BY f.account_id, f.contributor_id
                 ), w AS (
                   SELECT account_id, contributor_id, open_c + won_c AS tot, COUNT(*) OVER a AS n,
-                    SUM(open_c) OVER a AS acc_open, SUM(won_c) OVER a AS acc_won,
+                    report_sum(open_c) OVER a AS acc_open, report_sum(won_c) OVER a AS acc_won,
                     MAX(open_c + won_c) OVER a AS top, bool_or(open_c + won_c IS NULL) OVER a AS has_null
                   FROM per WINDOW a AS (PARTITION BY account_id)
                 )
@@ -904,7 +903,7 @@ class ReportRepo:
         """``reactions`` from the summaries: opportunities are the originator credits by first-seen month (every
         opportunity has one), the reacted ones their metric-3 durations, read from the month index."""
         cover = Cover.of(r)
-        sql = self._summed("kind", "f", "SUM(u.originated) AS n", cover)
+        sql = self._summed("kind", "f", "report_sum(u.originated) AS n", cover)
         opportunities = sum(int(n) for _k, n in self._pg_run(sql, cover))
         stmt = _binds(
             "SELECT COUNT(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS m FROM report_durations "

@@ -340,3 +340,29 @@ class TestSummariesMatchDetail:
             session.add(opp)
         _compare(client, make_key, monkeypatch)
         _assert_period_rows_match_detail(engine)
+
+
+class TestReportSum:
+    """report_sum (migration 0017), which the summary queries use instead of SUM so that sums stay bigint."""
+
+    def test_equals_sum_with_nulls_negatives_and_values_beyond_a_double(self, engine: sa.Engine) -> None:
+        big = 2**53 + 1  # a double would round this
+        groups = {1: [big, big, -3, None], 2: [None, None], 3: [7], 4: [0, -0, 5, -5]}
+        values = ", ".join(
+            f"({g}, CAST({'NULL' if v is None else v} AS bigint))" for g, vs in groups.items() for v in vs
+        )
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    f"SELECT g, report_sum(v), CAST(SUM(v) AS bigint), pg_typeof(report_sum(v))::text "
+                    f"FROM (VALUES {values}) AS t(g, v) GROUP BY g ORDER BY g"
+                )
+            ).all()
+            none = conn.execute(sa.text("SELECT report_sum(v) FROM (SELECT CAST(1 AS bigint) AS v) t WHERE FALSE"))
+            assert none.scalar_one() is None  # no rows: NULL, as SUM
+        assert [(g, mine) for g, mine, _sum, _type in rows] == [(1, 2 * big - 3), (2, None), (3, 7), (4, 0)]
+        assert all(mine == summed and kind == "bigint" for _g, mine, summed, kind in rows)
+
+    def test_overflow_is_an_error_not_a_wrong_sum(self, engine: sa.Engine) -> None:
+        with engine.connect() as conn, pytest.raises(sa.exc.DataError):
+            conn.execute(sa.text("SELECT report_sum(v) FROM (VALUES (9223372036854775807), (1)) AS t(v)"))
