@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.models import Account
 from app.contributors.models import Contributor
-from app.core.timeutil import UTCDateTime
+from app.core.timeutil import UTCDateTime, utcnow
 from app.reports import rollups
 from app.reports.models import _MEASURES, StaffCount
 from app.routing.reaction import first_reaction_sql
@@ -102,9 +102,12 @@ class Split:
 
 
 # Rollup axis suffix per period, and a rough cost of reading one period's rows: a day holds far fewer rows than a
-# month, and a year not many more than a quarter (most keys have a row in most months).
+# month, and a year not many more than a quarter (most keys have a row in most months). Periods that start after
+# today hold no rows (nothing is dated in the future, as a rule): reading them costs an index probe, whatever their
+# length. Each segment costs a little too (one more probe and branch), so that fewer are preferred.
 _SUFFIX = {"year": "y", "quarter": "q", "month": "", "day": "d"}
 _COST = {"year": 30, "quarter": 20, "month": 10, "day": 1}
+_SEGMENT_COST = 0.5
 Segment = tuple[str, int, date, date]  # (period, +1 or -1, first period's start, last period's end)
 
 
@@ -113,27 +116,37 @@ def _periods(a: date, b: date, unit: str) -> int:
     return {"day": (b - a).days, "month": months, "quarter": months // 3, "year": b.year - a.year}[unit]
 
 
+def _cost(first: date, last: date, unit: str, horizon: date) -> float:
+    """What reading the ``unit`` rows of [first, last) costs, where only periods starting before ``horizon`` (the
+    first day with no rows expected) hold rows."""
+    held = _periods(first, min(last, _period_ceil(horizon, unit)), unit) if first < horizon else 0
+    return held * _COST[unit] + _SEGMENT_COST
+
+
 @lru_cache(maxsize=4096)
-def _cover(start: date, end: date, units: tuple[str, ...], sign: int) -> tuple[float, tuple[Segment, ...]]:
-    """The cheapest signed sum of period rows equal to the days [start, end), by ``_COST``: each end of a run of
+def _cover(
+    start: date, end: date, units: tuple[str, ...], sign: int, horizon: date
+) -> tuple[float, tuple[Segment, ...]]:
+    """The cheapest signed sum of period rows equal to the days [start, end), by ``_cost``: each end of a run of
     whole periods either stops at the boundary inside the range (the days or months short of the end are added) or
     at the one outside it (what overshoots is subtracted), recursively with the smaller periods. The 365 days to
-    2026-12-06: December 2025 minus its first 6 days, plus 2026 minus December 2026 plus its first 6 days; whole
-    periods inside the range alone would take 3 quarters, 2 months and 31 days."""
+    2026-12-06, read on 2026-12-06: December 2025 minus its first 6 days, plus 2026 minus the days from 2026-12-07
+    (which hold no rows yet); whole periods inside the range alone would take 3 quarters, 2 months and 31 days.
+    Every choice is exact: each day's signed count is 1 inside the range and 0 outside, whatever ``horizon`` says."""
     if start >= end:
         return 0.0, ()
     unit = units[0]
     if len(units) == 1:
-        return float(_periods(start, end, unit) * _COST[unit]), ((unit, sign, start, end),)
-    best = _cover(start, end, units[1:], sign)
+        return _cost(start, end, unit, horizon), ((unit, sign, start, end),)
+    best = _cover(start, end, units[1:], sign, horizon)
     for first in {_period_floor(start, unit), _period_ceil(start, unit)}:
         for last in {_period_floor(end, unit), _period_ceil(end, unit)}:
             if first >= last:
                 continue
-            cost, segments = float(_periods(first, last, unit) * _COST[unit]), [(unit, sign, first, last)]
+            cost, segments = _cost(first, last, unit, horizon), [(unit, sign, first, last)]
             for a, b, s in ((first, start, -sign), (start, first, sign), (end, last, -sign), (last, end, sign)):
                 if a < b:
-                    more_cost, more = _cover(a, b, units[1:], s)
+                    more_cost, more = _cover(a, b, units[1:], s, horizon)
                     cost += more_cost
                     segments += more
             if cost < best[0]:
@@ -149,11 +162,13 @@ class Cover:
     segments: tuple[Segment, ...]
 
     @classmethod
-    def of(cls, r: Range, group_by: str = "") -> Cover:
+    def of(cls, r: Range, group_by: str = "", horizon: date | None = None) -> Cover:
+        """``horizon``: the first day expected to hold no rows, by default tomorrow (UTC)."""
         units = {"month": ("month", "day"), "quarter": ("quarter", "month", "day")}.get(
             group_by, ("year", "quarter", "month", "day")
         )
-        return cls(_cover(r.start.date(), r.end.date(), units, 1)[1])
+        horizon = horizon or utcnow().date() + timedelta(days=1)
+        return cls(_cover(r.start.date(), r.end.date(), units, 1, horizon)[1])
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
